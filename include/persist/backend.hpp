@@ -1,0 +1,61 @@
+// persist/backend.hpp: the Backend concept, the seam between Store and a database.
+//
+// A Backend owns the connections and knows its SQL dialect. Store adds what is common to
+// all backends: retry with backoff, fork detection, nesting checks, events and locks.
+#pragma once
+
+#include "persist/config.hpp"
+#include "persist/dialect.hpp"
+
+#include <chrono>
+#include <concepts>
+#include <string>
+
+namespace persist {
+
+/// The result of Store::health().
+struct Health {
+    bool ok = false;         ///< the store is usable now
+    bool answering = false;  ///< the database answered a trivial query
+    bool same_file = false;  ///< the path still names the file that was opened (always true
+                             ///< for :memory: and for server databases)
+    bool reopened = false;   ///< health() reopened the connections to recover
+    std::string detail;      ///< what is wrong and what to do; empty when ok
+};
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+/// A session is one transaction on one connection, held for the duration of one attempt:
+/// begin() starts it, transaction() is what the user's function receives, commit() ends it.
+/// Destroying a session that was begun but not committed rolls the transaction back.
+template <class S, class Transaction>
+concept Session = requires(S& session) {
+    session.begin();
+    session.commit();
+    { session.transaction() } -> std::same_as<Transaction&>;
+};
+
+/// What Store<B, L> needs from a backend B:
+///   B::dialect, B::write_transaction, B::read_transaction  types (dialect satisfies Dialect)
+///   B::name                                    "sqlite", "postgres"
+///   B(const Config&)                           opens (and on first run creates) the database
+///   b.write_session(deadline)                  a Session for one write attempt; busy_error if
+///                                              no writer is free before `deadline`
+///   b.read_session(deadline)                   a Session for one read attempt
+///   b.health(deadline)                         a Health report, reopening when safe
+///   b.abandon()                                forget connections without closing them (used
+///                                              in a child after fork())
+///   b.path()                                   where the data lives, for messages
+template <class B>
+concept Backend =
+    std::constructible_from<B, const Config&> && Dialect<typename B::dialect> &&
+    requires(B& backend, const B& const_backend, Deadline deadline) {
+        { B::name } -> std::convertible_to<std::string_view>;
+        { backend.write_session(deadline) } -> Session<typename B::write_transaction>;
+        { backend.read_session(deadline) } -> Session<typename B::read_transaction>;
+        { backend.health(deadline) } -> std::same_as<Health>;
+        { backend.abandon() } noexcept;
+        { const_backend.path() } -> std::convertible_to<std::string>;
+    };
+
+} // namespace persist

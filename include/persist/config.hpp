@@ -1,0 +1,201 @@
+// persist/config.hpp: where the database lives and how it behaves.
+//
+// Config is a plain value: build one with Config::for_app("name") or
+// Config::from_env("PREFIX", defaults), adjust fields, hand it to a Store.
+#pragma once
+
+#include "persist/error.hpp"
+
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <pwd.h>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+
+namespace persist {
+
+/// How hard a commit works to survive a power loss or operating-system crash.
+/// A crash of the application alone never loses a committed transaction at any level.
+/// (Semantics from https://www.sqlite.org/pragma.html#pragma_synchronous and
+/// https://www.sqlite.org/wal.html, for WAL mode, which persist always uses on files.)
+enum class Durability {
+    /// synchronous=OFF: no fsync at all. A power loss or OS crash can lose recent
+    /// transactions and can corrupt the database file. For scratch data only.
+    off,
+    /// synchronous=NORMAL (the default): the WAL is synced at checkpoints, not at each
+    /// commit. A power loss or OS crash can roll back the most recent commits (those not
+    /// yet checkpointed); the database is never corrupted. Commits are several times faster.
+    normal,
+    /// synchronous=FULL: the WAL is synced at every commit. A committed transaction survives
+    /// a power loss, provided the disk honours fsync.
+    full,
+};
+
+/// Something an application may want to log or show: a retry, a wait, a warning.
+struct Event {
+    enum class Kind {
+        retry,    ///< a transaction hit a busy database and will run again
+        wait,     ///< persist is waiting for a lock or a connection
+        warning,  ///< something is off but persist carried on (e.g. a stale file)
+        info,     ///< a notable step: database created, connection reopened
+    };
+    Kind kind;
+    std::string message;
+    int attempt = 0;                        ///< for retry: the attempt that failed (1-based)
+    std::chrono::milliseconds waited{0};    ///< time spent so far in the operation
+};
+
+/// Called for every Event. May be called from any thread that uses the Store, so it must be
+/// thread-safe; it must not call back into the Store. Exceptions it throws are ignored.
+using EventCallback = std::function<void(const Event&)>;
+
+/// The configuration of a Store. A plain aggregate; every field has a sensible default.
+struct Config {
+    /// Application name: chooses the default directory and file name. Letters, digits,
+    /// '-', '_' and '.'.
+    std::string app_name = "persist";
+    /// Database file, ":memory:" for a private in-memory database, or empty for the default
+    /// path (see default_path()).
+    std::string db_path;
+    /// Longest time a read or write waits for the database before throwing busy_error.
+    std::chrono::milliseconds busy_timeout{30'000};
+    /// See Durability. Default: normal.
+    Durability durability = Durability::normal;
+    /// SQLite page cache per connection, in KiB.
+    int cache_size_kib = 8'192;
+    /// Prepared statements kept per connection (least recently used are dropped first).
+    std::size_t statement_cache_capacity = 64;
+    /// Read-only connections used by Store::read in parallel with the writer.
+    std::size_t reader_connections = 4;
+    /// Optional observer for retries, waits and warnings.
+    EventCallback on_event;
+
+    /// A default configuration for the application `app`.
+    /// Throws config_error if `app` is empty or holds characters unsafe in a file name.
+    static Config for_app(std::string app) {
+        validate_app_name(app);
+        Config config;
+        config.app_name = std::move(app);
+        return config;
+    }
+
+    /// `defaults` with overrides from the environment, for the variable prefix `prefix`:
+    ///   PREFIX_DB_PATH          database file, or :memory:          (wins over PREFIX_DB_DIR)
+    ///   PREFIX_DB_DIR           directory for <app>.db
+    ///   PREFIX_BUSY_TIMEOUT_MS  busy_timeout in milliseconds (0..86400000)
+    ///   PREFIX_DURABILITY       off | normal | full
+    ///   PREFIX_CACHE_SIZE_KIB   cache_size_kib (16..16777216)
+    /// If defaults.app_name is "persist" (untouched), the app name becomes the lowercased prefix.
+    /// Throws config_error naming the variable, its value and what is allowed.
+    static Config from_env(std::string_view prefix, Config defaults) {
+        if (prefix.empty())
+            throw config_error("Config::from_env: the prefix is empty; pass your application's "
+                               "variable prefix, e.g. from_env(\"MYAPP\")");
+        for (char c : prefix)
+            if (!(std::isupper(static_cast<unsigned char>(c)) ||
+                  std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
+                throw config_error("Config::from_env: prefix \"" + std::string(prefix) +
+                                   "\" must use only A-Z, 0-9 and '_', e.g. \"MYAPP\"");
+        Config config = std::move(defaults);
+        if (config.app_name == "persist") {
+            config.app_name.clear();
+            for (char c : prefix)
+                config.app_name += c == '_' ? '-' : static_cast<char>(std::tolower(c));
+        }
+        validate_app_name(config.app_name);
+        const std::string p(prefix);
+        if (auto dir = env(p + "_DB_DIR")) {
+            if (dir->empty())
+                throw config_error(p + "_DB_DIR is set but empty; unset it or give a directory");
+            config.db_path = *dir + "/" + config.app_name + ".db";
+        }
+        if (auto path = env(p + "_DB_PATH")) {
+            if (path->empty())
+                throw config_error(p + "_DB_PATH is set but empty; unset it or give a file "
+                                       "path or :memory:");
+            config.db_path = *path;
+        }
+        if (auto value = env(p + "_BUSY_TIMEOUT_MS"))
+            config.busy_timeout = std::chrono::milliseconds(
+                parse_integer(p + "_BUSY_TIMEOUT_MS", *value, 0, 86'400'000));
+        if (auto value = env(p + "_DURABILITY")) {
+            if (*value == "off") config.durability = Durability::off;
+            else if (*value == "normal") config.durability = Durability::normal;
+            else if (*value == "full") config.durability = Durability::full;
+            else
+                throw config_error(p + "_DURABILITY=\"" + *value +
+                                   "\" is not a durability level; use off, normal or full");
+        }
+        if (auto value = env(p + "_CACHE_SIZE_KIB"))
+            config.cache_size_kib =
+                static_cast<int>(parse_integer(p + "_CACHE_SIZE_KIB", *value, 16, 16'777'216));
+        return config;
+    }
+
+    /// from_env(prefix, Config{}).
+    static Config from_env(std::string_view prefix) { return from_env(prefix, Config{}); }
+
+    /// The database path a Store opens: db_path if set, otherwise
+    /// $XDG_DATA_HOME/<app>/<app>.db when XDG_DATA_HOME is an absolute path, otherwise
+    /// $HOME/.local/share/<app>/<app>.db (HOME from the password database if unset).
+    /// Throws config_error if no home directory can be found.
+    std::string path() const {
+        if (!db_path.empty()) return db_path;
+        return default_path(app_name);
+    }
+
+    /// The default database path for `app` (see path()).
+    static std::string default_path(const std::string& app) {
+        validate_app_name(app);
+        std::string base;
+        if (auto xdg = env("XDG_DATA_HOME"); xdg && !xdg->empty() && (*xdg)[0] == '/') {
+            base = *xdg;
+        } else {
+            std::string home;
+            if (auto h = env("HOME"); h && !h->empty()) home = *h;
+            else if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_dir) home = pw->pw_dir;
+            if (home.empty())
+                throw config_error("cannot find a home directory for the default database path "
+                                   "(HOME is unset and uid " + std::to_string(::getuid()) +
+                                   " has no passwd entry); set db_path or XDG_DATA_HOME");
+            base = home + "/.local/share";
+        }
+        return base + "/" + app + "/" + app + ".db";
+    }
+
+private:
+    static std::optional<std::string> env(const std::string& name) {
+        if (const char* value = std::getenv(name.c_str())) return std::string(value);
+        return std::nullopt;
+    }
+
+    static long long parse_integer(const std::string& name, const std::string& value, long long low,
+                                   long long high) {
+        long long result = 0;
+        bool ok = !value.empty() && value.size() <= 12;
+        for (char c : value) {
+            if (!std::isdigit(static_cast<unsigned char>(c))) { ok = false; break; }
+            result = result * 10 + (c - '0');
+        }
+        if (!ok || result < low || result > high)
+            throw config_error(name + "=\"" + value + "\" is not a whole number between " +
+                               std::to_string(low) + " and " + std::to_string(high));
+        return result;
+    }
+
+    static void validate_app_name(const std::string& app) {
+        bool ok = !app.empty() && app != "." && app != "..";
+        for (char c : app)
+            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+                ok = false;
+        if (!ok)
+            throw config_error("app name \"" + app + "\" is not usable as a directory name; use "
+                               "letters, digits, '-', '_' and '.', e.g. \"my-app\"");
+    }
+};
+
+} // namespace persist

@@ -1,0 +1,69 @@
+// persist/dialect.hpp: how SQL text differs between backends, and the concept every
+// backend's dialect satisfies. Rendering is pure string work, testable without a database.
+#pragma once
+
+#include "persist/error.hpp"
+
+#include <concepts>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace persist {
+
+/// Portable column kinds; each dialect names them in its own SQL.
+enum class ColumnType { integer, real, text, blob, boolean, timestamp };
+
+/// A Dialect renders the backend-specific pieces of SQL:
+///   D::name                                   "sqlite", "postgres"
+///   D::placeholder(n)                         the n-th (1-based) parameter marker
+///   D::quote_identifier(name)                 a safely quoted identifier
+///   D::type_name(ColumnType)                  the column type in DDL
+///   D::upsert_clause(conflict, update)        the clause turning an INSERT into an upsert
+template <class D>
+concept Dialect = requires(int index, std::string_view name, ColumnType type,
+                           std::span<const std::string_view> columns) {
+    { D::name } -> std::convertible_to<std::string_view>;
+    { D::placeholder(index) } -> std::convertible_to<std::string>;
+    { D::quote_identifier(name) } -> std::convertible_to<std::string>;
+    { D::type_name(type) } -> std::convertible_to<std::string_view>;
+    { D::upsert_clause(columns, columns) } -> std::convertible_to<std::string>;
+};
+
+namespace detail {
+
+/// "name" with embedded quotes doubled. Throws usage_error for empty names or NUL bytes.
+inline std::string double_quote(std::string_view name) {
+    if (name.empty() || name.find('\0') != std::string_view::npos)
+        throw usage_error("an SQL identifier must be non-empty and hold no NUL byte");
+    std::string quoted = "\"";
+    for (char c : name) {
+        if (c == '"') quoted += '"';
+        quoted += c;
+    }
+    quoted += '"';
+    return quoted;
+}
+
+/// ON CONFLICT (...) DO UPDATE SET c = <excluded>.c, ... (or DO NOTHING without update
+/// columns); the syntax SQLite (3.24+) and PostgreSQL (9.5+) share.
+inline std::string on_conflict_clause(std::span<const std::string_view> conflict,
+                                      std::span<const std::string_view> update,
+                                      std::string_view excluded) {
+    if (conflict.empty())
+        throw usage_error("an upsert needs at least one conflict column (the unique key)");
+    std::string clause = "ON CONFLICT (";
+    for (std::size_t i = 0; i < conflict.size(); ++i)
+        clause += (i ? ", " : "") + double_quote(conflict[i]);
+    clause += ")";
+    if (update.empty()) return clause + " DO NOTHING";
+    clause += " DO UPDATE SET ";
+    for (std::size_t i = 0; i < update.size(); ++i) {
+        const auto column = double_quote(update[i]);
+        clause += (i ? ", " : "") + column + " = " + std::string(excluded) + "." + column;
+    }
+    return clause;
+}
+
+} // namespace detail
+} // namespace persist

@@ -1,0 +1,25 @@
+// persist/lock/none.hpp: the null lock policy.
+#pragma once
+
+#include "persist/config.hpp"
+#include "persist/lock/policy.hpp"
+
+#include <chrono>
+#include <string_view>
+
+namespace persist::lock {
+
+/// Grants every request at once and coordinates nothing. For a single-threaded program, or
+/// one that coordinates by other means. The database's own write lock still applies.
+class None {
+public:
+    static constexpr std::string_view name = "none";
+    struct guard {};
+
+    explicit None(const Config&) noexcept {}
+    guard acquire(std::string_view, Mode, std::chrono::steady_clock::time_point) noexcept { return {}; }
+};
+
+static_assert(LockPolicy<None>);
+
+} // namespace persist::lock

@@ -1,0 +1,14 @@
+// persist/persist.hpp: the umbrella header. Includes the whole public API of the
+// components built so far. Include less (e.g. persist/sqlite.hpp) to compile less.
+#pragma once
+
+#include "persist/backend.hpp"
+#include "persist/config.hpp"
+#include "persist/dialect.hpp"
+#include "persist/error.hpp"
+#include "persist/lock/in_process.hpp"
+#include "persist/lock/none.hpp"
+#include "persist/lock/policy.hpp"
+#include "persist/sqlite.hpp"
+#include "persist/store.hpp"
+#include "persist/value.hpp"

@@ -1,0 +1,255 @@
+// persist/sqlite/backend.hpp: the SQLite backend.
+//
+// Connections: one writer connection, used by one write transaction at a time (SQLite
+// allows one writer per database anyway), plus up to Config::reader_connections read-only
+// connections opened on demand. In WAL mode readers see a consistent snapshot and never
+// wait for the writer. For ":memory:" there is a single connection: reads and writes take
+// turns on it.
+//
+// Thread-safety: all members may be called from any thread.
+#pragma once
+
+#include "persist/backend.hpp"
+#include "persist/config.hpp"
+#include "persist/detail/file_setup.hpp"
+#include "persist/sqlite/connection.hpp"
+#include "persist/sqlite/dialect.hpp"
+#include "persist/sqlite/transaction.hpp"
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace persist::sqlite {
+
+class Backend {
+public:
+    using dialect = sqlite::Dialect;
+    using write_transaction = Transaction;
+    using read_transaction = ReadTransaction;
+    static constexpr std::string_view name = "sqlite";
+
+    /// Prepares the path (first run: directories 0700, file 0600) and opens the writer.
+    /// Throws config_error, permission_error (with a diagnosis), corrupt_error, io_error.
+    explicit Backend(const Config& config)
+        : config_(config), path_(config.path()), memory_(detail::is_memory_path(path_)) {
+        if (detail::prepare_database_file(path_) && config_.on_event)
+            notify({Event::Kind::info, "created database " + path_});
+        writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
+    }
+
+    Backend(const Backend&) = delete;
+    Backend& operator=(const Backend&) = delete;
+
+    /// One write transaction on the writer connection.
+    class WriteSession {
+    public:
+        WriteSession(Backend& backend, Deadline deadline)
+            : backend_(backend), lock_(backend.writer_mutex_, std::defer_lock) {
+            if (!lock_.try_lock_until(deadline))
+                throw busy_error("the writer connection of " + backend.path_ +
+                                 " stayed in use by another thread of this process until the deadline");
+            transaction_.emplace(*backend.writer_);
+        }
+        WriteSession(WriteSession&&) = delete;
+        ~WriteSession() {
+            if (begun_ && !committed_) rollback(*backend_.writer_);
+        }
+        void begin() {
+            backend_.writer_->run_script("BEGIN IMMEDIATE");
+            begun_ = true;
+        }
+        void commit() {
+            backend_.writer_->run_script("COMMIT");
+            committed_ = true;
+        }
+        Transaction& transaction() noexcept { return *transaction_; }
+
+    private:
+        Backend& backend_;
+        std::unique_lock<std::timed_mutex> lock_;
+        std::optional<Transaction> transaction_;
+        bool begun_ = false;
+        bool committed_ = false;
+    };
+
+    /// One read transaction on a reader connection (the writer for :memory:).
+    class ReadSession {
+    public:
+        ReadSession(Backend& backend, Deadline deadline) : backend_(backend) {
+            if (backend.memory_) {
+                writer_lock_ = std::unique_lock(backend.writer_mutex_, std::defer_lock);
+                if (!writer_lock_.try_lock_until(deadline))
+                    throw busy_error("the only connection of the in-memory database stayed in use "
+                                     "by another thread until the deadline");
+                connection_ = backend.writer_.get();
+            } else {
+                lease_ = backend.acquire_reader(deadline, generation_);
+                connection_ = lease_.get();
+            }
+            transaction_.emplace(*connection_);
+        }
+        ReadSession(ReadSession&&) = delete;
+        ~ReadSession() {
+            if (begun_ && !finished_) rollback(*connection_);
+            if (lease_) backend_.release_reader(std::move(lease_), generation_);
+        }
+        void begin() {
+            connection_->run_script("BEGIN");
+            begun_ = true;
+        }
+        void commit() {
+            connection_->run_script("COMMIT");
+            finished_ = true;
+        }
+        ReadTransaction& transaction() noexcept { return *transaction_; }
+
+    private:
+        friend class Backend;
+        Backend& backend_;
+        std::unique_lock<std::timed_mutex> writer_lock_;
+        std::unique_ptr<Connection> lease_;
+        std::uint64_t generation_ = 0;
+        Connection* connection_ = nullptr;
+        std::optional<ReadTransaction> transaction_;
+        bool begun_ = false;
+        bool finished_ = false;
+    };
+
+    WriteSession write_session(Deadline deadline) { return WriteSession(*this, deadline); }
+    ReadSession read_session(Deadline deadline) { return ReadSession(*this, deadline); }
+
+    /// Checks that the writer answers and that the path still names the opened file.
+    /// If the file was replaced (a different inode at the path) or the connection does not
+    /// answer, reopens: the writer now, readers as they come back to the pool. If the file
+    /// was deleted it does not reopen (that would create an empty database and hide the
+    /// loss) and reports ok=false.
+    Health health(Deadline deadline) {
+        Health report;
+        std::unique_lock lock(writer_mutex_, std::defer_lock);
+        if (!lock.try_lock_until(deadline)) {
+            report.detail = "the writer connection stayed busy; try again later";
+            return report;
+        }
+        try {
+            report.answering = writer_->query_text("SELECT 1") == "1";
+        } catch (const error& e) {
+            report.detail = e.what();
+        }
+        if (memory_) {
+            report.same_file = true;
+            report.ok = report.answering;
+            return report;
+        }
+        const auto now = Connection::current_identity(path_);
+        if (!now) {
+            report.detail = "database file " + path_ +
+                            " was deleted while open; new writes would be lost with it. Restore "
+                            "the file from a backup or restart the application";
+            return report;
+        }
+        report.same_file = *now == writer_->identity();
+        if (report.same_file && report.answering) {
+            report.ok = true;
+            return report;
+        }
+        try {
+            auto fresh = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
+            writer_ = std::move(fresh);
+            {
+                std::lock_guard pool(pool_mutex_);
+                ++generation_;
+                open_readers_ -= idle_readers_.size();
+                idle_readers_.clear();
+            }
+            report = Health{true, true, true, true, ""};
+            notify({Event::Kind::info, "reopened database " + path_ +
+                                           (report.same_file ? "" : " (the file was replaced)")});
+        } catch (const error& e) {
+            report.ok = false;
+            report.detail = std::string("reopening failed: ") + e.what();
+        }
+        return report;
+    }
+
+    /// Forgets every connection without closing it (see Connection::abandon).
+    void abandon() noexcept {
+        if (writer_) writer_->abandon();
+        for (auto& reader : idle_readers_) reader->abandon();
+    }
+
+    const std::string& path() const noexcept { return path_; }
+    const Config& config() const noexcept { return config_; }
+
+private:
+    static void rollback(Connection& connection) noexcept {
+        // SQLite may already have rolled back (e.g. on SQLITE_FULL); then there is nothing to do.
+        if (!sqlite3_get_autocommit(connection.handle()))
+            sqlite3_exec(connection.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+    void notify(const Event& event) const noexcept {
+        if (!config_.on_event) return;
+        try {
+            config_.on_event(event);
+        } catch (...) {
+        }
+    }
+
+    std::unique_ptr<Connection> acquire_reader(Deadline deadline, std::uint64_t& generation) {
+        std::unique_lock lock(pool_mutex_);
+        generation = generation_;
+        const std::size_t limit = config_.reader_connections == 0 ? 1 : config_.reader_connections;
+        for (;;) {
+            if (!idle_readers_.empty()) {
+                auto reader = std::move(idle_readers_.back());
+                idle_readers_.pop_back();
+                return reader;
+            }
+            if (open_readers_ < limit) {
+                ++open_readers_;
+                lock.unlock();
+                try {
+                    return std::make_unique<Connection>(path_, config_, Connection::Role::reader);
+                } catch (...) {
+                    lock.lock();
+                    --open_readers_;
+                    reader_freed_.notify_one();
+                    throw;
+                }
+            }
+            if (reader_freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
+                idle_readers_.empty() && open_readers_ >= limit)
+                throw busy_error("all " + std::to_string(limit) + " reader connections of " + path_ +
+                                 " stayed in use until the deadline; raise reader_connections");
+        }
+    }
+
+    void release_reader(std::unique_ptr<Connection> reader, std::uint64_t generation) noexcept {
+        std::lock_guard lock(pool_mutex_);
+        // A reader from before health() reopened the database is closed, not reused.
+        // open_readers_ counts every open reader, idle or in use, of any generation.
+        if (generation == generation_) {
+            idle_readers_.push_back(std::move(reader));
+        } else {
+            reader.reset();
+            --open_readers_;
+        }
+        reader_freed_.notify_one();
+    }
+
+    Config config_;
+    std::string path_;
+    bool memory_;
+    std::timed_mutex writer_mutex_;
+    std::unique_ptr<Connection> writer_;
+    std::mutex pool_mutex_;
+    std::condition_variable reader_freed_;
+    std::vector<std::unique_ptr<Connection>> idle_readers_;
+    std::size_t open_readers_ = 0;
+    std::uint64_t generation_ = 0;
+};
+
+} // namespace persist::sqlite

@@ -1,0 +1,148 @@
+// persist/sqlite/connection.hpp: one SQLite connection, configured the persist way.
+//
+// Every connection gets, explicitly (never trusting compile-time defaults):
+//   journal_mode=WAL       readers never block the writer, the writer never blocks readers
+//   synchronous=...        from Config::durability (NORMAL by default; see Durability)
+//   busy_timeout           from Config::busy_timeout (30 s by default)
+//   foreign_keys=ON        declared foreign keys are enforced
+//   temp_store=MEMORY      temporary tables and indices stay off the disk
+//   cache_size=-KiB        from Config::cache_size_kib
+//   trusted_schema=OFF     SQL functions in the schema cannot be abused by a crafted file
+//   DQS off (DML and DDL)  "text" is an identifier, never silently a string literal
+//
+// Thread-safety: a Connection is used by one thread at a time (the backend guarantees it).
+// Destruction finalizes cached statements, then closes the connection.
+#pragma once
+
+#include "persist/config.hpp"
+#include "persist/detail/file_setup.hpp"
+#include "persist/sqlite/errors.hpp"
+#include "persist/sqlite/statement_cache.hpp"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+
+#include <memory>
+#include <optional>
+#include <sqlite3.h>
+#include <string>
+#include <sys/stat.h>
+
+namespace persist::sqlite {
+
+/// Device and inode of a file: tells whether a path still names the file that was opened.
+struct FileIdentity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    bool operator==(const FileIdentity&) const = default;
+};
+
+class Connection {
+public:
+    enum class Role { writer, reader };
+
+    /// Opens `path` (already prepared by detail::prepare_database_file) and applies the pragmas.
+    /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error.
+    Connection(const std::string& path, const Config& config, Role role)
+        : path_(path), database_(open(path, config)),
+          statements_(std::make_unique<StatementCache>(config.statement_cache_capacity)) {
+        sqlite3* db = database_->getHandle();
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+        const char* synchronous = config.durability == Durability::off    ? "OFF"
+                                  : config.durability == Durability::full ? "FULL"
+                                                                          : "NORMAL";
+        const std::string pragmas =
+            "PRAGMA busy_timeout=" + std::to_string(config.busy_timeout.count()) +
+            ";PRAGMA foreign_keys=ON;PRAGMA temp_store=MEMORY;PRAGMA trusted_schema=OFF;"
+            "PRAGMA cache_size=-" + std::to_string(config.cache_size_kib) +
+            (role == Role::reader && path != ":memory:" ? ";PRAGMA query_only=ON" : "");
+        run_script(pragmas);
+        if (path != ":memory:" && role == Role::writer) {
+            // journal_mode needs a brief write lock the first time; busy_timeout covers it.
+            const auto mode = query_text("PRAGMA journal_mode=WAL");
+            if (mode != "wal")
+                throw io_error("cannot switch " + path + " to WAL mode (journal_mode is " + mode +
+                               "); WAL needs a local file system with shared memory, not a network share",
+                               SQLITE_IOERR);
+        }
+        // synchronous is applied after journal_mode: its meaning depends on the journal mode.
+        run_script(std::string("PRAGMA synchronous=") + synchronous);
+        if (path != ":memory:") identity_ = current_identity(path).value_or(FileIdentity{});
+    }
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() {
+        if (statements_) statements_->clear(); // finalize statements before the database closes
+    }
+
+    sqlite3* handle() const noexcept { return database_->getHandle(); }
+    SQLite::Database& database() noexcept { return *database_; }
+    StatementCache& statements() noexcept { return *statements_; }
+    const std::string& path() const noexcept { return path_; }
+    /// The file identity when the connection was opened.
+    FileIdentity identity() const noexcept { return identity_; }
+
+    /// Runs parameterless SQL (one or more statements). Throws the mapped persist error.
+    void run_script(const std::string& sql) {
+        char* message = nullptr;
+        const int rc = sqlite3_exec(handle(), sql.c_str(), nullptr, nullptr, &message);
+        if (rc != SQLITE_OK) {
+            std::string text = message ? message : sqlite3_errstr(rc);
+            sqlite3_free(message);
+            throw_error(sqlite3_extended_errcode(handle()), text, sql);
+        }
+    }
+
+    /// The first column of the first row of parameterless `sql`, as text.
+    std::string query_text(const std::string& sql) {
+        sqlite3_stmt* raw = statements_->get(*database_, sql);
+        const int rc = sqlite3_step(raw);
+        std::string result;
+        if (rc == SQLITE_ROW) {
+            if (auto text = sqlite3_column_text(raw, 0)) result = reinterpret_cast<const char*>(text);
+        } else if (rc != SQLITE_DONE) {
+            sqlite3_reset(raw);
+            throw_last_error(handle(), sql);
+        }
+        sqlite3_reset(raw);
+        return result;
+    }
+
+    /// Releases the connection without closing it. Used in a child after fork(): closing
+    /// there could disturb the parent's locks and WAL, so the memory is deliberately leaked.
+    /// The Connection must not be used afterwards except to destroy it.
+    void abandon() noexcept {
+        (void)statements_.release();
+        (void)database_.release();
+    }
+
+    /// The identity of the file at `path` now, or nullopt if it does not exist.
+    static std::optional<FileIdentity> current_identity(const std::string& path) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+        return FileIdentity{st.st_dev, st.st_ino};
+    }
+
+private:
+    static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config) {
+        try {
+            return std::make_unique<SQLite::Database>(
+                path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+                static_cast<int>(config.busy_timeout.count()));
+        } catch (const SQLite::Exception& e) {
+            // SQLite only says "unable to open database file"; find the real reason.
+            detail::prepare_database_file(path);
+            throw_error(e.getExtendedErrorCode(), e.what(), path);
+        }
+    }
+
+    std::string path_;
+    std::unique_ptr<SQLite::Database> database_;
+    std::unique_ptr<StatementCache> statements_;
+    FileIdentity identity_;
+};
+
+} // namespace persist::sqlite

@@ -1,0 +1,42 @@
+// persist/sqlite/dialect.hpp: SQLite's SQL spelling.
+#pragma once
+
+#include "persist/dialect.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace persist::sqlite {
+
+struct Dialect {
+    static constexpr std::string_view name = "sqlite";
+
+    /// SQLite numbers "?" markers by position, so every marker is "?".
+    static std::string placeholder(int) { return "?"; }
+
+    static std::string quote_identifier(std::string_view identifier) {
+        return detail::double_quote(identifier);
+    }
+
+    /// Booleans are 0/1 integers; time points are ISO 8601 text (see persist/value.hpp).
+    static std::string_view type_name(ColumnType type) {
+        switch (type) {
+        case ColumnType::integer: return "INTEGER";
+        case ColumnType::real: return "REAL";
+        case ColumnType::text: return "TEXT";
+        case ColumnType::blob: return "BLOB";
+        case ColumnType::boolean: return "INTEGER";
+        case ColumnType::timestamp: return "TEXT";
+        }
+        return "BLOB";
+    }
+
+    static std::string upsert_clause(std::span<const std::string_view> conflict,
+                                     std::span<const std::string_view> update) {
+        return detail::on_conflict_clause(conflict, update, "excluded");
+    }
+};
+
+static_assert(persist::Dialect<Dialect>);
+
+} // namespace persist::sqlite

@@ -1,0 +1,149 @@
+// persist/sqlite/transaction.hpp: what a function passed to Store::read / Store::write
+// receives. Values reach SQL only as bound parameters ("?" placeholders, in order).
+//
+// Thread-safety: a transaction object belongs to the thread running the function; it must
+// not be kept or used after the function returns.
+#pragma once
+
+#include "persist/detail/row.hpp"
+#include "persist/sqlite/connection.hpp"
+#include "persist/sqlite/values.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <sqlite3.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace persist::sqlite {
+
+/// A read transaction: every query sees the same consistent snapshot of the database.
+class ReadTransaction {
+public:
+    explicit ReadTransaction(Connection& connection) noexcept : connection_(&connection) {}
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+    /// Every row of `sql` with `params` bound to its "?" placeholders, as `RowType`
+    /// (a column value, a std::tuple or an aggregate struct; see persist/detail/row.hpp).
+    /// Throws schema_error if the SQL is wrong or the columns do not fit RowType,
+    /// usage_error if the SQL would write while this is a read transaction.
+    template <Row RowType, Parameter... Params>
+    std::vector<RowType> query(std::string_view sql, const Params&... params) {
+        std::vector<RowType> rows;
+        run<RowType>(sql, [&](sqlite3_stmt* statement) {
+            Columns columns{statement};
+            rows.push_back(detail::read_row<RowType>(columns));
+            return true;
+        }, params...);
+        return rows;
+    }
+
+    /// The first row of `sql`, or nullopt if there is none. Same rules as query().
+    template <Row RowType, Parameter... Params>
+    std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
+        std::optional<RowType> row;
+        run<RowType>(sql, [&](sqlite3_stmt* statement) {
+            Columns columns{statement};
+            row = detail::read_row<RowType>(columns);
+            return false;
+        }, params...);
+        return row;
+    }
+
+    /// Calls `visit(row)` for each row as it is read, without collecting them. `visit` must
+    /// not run other statements on this transaction.
+    template <Row RowType, class Visit, Parameter... Params>
+    void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
+        run<RowType>(sql, [&](sqlite3_stmt* statement) {
+            Columns columns{statement};
+            visit(detail::read_row<RowType>(columns));
+            return true;
+        }, params...);
+    }
+
+    /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
+    /// or roll back transactions on it.
+    Connection& connection() noexcept { return *connection_; }
+
+protected:
+    ReadTransaction(Connection& connection, bool allows_writes) noexcept
+        : connection_(&connection), allows_writes_(allows_writes) {}
+
+    template <class RowType, class OnRow, class... Params>
+    void run(std::string_view sql, OnRow&& on_row, const Params&... params) {
+        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
+        if (!allows_writes_ && !sqlite3_stmt_readonly(statement))
+            throw usage_error("store.read() runs read-only statements, but this one writes [" +
+                              std::string(sql) + "]; do it inside store.write()");
+        const int expected = sqlite3_bind_parameter_count(statement);
+        if (expected != static_cast<int>(sizeof...(Params)))
+            throw usage_error("the SQL has " + std::to_string(expected) + " parameter(s) but " +
+                              std::to_string(sizeof...(Params)) + " value(s) were given [" +
+                              std::string(sql) + "]");
+        if constexpr (!std::is_void_v<RowType>) {
+            const int columns = sqlite3_column_count(statement);
+            if (columns != static_cast<int>(row_width<RowType>()))
+                throw schema_error("the query returns " + std::to_string(columns) +
+                                   " column(s) but the row type reads " +
+                                   std::to_string(row_width<RowType>()) + " [" + std::string(sql) +
+                                   "]; make the SELECT list and the row type agree");
+        }
+        Reset reset{statement};
+        int index = 0;
+        ((check_bind(bind_value(statement, ++index, params), sql)), ...);
+        for (;;) {
+            const int rc = sqlite3_step(statement);
+            if (rc == SQLITE_ROW) {
+                if (!on_row(statement)) return;
+            } else if (rc == SQLITE_DONE) {
+                return;
+            } else {
+                throw_last_error(connection_->handle(), sql);
+            }
+        }
+    }
+
+    void check_bind(int rc, std::string_view sql) {
+        if (rc != SQLITE_OK) throw_error(rc, sqlite3_errstr(rc), sql);
+    }
+
+    // Leaves the statement ready for its next use and drops pointers to caller-owned values.
+    struct Reset {
+        sqlite3_stmt* statement;
+        ~Reset() {
+            sqlite3_reset(statement);
+            sqlite3_clear_bindings(statement);
+        }
+    };
+
+    Connection* connection_;
+    bool allows_writes_ = false;
+};
+
+/// A write transaction (BEGIN IMMEDIATE): it can query like a ReadTransaction and also change
+/// the database. Its changes become visible to others only when the function returns.
+class Transaction : public ReadTransaction {
+public:
+    explicit Transaction(Connection& connection) noexcept : ReadTransaction(connection, true) {}
+
+    /// Runs one statement with `params` bound; returns the number of rows it changed.
+    /// Throws constraint_error naming the constraint, schema_error, busy_error.
+    template <Parameter... Params>
+    std::int64_t execute(std::string_view sql, const Params&... params) {
+        run<void>(sql, [](sqlite3_stmt*) { return true; }, params...);
+        return sqlite3_changes64(connection_->handle());
+    }
+
+    /// Runs parameterless SQL holding one or more statements (DDL scripts). It accepts no
+    /// values, so none can be spliced in.
+    void execute_script(const std::string& sql) { connection_->run_script(sql); }
+
+    /// The rowid of the last row this connection inserted.
+    std::int64_t last_insert_id() const noexcept {
+        return sqlite3_last_insert_rowid(connection_->handle());
+    }
+};
+
+} // namespace persist::sqlite

@@ -1,0 +1,117 @@
+// persist/sqlite/values.hpp: binding parameters to and reading columns from a SQLite statement.
+#pragma once
+
+#include "persist/detail/row.hpp"
+#include "persist/error.hpp"
+#include "persist/value.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <sqlite3.h>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace persist::sqlite {
+
+/// Binds `value` to parameter `index` (1-based) of `statement`. Text and blobs are copied
+/// only when the statement outlives them (SQLITE_TRANSIENT); see bind_all.
+template <class T>
+int bind_value(sqlite3_stmt* statement, int index, const T& value) {
+    using V = std::remove_cvref_t<T>;
+    if constexpr (std::same_as<V, std::nullptr_t>) {
+        return sqlite3_bind_null(statement, index);
+    } else if constexpr (detail::is_optional<V>::value) {
+        return value ? bind_value(statement, index, *value) : sqlite3_bind_null(statement, index);
+    } else if constexpr (std::same_as<V, bool>) {
+        return sqlite3_bind_int(statement, index, value ? 1 : 0);
+    } else if constexpr (SqlInteger<V>) {
+        if constexpr (std::is_unsigned_v<V> && sizeof(V) == 8) {
+            if (value > static_cast<V>(std::numeric_limits<std::int64_t>::max()))
+                throw usage_error("parameter " + std::to_string(index) + " is " + std::to_string(value) +
+                                  ", larger than a SQL integer can hold (2^63-1); store it as text "
+                                  "or a blob");
+        }
+        return sqlite3_bind_int64(statement, index, static_cast<sqlite3_int64>(value));
+    } else if constexpr (std::floating_point<V>) {
+        return sqlite3_bind_double(statement, index, static_cast<double>(value));
+    } else if constexpr (detail::is_time_point<V>::value) {
+        const std::string text = format_time(value);
+        return sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()),
+                                 SQLITE_TRANSIENT);
+    } else if constexpr (std::convertible_to<const V&, std::string_view>) {
+        const std::string_view text = value;
+        return sqlite3_bind_text64(statement, index, text.data(), text.size(), SQLITE_STATIC,
+                                   SQLITE_UTF8);
+    } else if constexpr (std::convertible_to<const V&, std::span<const std::byte>>) {
+        const std::span<const std::byte> bytes = value;
+        // A zero-length blob with a null pointer would bind NULL; bind an empty blob instead.
+        if (bytes.empty()) return sqlite3_bind_zeroblob(statement, index, 0);
+        return sqlite3_bind_blob64(statement, index, bytes.data(), bytes.size(), SQLITE_STATIC);
+    } else {
+        static_assert(sizeof(V) == 0, "persist: this type cannot be bound as a SQL parameter");
+    }
+}
+
+/// Reads column `index` (0-based) of the current row of `statement` as a T.
+/// Throws schema_error when the column is NULL and T is not a std::optional, or when the
+/// stored value cannot be a T (text where an integer is expected, and so on).
+template <ColumnValue T>
+T read_column(sqlite3_stmt* statement, int index) {
+    const int type = sqlite3_column_type(statement, index);
+    auto mismatch = [&](const char* wanted) {
+        const char* name = sqlite3_column_name(statement, index);
+        static constexpr const char* type_names[] = {"", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
+        return schema_error("column " + std::to_string(index) + " (\"" + (name ? name : "?") +
+                            "\") holds " + type_names[type] + " but the row type expects " + wanted +
+                            (type == SQLITE_NULL ? "; declare the field as std::optional" : "; fix the "
+                             "query or the field type"),
+                            SQLITE_MISMATCH);
+    };
+    if constexpr (detail::is_optional<T>::value) {
+        if (type == SQLITE_NULL) return std::nullopt;
+        return read_column<typename T::value_type>(statement, index);
+    } else if constexpr (std::same_as<T, bool> || SqlInteger<T>) {
+        if (type != SQLITE_INTEGER) throw mismatch(std::same_as<T, bool> ? "a bool (INTEGER 0/1)" : "an integer");
+        const auto value = sqlite3_column_int64(statement, index);
+        if constexpr (std::same_as<T, bool>) {
+            return value != 0;
+        } else {
+            if ((std::is_unsigned_v<T> && value < 0) ||
+                (sizeof(T) < 8 && (value < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+                                   value > static_cast<std::int64_t>(std::numeric_limits<T>::max()))))
+                throw schema_error("column " + std::to_string(index) + " holds " + std::to_string(value) +
+                                       ", which does not fit the row type's integer field; widen it",
+                                   SQLITE_RANGE);
+            return static_cast<T>(value);
+        }
+    } else if constexpr (std::floating_point<T>) {
+        if (type != SQLITE_FLOAT && type != SQLITE_INTEGER) throw mismatch("a number");
+        return static_cast<T>(sqlite3_column_double(statement, index));
+    } else if constexpr (std::same_as<T, std::string>) {
+        if (type != SQLITE_TEXT) throw mismatch("text");
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
+        return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, index)));
+    } else if constexpr (std::same_as<T, Blob>) {
+        if (type != SQLITE_BLOB) throw mismatch("a blob");
+        const auto* bytes = static_cast<const std::byte*>(sqlite3_column_blob(statement, index));
+        return Blob(bytes, bytes + sqlite3_column_bytes(statement, index));
+    } else if constexpr (detail::is_time_point<T>::value) {
+        if (type != SQLITE_TEXT) throw mismatch("a time point (ISO 8601 text)");
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
+        const auto parsed = parse_time(std::string_view(
+            text, static_cast<std::size_t>(sqlite3_column_bytes(statement, index))));
+        return std::chrono::time_point_cast<typename T::duration>(parsed);
+    }
+}
+
+/// The row reader handed to detail::read_row.
+struct Columns {
+    sqlite3_stmt* statement;
+    template <class V>
+    V get(int index) {
+        return read_column<V>(statement, index);
+    }
+};
+
+} // namespace persist::sqlite

@@ -1,0 +1,209 @@
+// persist/store.hpp: Store<Backend, LockPolicy>, the object an application keeps.
+#pragma once
+
+#include "persist/backend.hpp"
+#include "persist/config.hpp"
+#include "persist/error.hpp"
+#include "persist/lock/none.hpp"
+#include "persist/lock/policy.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace persist {
+
+namespace detail {
+/// Stores with a transaction open on this thread, to refuse nested transactions.
+inline thread_local std::vector<const void*> open_transactions;
+
+struct TransactionScope {
+    explicit TransactionScope(const void* store) { open_transactions.push_back(store); }
+    ~TransactionScope() { open_transactions.pop_back(); }
+    TransactionScope(const TransactionScope&) = delete;
+    TransactionScope& operator=(const TransactionScope&) = delete;
+};
+} // namespace detail
+
+/// A database plus a lock policy.
+///
+/// Thread-safety: one Store may be shared by any number of threads; how the connections are
+/// shared is the backend's business (SQLite: one writer connection, pooled readers).
+/// A Store must not be used in a child process after fork(): every call there throws
+/// usage_error, and destroying it there leaks its connections instead of closing them (which
+/// could disturb the parent's locks). Open a new Store in the child.
+template <Backend B, lock::LockPolicy L = lock::None>
+class Store {
+public:
+    using backend_type = B;
+    using lock_policy = L;
+    using write_transaction = typename B::write_transaction;
+    using read_transaction = typename B::read_transaction;
+
+    /// Opens (and on first run creates) the database `config` describes.
+    /// Throws config_error, permission_error, corrupt_error, io_error, connection_error.
+    explicit Store(Config config = {})
+        : config_(std::move(config)), owner_pid_(::getpid()), backend_(config_), locks_(config_) {}
+
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    ~Store() {
+        if (::getpid() != owner_pid_) backend_.abandon();
+    }
+
+    /// Runs `fn(tx)` in one write transaction and commits; returns what `fn` returns.
+    ///
+    /// If the database is busy (another writer holds it), the whole transaction is rolled
+    /// back and run again, with exponential backoff and jitter, until Config::busy_timeout
+    /// has passed since the call began; so `fn` may run more than once and must not have
+    /// effects outside the transaction that cannot be repeated. Each retry is reported as an
+    /// Event::Kind::retry.
+    /// Throws busy_error when the deadline passes; any exception from `fn` rolls the
+    /// transaction back and propagates unchanged; usage_error when called inside another
+    /// transaction of this Store on the same thread, or after fork().
+    template <class Fn>
+        requires std::invocable<Fn&, write_transaction&>
+    std::remove_cvref_t<std::invoke_result_t<Fn&, write_transaction&>> write(Fn&& fn) {
+        return run("write", fn, [this](Deadline deadline) { return backend_.write_session(deadline); });
+    }
+
+    /// Runs `fn(tx)` in one read transaction: every query in it sees the same snapshot.
+    /// Batch lookups into one read() rather than one read() each: a transaction per lookup
+    /// costs far more than the lookup. Retries like write() (rarely needed in WAL mode).
+    /// Throws like write(); usage_error if `fn` tries to write.
+    template <class Fn>
+        requires std::invocable<Fn&, read_transaction&>
+    std::remove_cvref_t<std::invoke_result_t<Fn&, read_transaction&>> read(Fn&& fn) {
+        return run("read", fn, [this](Deadline deadline) { return backend_.read_session(deadline); });
+    }
+
+    /// Checks the database answers and is still the file that was opened; reopens the
+    /// connections when that is safe (see the backend's health()). Never throws busy_error:
+    /// a busy store reports ok=false. Throws usage_error after fork().
+    Health health() {
+        check_process();
+        return backend_.health(std::chrono::steady_clock::now() + config_.busy_timeout);
+    }
+
+    /// Runs `fn()` while holding lock `name` of the lock policy, in `mode`, waiting at most
+    /// `timeout` (default: Config::busy_timeout). Returns what `fn` returns.
+    /// Throws lock_timeout_error when the lock is not granted in time.
+    template <class Fn>
+        requires std::invocable<Fn&>
+    std::remove_cvref_t<std::invoke_result_t<Fn&>> with_lock(std::string_view name, Fn&& fn,
+                                                             lock::Mode mode = lock::Mode::exclusive,
+                                                             std::optional<std::chrono::milliseconds> timeout = {}) {
+        check_process();
+        auto guard = locks_.acquire(name, mode, std::chrono::steady_clock::now() +
+                                                    timeout.value_or(config_.busy_timeout));
+        return fn();
+    }
+
+    /// The configuration the Store was opened with.
+    const Config& config() const noexcept { return config_; }
+    /// Where the data lives (a file path, ":memory:", or a server description).
+    std::string path() const { return backend_.path(); }
+    /// The backend, for backend-specific operations.
+    B& backend() noexcept { return backend_; }
+    /// The lock policy instance.
+    L& locks() noexcept { return locks_; }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    void check_process() const {
+        if (::getpid() != owner_pid_)
+            throw usage_error("this Store was opened in process " + std::to_string(owner_pid_) +
+                              " and is being used in process " + std::to_string(::getpid()) +
+                              " after fork(); database connections must not cross fork(). Open a "
+                              "new Store in the child process");
+    }
+
+    void check_not_nested(const char* what) const {
+        const auto& open = detail::open_transactions;
+        if (std::find(open.begin(), open.end(), static_cast<const void*>(this)) != open.end())
+            throw usage_error(std::string("store.") + what +
+                              "() was called inside another transaction of the same Store on this "
+                              "thread; use the transaction object you already have (it can query "
+                              "and, in a write, execute)");
+    }
+
+    void notify(Event event) const noexcept {
+        if (!config_.on_event) return;
+        try {
+            config_.on_event(event);
+        } catch (...) {
+        }
+    }
+
+    template <class Fn, class Open>
+    auto run(const char* what, Fn& fn, Open open) {
+        check_process();
+        check_not_nested(what);
+        detail::TransactionScope scope(this);
+        const auto started = Clock::now();
+        const auto deadline = started + config_.busy_timeout;
+        for (int attempt = 1;; ++attempt) {
+            try {
+                auto session = open(deadline);
+                session.begin();
+                using Result = std::remove_cvref_t<decltype(fn(session.transaction()))>;
+                if constexpr (std::is_void_v<Result>) {
+                    fn(session.transaction());
+                    session.commit();
+                    return;
+                } else {
+                    Result result = fn(session.transaction());
+                    session.commit();
+                    return result;
+                }
+            } catch (const busy_error& busy) {
+                const auto now = Clock::now();
+                const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
+                if (now >= deadline)
+                    throw busy_error("database " + backend_.path() + " stayed busy for " +
+                                         std::to_string(waited.count()) + " ms over " +
+                                         std::to_string(attempt) + " attempt(s) of store." + what +
+                                         "() (busy_timeout " +
+                                         std::to_string(config_.busy_timeout.count()) +
+                                         " ms). Last cause: " + busy.what() +
+                                         ". Another connection is holding a long write transaction: "
+                                         "find it (e.g. fuser " + backend_.path() +
+                                         "), or raise busy_timeout",
+                                     busy.native_code());
+                notify({Event::Kind::retry,
+                        std::string("store.") + what + "() retrying: " + busy.what(), attempt, waited});
+                std::this_thread::sleep_for(std::min<Clock::duration>(backoff(attempt), deadline - now));
+            }
+        }
+    }
+
+    // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that
+    // writers that collided once do not collide again in lockstep.
+    static std::chrono::microseconds backoff(int attempt) {
+        thread_local std::minstd_rand random(static_cast<unsigned>(
+            std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
+            static_cast<std::size_t>(Clock::now().time_since_epoch().count())));
+        const long long cap = 100'000;
+        const long long base = std::min<long long>(cap, 1'000LL << std::min(attempt - 1, 20));
+        std::uniform_int_distribution<long long> jitter(base / 2, base);
+        return std::chrono::microseconds(jitter(random));
+    }
+
+    Config config_;
+    pid_t owner_pid_;
+    B backend_;
+    L locks_;
+};
+
+} // namespace persist

@@ -40,7 +40,9 @@ struct TransactionScope {
 /// shared is the backend's business (SQLite: one writer connection, pooled readers).
 /// A Store must not be used in a child process after fork(): every call there throws
 /// usage_error, and destroying it there leaks its connections instead of closing them (which
-/// could disturb the parent's locks). Open a new Store in the child.
+/// could disturb the parent's locks). SQLite's own bookkeeping of locks is per process and
+/// is inherited by the child, so a child should not open the same database either unless
+/// it forked before the parent opened it, or exec()s first.
 template <Backend B, lock::LockPolicy L = lock::None>
 class Store {
 public:
@@ -104,7 +106,7 @@ public:
                                                              lock::Mode mode = lock::Mode::exclusive,
                                                              std::optional<std::chrono::milliseconds> timeout = {}) {
         check_process();
-        auto guard = locks_.acquire(name, mode, std::chrono::steady_clock::now() +
+        [[maybe_unused]] auto guard = locks_.acquire(name, mode, std::chrono::steady_clock::now() +
                                                     timeout.value_or(config_.busy_timeout));
         return fn();
     }
@@ -125,8 +127,8 @@ private:
         if (::getpid() != owner_pid_)
             throw usage_error("this Store was opened in process " + std::to_string(owner_pid_) +
                               " and is being used in process " + std::to_string(::getpid()) +
-                              " after fork(); database connections must not cross fork(). Open a "
-                              "new Store in the child process");
+                              " after fork(); database connections must not cross fork(). Fork "
+                              "before opening the Store, or exec() in the child and open a Store there");
     }
 
     void check_not_nested(const char* what) const {

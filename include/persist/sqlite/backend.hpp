@@ -51,6 +51,9 @@ public:
             if (!lock_.try_lock_until(deadline))
                 throw busy_error("the writer connection of " + backend.path_ +
                                  " stayed in use by another thread of this process until the deadline");
+            if (!backend.writer_)
+                throw connection_error("database " + backend.path_ +
+                                       " is closed: reopening it failed; call health() to retry");
             transaction_.emplace(*backend.writer_);
         }
         WriteSession(WriteSession&&) = delete;
@@ -84,6 +87,9 @@ public:
                 if (!writer_lock_.try_lock_until(deadline))
                     throw busy_error("the only connection of the in-memory database stayed in use "
                                      "by another thread until the deadline");
+                if (!backend.writer_)
+                    throw connection_error("database " + backend.path_ +
+                                           " is closed: reopening it failed; call health() to retry");
                 connection_ = backend.writer_.get();
             } else {
                 lease_ = backend.acquire_reader(deadline, generation_);
@@ -123,9 +129,13 @@ public:
 
     /// Checks that the writer answers and that the path still names the opened file.
     /// If the file was replaced (a different inode at the path) or the connection does not
-    /// answer, reopens: the writer now, readers as they come back to the pool. If the file
-    /// was deleted it does not reopen (that would create an empty database and hide the
-    /// loss) and reports ok=false.
+    /// answer, reopens when it is safe: when no read is in progress, so that every
+    /// connection to the old file can be closed first (an old connection would otherwise
+    /// keep the old -wal file, which SQLite could pair with the new database). If reads are
+    /// in progress it reports ok=false and leaves reopening to a later call. If the file was
+    /// deleted it does not reopen (that would create an empty database and hide the loss).
+    /// This copes with this process's own connections only: replace a database file while
+    /// other processes have it open and they may pair their -wal file with the new one.
     Health health(Deadline deadline) {
         Health report;
         std::unique_lock lock(writer_mutex_, std::defer_lock);
@@ -133,10 +143,12 @@ public:
             report.detail = "the writer connection stayed busy; try again later";
             return report;
         }
-        try {
-            report.answering = writer_->query_text("SELECT 1") == "1";
-        } catch (const error& e) {
-            report.detail = e.what();
+        if (writer_) {
+            try {
+                report.answering = writer_->query_text("SELECT 1") == "1";
+            } catch (const error& e) {
+                report.detail = e.what();
+            }
         }
         if (memory_) {
             report.same_file = true;
@@ -150,23 +162,38 @@ public:
                             "the file from a backup or restart the application";
             return report;
         }
-        report.same_file = *now == writer_->identity();
+        report.same_file = writer_ && *now == writer_->identity();
         if (report.same_file && report.answering) {
             report.ok = true;
             return report;
         }
-        try {
-            auto fresh = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
-            writer_ = std::move(fresh);
-            {
-                std::lock_guard pool(pool_mutex_);
-                ++generation_;
-                open_readers_ -= idle_readers_.size();
-                idle_readers_.clear();
+        const bool replaced = !report.same_file;
+        {
+            std::lock_guard pool(pool_mutex_);
+            if (open_readers_ != idle_readers_.size()) {
+                report.detail = "database file " + path_ + (replaced ? " was replaced" : " does not answer") +
+                                "; reopening waits until no read is in progress: call health() again";
+                return report;
             }
+            ++generation_;
+            open_readers_ = 0;
+            idle_readers_.clear();
+        }
+        if (writer_) {
+            // The old connection's -wal file sits at the path the new file will use. Move its
+            // content into the old file and empty it, so the new file never sees it.
+            try {
+                writer_->run_script("PRAGMA wal_checkpoint(TRUNCATE)");
+            } catch (const error&) {
+                // A connection that does not answer cannot checkpoint; reopening is still right.
+            }
+        }
+        writer_.reset();
+        try {
+            writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
             report = Health{true, true, true, true, ""};
-            notify({Event::Kind::info, "reopened database " + path_ +
-                                           (report.same_file ? "" : " (the file was replaced)")});
+            notify({Event::Kind::info,
+                    "reopened database " + path_ + (replaced ? " (the file was replaced)" : "")});
         } catch (const error& e) {
             report.ok = false;
             report.detail = std::string("reopening failed: ") + e.what();

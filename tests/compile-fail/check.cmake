@@ -1,0 +1,17 @@
+# Usage: cmake -DCXX=... -DSOURCE=... -DINCLUDE=... -DEXPECTED=<regex> -P check.cmake
+set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror -I${INCLUDE})
+execute_process(COMMAND ${CXX} ${flags} ${SOURCE} RESULT_VARIABLE ok_result ERROR_VARIABLE ok_output)
+if(NOT ok_result EQUAL 0)
+  message(FATAL_ERROR "the must-compile twin of ${SOURCE} does not compile:\n${ok_output}")
+endif()
+execute_process(COMMAND ${CXX} ${flags} -DPERSIST_COMPILE_FAIL ${SOURCE}
+  RESULT_VARIABLE fail_result ERROR_VARIABLE fail_output)
+if(fail_result EQUAL 0)
+  message(FATAL_ERROR "${SOURCE} compiled with PERSIST_COMPILE_FAIL, but must not")
+endif()
+if(NOT fail_output MATCHES "${EXPECTED}")
+  message(FATAL_ERROR "${SOURCE} failed to compile, but without the expected message '${EXPECTED}':\n${fail_output}")
+endif()
+string(REGEX MATCHALL "\n" lines "${fail_output}")
+list(LENGTH lines line_count)
+message(STATUS "failed as expected (${line_count} lines of compiler output)")

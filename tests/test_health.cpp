@@ -1,0 +1,100 @@
+// store.health(): a healthy store, a replaced file (reopened), a deleted file (reported).
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/sqlite.hpp>
+
+#include <cstdio>
+
+using namespace persist;
+
+namespace {
+Config config_for(const std::string& path) {
+    Config config = Config::for_app("health");
+    config.db_path = path;
+    return config;
+}
+} // namespace
+
+TEST_CASE("a healthy store") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(config_for(dir / "h.db"));
+    const auto health = store.health();
+    CHECK(health.ok);
+    CHECK(health.answering);
+    CHECK(health.same_file);
+    CHECK_FALSE(health.reopened);
+    CHECK(health.detail.empty());
+}
+
+TEST_CASE("an in-memory store is healthy") {
+    Store<sqlite::Backend> store(config_for(":memory:"));
+    CHECK(store.health().ok);
+}
+
+TEST_CASE("a file replaced underneath is detected and reopened") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    std::vector<Event> events;
+    Config config = config_for(path);
+    config.on_event = [&](const Event& event) { events.push_back(event); };
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE t (v TEXT)");
+        tx.execute("INSERT INTO t VALUES ('old')");
+    });
+    store.read([](auto&) {}); // leaves an idle reader on the old file
+    {
+        Store<sqlite::Backend> replacement(config_for(dir / "new.db"));
+        replacement.write([](auto& tx) {
+            tx.execute("CREATE TABLE t (v TEXT)");
+            tx.execute("INSERT INTO t VALUES ('new')");
+        });
+    }
+    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+    const auto health = store.health();
+    CHECK(health.ok);
+    CHECK(health.reopened);
+    CHECK(health.same_file);
+    CHECK(events.back().message == "reopened database " + path + " (the file was replaced)");
+    CHECK(store.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
+          std::vector<std::string>{"new"});
+    CHECK(store.write([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
+          std::vector<std::string>{"new"});
+    CHECK_FALSE(store.health().reopened);
+}
+
+TEST_CASE("a deleted file is reported, not silently recreated") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    Store<sqlite::Backend> store(config_for(path));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    REQUIRE(std::remove(path.c_str()) == 0);
+    const auto health = store.health();
+    CHECK_FALSE(health.ok);
+    CHECK(health.answering);
+    CHECK_FALSE(health.same_file);
+    CHECK_FALSE(health.reopened);
+    CHECK(health.detail == "database file " + path +
+                               " was deleted while open; new writes would be lost with it. Restore the file "
+                               "from a backup or restart the application");
+    CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("reopening waits while a read is in progress") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    Store<sqlite::Backend> store(config_for(path));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v TEXT)"); });
+    { Store<sqlite::Backend> replacement(config_for(dir / "new.db")); }
+    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+    store.read([&](auto&) {
+        const auto health = store.health();
+        CHECK_FALSE(health.ok);
+        CHECK_FALSE(health.reopened);
+        CHECK(health.detail == "database file " + path +
+                                   " was replaced; reopening waits until no read is in progress: call health() again");
+    });
+    CHECK(store.health().reopened);
+}

@@ -1,0 +1,318 @@
+// Store transactions: commit, rollback, retry, busy deadline, snapshots, pragmas and the
+// errors of each failure path.
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/sqlite.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <sqlite3.h>
+#include <thread>
+
+using namespace persist;
+using namespace std::chrono_literals;
+
+namespace {
+Config file_config(const test::TempDir& dir, std::string name = "store.db") {
+    Config config = Config::for_app("store-test");
+    config.db_path = dir / name;
+    return config;
+}
+
+template <class E, class Fn>
+std::string message_of(Fn&& fn) {
+    try {
+        fn();
+    } catch (const E& e) {
+        return e.what();
+    }
+    FAIL("expected exception not thrown");
+    return {};
+}
+
+// A raw sqlite3 connection, outside persist, to play "another process".
+struct Raw {
+    sqlite3* db = nullptr;
+    explicit Raw(const std::string& path) {
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    }
+    ~Raw() { sqlite3_close(db); }
+    int exec(const char* sql) { return sqlite3_exec(db, sql, nullptr, nullptr, nullptr); }
+};
+} // namespace
+
+TEST_CASE("write commits and returns the function's value; read sees it") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    const auto id = store.write([](auto& tx) {
+        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+        tx.execute("INSERT INTO t (v) VALUES (?)", "one");
+        return tx.last_insert_id();
+    });
+    CHECK(id == 1);
+    CHECK(store.write([](auto& tx) { return tx.execute("UPDATE t SET v = ?", "uno"); }) == 1);
+    CHECK(store.read([](auto& tx) { return tx.template query_one<std::string>("SELECT v FROM t"); }) == "uno");
+    // And it is on disk: a second Store on the same file sees it.
+    Store<sqlite::Backend> other(file_config(dir));
+    CHECK(other.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
+          std::vector<std::string>{"uno"});
+}
+
+TEST_CASE("an exception in the function rolls back and propagates unchanged") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    struct Custom {
+        int value;
+    };
+    try {
+        store.write([](auto& tx) {
+            tx.execute("INSERT INTO t VALUES (1)");
+            throw Custom{42};
+        });
+        FAIL("no exception");
+    } catch (const Custom& custom) {
+        CHECK(custom.value == 42);
+    }
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 0);
+}
+
+TEST_CASE("a busy attempt is rolled back and the whole function runs again") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    std::vector<Event> events;
+    std::mutex events_mutex;
+    config.on_event = [&](const Event& event) {
+        std::lock_guard lock(events_mutex);
+        events.push_back(event);
+    };
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    int runs = 0;
+    const int result = store.write([&](auto& tx) {
+        ++runs;
+        tx.execute("INSERT INTO t VALUES (?)", runs);
+        // What a statement throws when SQLite reports SQLITE_BUSY without waiting.
+        if (runs < 3) sqlite::throw_error(SQLITE_BUSY_SNAPSHOT, "database is locked", "INSERT");
+        return runs;
+    });
+    CHECK(result == 3);
+    CHECK(runs == 3);
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT v FROM t"); }) == std::vector<int>{3});
+    std::vector<Event> retries;
+    for (const auto& event : events)
+        if (event.kind == Event::Kind::retry) retries.push_back(event);
+    REQUIRE(retries.size() == 2);
+    CHECK(retries[0].attempt == 1);
+    CHECK(retries[1].attempt == 2);
+    CHECK(retries[0].message == "store.write() retrying: database is busy: database is locked [INSERT]");
+}
+
+TEST_CASE("a database held by another writer past the deadline is a busy_error") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.busy_timeout = 200ms;
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    Raw other(config.db_path);
+    REQUIRE(other.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+    int runs = 0;
+    try {
+        store.write([&](auto& tx) {
+            ++runs;
+            tx.execute("INSERT INTO t VALUES (1)");
+        });
+        FAIL("no busy_error");
+    } catch (const busy_error& e) {
+        CHECK(e.retriable());
+        CHECK(e.code() == errc::busy);
+        CHECK((e.native_code() & 0xff) == SQLITE_BUSY);
+        const std::string message = e.what();
+        CHECK(message.starts_with("database " + config.db_path + " stayed busy for "));
+        CHECK(message.find("attempt(s) of store.write() (busy_timeout 200 ms). Last cause: database is busy: "
+                           "database is locked [BEGIN IMMEDIATE]. Another connection is holding a long write "
+                           "transaction: find it (e.g. fuser " + config.db_path + "), or raise busy_timeout") !=
+              std::string::npos);
+    }
+    CHECK(runs == 0);
+    other.exec("ROLLBACK");
+    // Once the other writer is gone, writes go through again.
+    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (2)"); });
+}
+
+TEST_CASE("a writer that releases before the deadline is waited for") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.busy_timeout = 10s;
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    Raw other(config.db_path);
+    REQUIRE(other.exec("BEGIN IMMEDIATE") == SQLITE_OK);
+    std::thread release([&] {
+        std::this_thread::sleep_for(150ms);
+        other.exec("COMMIT");
+    });
+    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+    release.join();
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 1);
+}
+
+TEST_CASE("a read transaction is one snapshot") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE t (v INTEGER)");
+        tx.execute("INSERT INTO t VALUES (1)");
+    });
+    store.read([&](auto& tx) {
+        CHECK(tx.template query<int>("SELECT count(*) FROM t")[0] == 1);
+        // Another thread commits while this snapshot is open.
+        std::thread writer([&] { store.write([](auto& w) { w.execute("INSERT INTO t VALUES (2)"); }); });
+        writer.join();
+        CHECK(tx.template query<int>("SELECT count(*) FROM t")[0] == 1);
+    });
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 2);
+}
+
+TEST_CASE("every connection gets the documented pragmas") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.busy_timeout = 1234ms;
+    config.cache_size_kib = 4096;
+    auto check = [](auto& tx, int synchronous) {
+        CHECK(tx.template query_one<int>("PRAGMA synchronous") == synchronous);
+        CHECK(tx.template query_one<int>("PRAGMA busy_timeout") == 1234);
+        CHECK(tx.template query_one<int>("PRAGMA foreign_keys") == 1);
+        CHECK(tx.template query_one<int>("PRAGMA temp_store") == 2);
+        CHECK(tx.template query_one<int>("PRAGMA cache_size") == -4096);
+        CHECK(tx.template query_one<int>("PRAGMA trusted_schema") == 0);
+        // Double-quoted strings are identifiers only.
+        CHECK_THROWS_WITH_AS(tx.template query<std::string>("SELECT \"not a column\""),
+                             "SQL failed: no such column: not a column [SELECT \"not a column\"]", schema_error);
+    };
+    SUBCASE("normal") {
+        Store<sqlite::Backend> store(config);
+        // journal_mode is a property of the file; "PRAGMA journal_mode" counts as a write.
+        store.write([&](auto& tx) { CHECK(tx.template query_one<std::string>("PRAGMA journal_mode") == "wal"); });
+        store.write([&](auto& tx) { check(tx, 1); });
+        store.read([&](auto& tx) { check(tx, 1); });
+    }
+    SUBCASE("full") {
+        config.durability = Durability::full;
+        Store<sqlite::Backend> store(config);
+        store.write([&](auto& tx) { check(tx, 2); });
+        store.read([&](auto& tx) { check(tx, 2); });
+    }
+    SUBCASE("off") {
+        config.durability = Durability::off;
+        Store<sqlite::Backend> store(config);
+        store.write([&](auto& tx) { check(tx, 0); });
+        store.read([&](auto& tx) { check(tx, 0); });
+    }
+}
+
+TEST_CASE("constraint errors name the constraint and change nothing") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE team (id INTEGER PRIMARY KEY)");
+        tx.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL,"
+                   " age INTEGER CONSTRAINT adult CHECK (age >= 18), team INTEGER REFERENCES team(id))");
+        tx.execute("INSERT INTO users (email, age) VALUES ('a@x', 30)");
+    });
+    auto violation = [&](const char* sql) {
+        try {
+            store.write([&](auto& tx) {
+                tx.execute("INSERT INTO users (email, age) VALUES ('first@x', 40)");
+                tx.execute(sql);
+            });
+        } catch (const constraint_error& e) {
+            CHECK_FALSE(e.retriable());
+            return e.constraint();
+        }
+        return std::string("none");
+    };
+    CHECK(violation("INSERT INTO users (email, age) VALUES ('a@x', 20)") == "users.email");
+    CHECK(violation("INSERT INTO users (email, age) VALUES (NULL, 20)") == "users.email");
+    CHECK(violation("INSERT INTO users (email, age) VALUES ('b@x', 3)") == "adult");
+    CHECK(violation("INSERT INTO users (email, age, team) VALUES ('c@x', 20, 9)") == "FOREIGN KEY");
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM users")[0]; }) == 1);
+    CHECK(message_of<constraint_error>([&] {
+              store.write([](auto& tx) { tx.execute("INSERT INTO users (email, age) VALUES (?, ?)", "a@x", 20); });
+          }) == "constraint users.email rejected the write (UNIQUE constraint failed: users.email) [INSERT INTO "
+                "users (email, age) VALUES (?, ?)]; check the values, or use an upsert for rows that may exist");
+}
+
+TEST_CASE("SQL that does not match the schema is a schema_error") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    CHECK(message_of<schema_error>([&] {
+              store.read([](auto& tx) { return tx.template query<int>("SELECT x FROM missing"); });
+          }) == "SQL failed: no such table: missing [SELECT x FROM missing]");
+}
+
+TEST_CASE("a file that is not a database is a corrupt_error at open") {
+    test::TempDir dir;
+    std::ofstream(dir / "junk.db") << std::string(4096, 'x');
+    ::chmod((dir / "junk.db").c_str(), 0600);
+    const auto message = message_of<corrupt_error>([&] { Store<sqlite::Backend> store(file_config(dir, "junk.db")); });
+    CHECK(message.starts_with("database is corrupt or not a SQLite database: file is not a database ["));
+    CHECK(message.ends_with("]; restore it from a backup"));
+    CHECK(std::filesystem::file_size(dir / "junk.db") == 4096); // left as it was
+}
+
+TEST_CASE("misuse is a usage_error") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    SUBCASE("write inside write") {
+        CHECK(message_of<usage_error>([&] {
+                  store.write([&](auto&) { store.write([](auto&) {}); });
+              }) == "store.write() was called inside another transaction of the same Store on this thread; "
+                    "use the transaction object you already have (it can query and, in a write, execute)");
+    }
+    SUBCASE("read inside write") {
+        CHECK(message_of<usage_error>([&] { store.write([&](auto&) { store.read([](auto&) {}); }); })
+                  .starts_with("store.read() was called inside another transaction"));
+    }
+    SUBCASE("writing in a read transaction") {
+        CHECK(message_of<usage_error>([&] {
+                  store.read([](auto& tx) { tx.template query<int>("INSERT INTO t VALUES (1) RETURNING v"); });
+              }) == "store.read() runs read-only statements, but this one writes [INSERT INTO t VALUES (1) "
+                    "RETURNING v]; do it inside store.write()");
+        CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 0);
+    }
+    SUBCASE("a second Store on the same file is not nesting") {
+        Store<sqlite::Backend> other(file_config(dir));
+        store.read([&](auto&) { other.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); }); });
+    }
+}
+
+TEST_CASE("execute_script runs parameterless DDL") {
+    Config config;
+    config.db_path = ":memory:";
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE a (x INTEGER); CREATE TABLE b (y INTEGER);"); });
+    CHECK(store.read([](auto& tx) {
+        return tx.template query<int>("SELECT count(*) FROM sqlite_schema WHERE type = 'table'")[0];
+    }) == 2);
+    CHECK_THROWS_AS(store.write([](auto& tx) { tx.execute_script("CREATE TABLE a (x INTEGER)"); }), schema_error);
+}
+
+TEST_CASE("the event callback may throw without breaking the store") {
+    test::TempDir dir;
+    Config config = file_config(dir, "events/new.db");
+    int calls = 0;
+    config.on_event = [&](const Event& event) {
+        ++calls;
+        CHECK(event.kind == Event::Kind::info);
+        CHECK(event.message == "created database " + dir / "events/new.db");
+        throw std::runtime_error("logger broke");
+    };
+    Store<sqlite::Backend> store(config);
+    CHECK(calls == 1);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+}

@@ -1,0 +1,191 @@
+// Binding parameters and reading rows: every supported type, NULLs, time points, row
+// shapes, and the errors for rows that do not fit.
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/sqlite.hpp>
+
+#include <cstdint>
+#include <limits>
+
+using namespace persist;
+using namespace std::chrono;
+
+namespace {
+Store<sqlite::Backend> memory_store() {
+    Config config;
+    config.db_path = ":memory:";
+    return Store<sqlite::Backend>(config);
+}
+
+struct Everything {
+    std::int64_t id;
+    int small;
+    bool flag;
+    double ratio;
+    std::string name;
+    Blob bytes;
+    sys_time<microseconds> at;
+    std::optional<std::string> note;
+};
+
+template <class E, class Fn>
+std::string message_of(Fn&& fn) {
+    try {
+        fn();
+    } catch (const E& e) {
+        return e.what();
+    }
+    FAIL("expected exception not thrown");
+    return {};
+}
+} // namespace
+
+TEST_CASE("every parameter type round-trips") {
+    auto store = memory_store();
+    const auto now = time_point_cast<microseconds>(system_clock::now());
+    const Blob bytes{std::byte{0}, std::byte{1}, std::byte{255}};
+    store.write([&](auto& tx) {
+        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, small INTEGER, flag INTEGER, ratio REAL,"
+                   " name TEXT, bytes BLOB, at TEXT, note TEXT)");
+        const std::string_view name = "ada";
+        tx.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)", std::int64_t{1}, -7, true, 0.25, name,
+                   bytes, now, std::optional<std::string>{});
+        tx.execute("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)", 2u, std::int16_t{7}, false, 1.5f,
+                   "literal", std::span<const std::byte>(bytes).first(1), now, std::optional<std::string>{"n"});
+    });
+    const auto rows = store.read([](auto& tx) { return tx.template query<Everything>("SELECT * FROM t ORDER BY id"); });
+    REQUIRE(rows.size() == 2);
+    CHECK(rows[0].id == 1);
+    CHECK(rows[0].small == -7);
+    CHECK(rows[0].flag);
+    CHECK(rows[0].ratio == 0.25);
+    CHECK(rows[0].name == "ada");
+    CHECK(rows[0].bytes == bytes);
+    CHECK(rows[0].at == now);
+    CHECK_FALSE(rows[0].note.has_value());
+    CHECK(rows[1].id == 2);
+    CHECK(rows[1].small == 7);
+    CHECK_FALSE(rows[1].flag);
+    CHECK(rows[1].ratio == 1.5);
+    CHECK(rows[1].name == "literal");
+    CHECK(rows[1].bytes == Blob{std::byte{0}});
+    CHECK(rows[1].note == "n");
+}
+
+TEST_CASE("rows as a single value, a tuple, or a struct; query_one and for_each") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
+        for (int i = 1; i <= 3; ++i) tx.execute("INSERT INTO p (name) VALUES (?)", "n" + std::to_string(i));
+    });
+    store.read([](auto& tx) {
+        CHECK(tx.template query<std::int64_t>("SELECT count(*) FROM p") == std::vector<std::int64_t>{3});
+        const auto tuples = tx.template query<std::tuple<int, std::string>>("SELECT id, name FROM p WHERE id > ?", 1);
+        REQUIRE(tuples.size() == 2);
+        CHECK(std::get<1>(tuples[0]) == "n2");
+        CHECK(tx.template query_one<std::string>("SELECT name FROM p WHERE id = ?", 3) == "n3");
+        CHECK_FALSE(tx.template query_one<std::string>("SELECT name FROM p WHERE id = ?", 99).has_value());
+        int seen = 0;
+        tx.template for_each<std::tuple<int, std::string>>("SELECT id, name FROM p", [&](auto row) {
+            seen += std::get<0>(row);
+        });
+        CHECK(seen == 6);
+    });
+}
+
+TEST_CASE("time points use the documented text format") {
+    const sys_time<microseconds> at = sys_days{2026y / 11 / 23} + 8h + 15min + 30s + 123456us;
+    CHECK(format_time(at) == "2026-11-23T08:15:30.123456Z");
+    CHECK(parse_time("2026-11-23T08:15:30.123456Z") == at);
+    CHECK(parse_time("2026-11-23 08:15:30") == sys_days{2026y / 11 / 23} + 8h + 15min + 30s);
+    CHECK(parse_time("2026-11-23T08:15:30.5") == sys_days{2026y / 11 / 23} + 8h + 15min + 30s + 500ms);
+    CHECK(format_time(sys_days{1970y / 1 / 1}) == "1970-01-01T00:00:00.000000Z");
+    CHECK(message_of<schema_error>([] { parse_time("yesterday"); }) ==
+          "cannot read \"yesterday\" as a time point; persist expects UTC ISO 8601 such as "
+          "2026-11-23T08:15:30.123456Z (or SQLite's 2026-11-23 08:15:30)");
+    CHECK_THROWS_AS(parse_time("2026-02-30T00:00:00Z"), schema_error);
+    CHECK_THROWS_AS(parse_time("2026-11-23T08:15:30.Z"), schema_error);
+    CHECK_THROWS_AS(parse_time("2026-11-23T25:15:30Z"), schema_error);
+
+    // SQLite's own date functions read the stored text.
+    auto store = memory_store();
+    const auto day = store.read([&](auto& tx) {
+        return tx.template query_one<std::string>("SELECT date(?)", at);
+    });
+    CHECK(day == "2026-11-23");
+}
+
+TEST_CASE("rows that do not fit the row type are schema errors") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE r (a INTEGER, b TEXT, c INTEGER)");
+        tx.execute("INSERT INTO r VALUES (NULL, 'x', 5000000000)");
+    });
+    store.read([](auto& tx) {
+        CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT a FROM r"); }) ==
+              "column 0 (\"a\") holds NULL but the row type expects an integer; declare the field as std::optional");
+        CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT b FROM r"); }) ==
+              "column 0 (\"b\") holds TEXT but the row type expects an integer; fix the query or the field type");
+        CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT c FROM r"); }) ==
+              "column 0 holds 5000000000, which does not fit the row type's integer field; widen it");
+        CHECK(message_of<schema_error>([&] { tx.template query<std::tuple<int, int>>("SELECT c FROM r"); }) ==
+              "the query returns 1 column(s) but the row type reads 2 [SELECT c FROM r]; make the SELECT "
+              "list and the row type agree");
+        CHECK(message_of<schema_error>([&] { tx.template query<Blob>("SELECT b FROM r"); }) ==
+              "column 0 (\"b\") holds TEXT but the row type expects a blob; fix the query or the field type");
+        CHECK(tx.template query<std::optional<int>>("SELECT a FROM r")[0] == std::nullopt);
+        CHECK(tx.template query<std::int64_t>("SELECT c FROM r")[0] == 5'000'000'000);
+    });
+}
+
+TEST_CASE("parameter errors are usage errors and change nothing") {
+    auto store = memory_store();
+    store.write([](auto& tx) { tx.execute("CREATE TABLE u (x INTEGER)"); });
+    CHECK(message_of<usage_error>([&] {
+              store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (?)", std::numeric_limits<std::uint64_t>::max()); });
+          }) == "parameter 1 is 18446744073709551615, larger than a SQL integer can hold (2^63-1); store it as "
+                "text or a blob");
+    CHECK(message_of<usage_error>([&] {
+              store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (?)"); });
+          }) == "the SQL has 1 parameter(s) but 0 value(s) were given [INSERT INTO u VALUES (?)]");
+    CHECK(message_of<usage_error>([&] {
+              store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (1); DELETE FROM u"); });
+          }) == "one call runs one SQL statement, but this text holds more [INSERT INTO u VALUES (1); DELETE "
+                "FROM u]; split it into separate calls, or use execute_script() for parameterless DDL");
+    CHECK(message_of<usage_error>([&] { store.write([](auto& tx) { tx.execute("  -- nothing"); }); }) ==
+          "the SQL text holds no statement [  -- nothing]");
+    // A trailing comment is not a second statement.
+    store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (1); -- done"); });
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM u")[0]; }) == 1);
+}
+
+TEST_CASE("an empty blob is stored as an empty blob, not NULL") {
+    auto store = memory_store();
+    const auto type = store.read([](auto& tx) { return tx.template query_one<std::string>("SELECT typeof(?)", Blob{}); });
+    CHECK(type == "blob");
+}
+
+TEST_CASE("prepared statements are cached per connection with LRU eviction") {
+    Config config;
+    config.db_path = ":memory:";
+    config.statement_cache_capacity = 2;
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) {
+        auto& cache = tx.connection().statements();
+        const auto misses = cache.misses();
+        tx.template query<int>("SELECT 1");
+        tx.template query<int>("SELECT 1");
+        CHECK(cache.misses() == misses + 1);
+        CHECK(cache.hits() >= 1);
+        tx.template query<int>("SELECT 2");
+        tx.template query<int>("SELECT 3"); // evicts "SELECT 1", the least recently used
+        CHECK(cache.size() == 2);
+        const auto before = cache.misses();
+        tx.template query<int>("SELECT 3");
+        CHECK(cache.misses() == before);
+        tx.template query<int>("SELECT 1");
+        CHECK(cache.misses() == before + 1);
+    });
+}

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/detail/timed_mutex.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
 
@@ -9,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -46,7 +46,7 @@ public:
 
     private:
         friend class InProcess;
-        guard(std::shared_ptr<std::shared_timed_mutex> mutex, Mode mode) noexcept
+        guard(std::shared_ptr<detail::TimedSharedMutex> mutex, Mode mode) noexcept
             : mutex_(std::move(mutex)), mode_(mode) {}
         void release() noexcept {
             if (!mutex_) return;
@@ -54,7 +54,7 @@ public:
             else mutex_->unlock_shared();
             mutex_.reset();
         }
-        std::shared_ptr<std::shared_timed_mutex> mutex_;
+        std::shared_ptr<detail::TimedSharedMutex> mutex_;
         Mode mode_ = Mode::exclusive;
     };
 
@@ -80,12 +80,12 @@ public:
     }
 
 private:
-    static std::shared_ptr<std::shared_timed_mutex> registry(const std::string& key) {
+    static std::shared_ptr<detail::TimedSharedMutex> registry(const std::string& key) {
         static std::mutex guard_mutex;
-        static std::map<std::string, std::shared_ptr<std::shared_timed_mutex>> locks;
+        static std::map<std::string, std::shared_ptr<detail::TimedSharedMutex>> locks;
         std::lock_guard lock(guard_mutex);
         auto& slot = locks[key];
-        if (!slot) slot = std::make_shared<std::shared_timed_mutex>();
+        if (!slot) slot = std::make_shared<detail::TimedSharedMutex>();
         return slot;
     }
 

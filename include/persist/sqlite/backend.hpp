@@ -12,6 +12,7 @@
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
+#include "persist/detail/timed_mutex.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/transaction.hpp"
@@ -72,7 +73,7 @@ public:
 
     private:
         Backend& backend_;
-        std::unique_lock<std::timed_mutex> lock_;
+        std::unique_lock<detail::TimedMutex> lock_;
         std::optional<Transaction> transaction_;
         bool begun_ = false;
         bool committed_ = false;
@@ -115,7 +116,7 @@ public:
     private:
         friend class Backend;
         Backend& backend_;
-        std::unique_lock<std::timed_mutex> writer_lock_;
+        std::unique_lock<detail::TimedMutex> writer_lock_;
         std::unique_ptr<Connection> lease_;
         std::uint64_t generation_ = 0;
         Connection* connection_ = nullptr;
@@ -270,7 +271,7 @@ private:
     Config config_;
     std::string path_;
     bool memory_;
-    std::timed_mutex writer_mutex_;
+    detail::TimedMutex writer_mutex_;
     std::unique_ptr<Connection> writer_;
     std::mutex pool_mutex_;
     std::condition_variable reader_freed_;

@@ -98,3 +98,40 @@ TEST_CASE("reopening waits while a read is in progress") {
     });
     CHECK(store.health().reopened);
 }
+
+TEST_CASE("a failed reopen closes the store until a later health() succeeds") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    Store<sqlite::Backend> store(config_for(path));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    REQUIRE(std::remove(path.c_str()) == 0);
+    REQUIRE(::mkdir(path.c_str(), 0755) == 0); // something unusable now sits at the path
+    const auto health = store.health();
+    CHECK_FALSE(health.ok);
+    CHECK(health.detail.starts_with("reopening failed: cannot use database " + path + ": it is a directory"));
+    try {
+        store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+        FAIL("no connection_error");
+    } catch (const connection_error& e) {
+        CHECK(e.retriable());
+        CHECK(std::string(e.what()) == "database " + path + " is closed: reopening it failed; call health() to retry");
+    }
+    REQUIRE(::rmdir(path.c_str()) == 0);
+    { Store<sqlite::Backend> fresh(config_for(path)); }
+    CHECK(store.health().reopened);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+}
+
+TEST_CASE("health problems are also reported as warning events") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    std::vector<Event> events;
+    Config config = config_for(path);
+    config.on_event = [&](const Event& event) { events.push_back(event); };
+    Store<sqlite::Backend> store(config);
+    REQUIRE(std::remove(path.c_str()) == 0);
+    const auto health = store.health();
+    REQUIRE_FALSE(events.empty());
+    CHECK(events.back().kind == Event::Kind::warning);
+    CHECK(events.back().message == health.detail);
+}

@@ -316,3 +316,68 @@ TEST_CASE("the event callback may throw without breaking the store") {
     CHECK(calls == 1);
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
 }
+
+TEST_CASE("waiting for this process's own connections: wait events, then busy_error at the deadline") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.busy_timeout = 100ms;
+    config.reader_connections = 1;
+    std::vector<Event> events;
+    std::mutex events_mutex;
+    config.on_event = [&](const Event& event) {
+        std::lock_guard lock(events_mutex);
+        events.push_back(event);
+    };
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    auto has_event = [&](Event::Kind kind, const std::string& message) {
+        std::lock_guard lock(events_mutex);
+        for (const auto& event : events)
+            if (event.kind == kind && event.message == message) return true;
+        return false;
+    };
+
+    SUBCASE("the writer connection") {
+        std::string message;
+        store.write([&](auto&) {
+            std::thread other([&] {
+                try {
+                    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+                } catch (const busy_error& e) {
+                    message = e.what();
+                }
+            });
+            other.join();
+        });
+        CHECK(message.find("of store.write() (busy_timeout 100 ms). Last cause: the writer connection of " +
+                           config.db_path + " stayed in use by another thread of this process until the deadline") !=
+              std::string::npos);
+        CHECK(has_event(Event::Kind::wait, "waiting for the writer connection of " + config.db_path +
+                                               ", in use by another thread of this process"));
+    }
+    SUBCASE("the reader connections") {
+        std::string message;
+        store.read([&](auto&) {
+            std::thread other([&] {
+                try {
+                    store.read([](auto&) {});
+                } catch (const busy_error& e) {
+                    message = e.what();
+                }
+            });
+            other.join();
+        });
+        CHECK(message.find("of store.read() (busy_timeout 100 ms). Last cause: all 1 reader connections of " +
+                           config.db_path + " stayed in use until the deadline; raise reader_connections") !=
+              std::string::npos);
+        CHECK(has_event(Event::Kind::wait, "waiting for a reader connection of " + config.db_path + " (all 1 in use)"));
+    }
+}
+
+TEST_CASE("a directory that cannot be created for another reason is an io_error") {
+    test::TempDir dir;
+    const std::string long_name(300, 'x'); // longer than NAME_MAX
+    Config config = file_config(dir, long_name + "/app.db");
+    CHECK(message_of<io_error>([&] { Store<sqlite::Backend> store(config); }) ==
+          "cannot create directory " + dir / long_name + " for database " + config.db_path + ": File name too long");
+}

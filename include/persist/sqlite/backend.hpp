@@ -49,9 +49,13 @@ public:
     public:
         WriteSession(Backend& backend, Deadline deadline)
             : backend_(backend), lock_(backend.writer_mutex_, std::defer_lock) {
-            if (!lock_.try_lock_until(deadline))
-                throw busy_error("the writer connection of " + backend.path_ +
-                                 " stayed in use by another thread of this process until the deadline");
+            if (!lock_.try_lock()) {
+                backend.notify({Event::Kind::wait, "waiting for the writer connection of " + backend.path_ +
+                                                       ", in use by another thread of this process"});
+                if (!lock_.try_lock_until(deadline))
+                    throw busy_error("the writer connection of " + backend.path_ +
+                                     " stayed in use by another thread of this process until the deadline");
+            }
             if (!backend.writer_)
                 throw connection_error("database " + backend.path_ +
                                        " is closed: reopening it failed; call health() to retry");
@@ -161,6 +165,7 @@ public:
             report.detail = "database file " + path_ +
                             " was deleted while open; new writes would be lost with it. Restore "
                             "the file from a backup or restart the application";
+            notify({Event::Kind::warning, report.detail});
             return report;
         }
         report.same_file = writer_ && *now == writer_->identity();
@@ -174,6 +179,7 @@ public:
             if (open_readers_ != idle_readers_.size()) {
                 report.detail = "database file " + path_ + (replaced ? " was replaced" : " does not answer") +
                                 "; reopening waits until no read is in progress: call health() again";
+                notify({Event::Kind::warning, report.detail});
                 return report;
             }
             ++generation_;
@@ -230,6 +236,7 @@ private:
         std::unique_lock lock(pool_mutex_);
         generation = generation_;
         const std::size_t limit = config_.reader_connections == 0 ? 1 : config_.reader_connections;
+        bool announced = false;
         for (;;) {
             if (!idle_readers_.empty()) {
                 auto reader = std::move(idle_readers_.back());
@@ -247,6 +254,11 @@ private:
                     reader_freed_.notify_one();
                     throw;
                 }
+            }
+            if (!announced) {
+                announced = true;
+                notify({Event::Kind::wait, "waiting for a reader connection of " + path_ + " (all " +
+                                               std::to_string(limit) + " in use)"});
             }
             if (reader_freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
                 idle_readers_.empty() && open_readers_ >= limit)

@@ -73,6 +73,14 @@ struct Config {
     std::size_t reader_connections = 4;
     /// Optional observer for retries, waits and warnings.
     EventCallback on_event;
+    /// A lock wait that lasts this long is reported as an Event::Kind::wait naming the holder.
+    std::chrono::milliseconds lock_wait_notice{1'000};
+    /// Take the lock policy's exclusive lock "persist.write" around every write transaction,
+    /// so that writers (in other processes too, with lock::File) queue on a lock that hands
+    /// over at once instead of polling in SQLite's busy handler.
+    bool guard_writes = false;
+    /// lock::Table: how long a lease lasts without renewal (renewed every lease_ttl / 3).
+    std::chrono::milliseconds lease_ttl{10'000};
 
     /// A default configuration for the application `app`.
     /// Throws config_error if `app` is empty or holds characters unsafe in a file name.

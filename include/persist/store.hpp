@@ -22,6 +22,15 @@
 
 namespace persist {
 
+/// How Store::with_lock takes its lock.
+struct LockOptions {
+    lock::Mode mode = lock::Mode::exclusive;
+    /// How long to wait; Config::busy_timeout when empty.
+    std::optional<std::chrono::milliseconds> timeout;
+    /// What the holder is doing, shown by lock_status() and in waiters' messages.
+    std::string purpose;
+};
+
 namespace detail {
 /// Stores with a transaction open on this thread, to refuse nested transactions.
 inline thread_local std::vector<const void*> open_transactions;
@@ -97,19 +106,38 @@ public:
         return backend_.health(std::chrono::steady_clock::now() + config_.busy_timeout);
     }
 
-    /// Runs `fn()` while holding lock `name` of the lock policy, in `mode`, waiting at most
-    /// `timeout` (default: Config::busy_timeout). Returns what `fn` returns.
-    /// Throws lock_timeout_error when the lock is not granted in time.
+    /// Runs `fn()` while holding lock `name` of the lock policy, as `options` ask (mode,
+    /// timeout — default Config::busy_timeout —, purpose shown to waiters). Returns what `fn`
+    /// returns; the lock is released however `fn` ends.
+    /// Throws lock_timeout_error naming the holder when the lock is not granted in time,
+    /// usage_error for an invalid name or after fork().
     template <class Fn>
         requires std::invocable<Fn&>
     std::remove_cvref_t<std::invoke_result_t<Fn&>> with_lock(std::string_view name, Fn&& fn,
-                                                             lock::Mode mode = lock::Mode::exclusive,
-                                                             std::optional<std::chrono::milliseconds> timeout = {}) {
+                                                             const LockOptions& options = {}) {
         check_process();
-        [[maybe_unused]] auto guard = locks_.acquire(name, mode, std::chrono::steady_clock::now() +
-                                                    timeout.value_or(config_.busy_timeout));
+        [[maybe_unused]] auto guard = locks_.acquire(
+            name, lock::Request{options.mode,
+                                std::chrono::steady_clock::now() + options.timeout.value_or(config_.busy_timeout),
+                                options.purpose});
         return fn();
     }
+
+    /// Whether lock `name` is held, and by whom when the policy can tell.
+    lock::Status lock_status(std::string_view name) {
+        check_process();
+        return locks_.status(name);
+    }
+
+    /// Breaks lock `name` when the policy can (lock::Table); otherwise throws usage_error that
+    /// explains who releases it (for OS locks: the kernel, when the named pid exits).
+    void force_unlock(std::string_view name) {
+        check_process();
+        locks_.force_unlock(name);
+    }
+
+    /// Acquisitions, contended acquisitions, timeouts, total and longest wait, per lock name.
+    lock::Stats lock_stats() const { return locks_.stats(); }
 
     /// The configuration the Store was opened with.
     const Config& config() const noexcept { return config_; }
@@ -157,6 +185,20 @@ private:
         const auto deadline = started + config_.busy_timeout;
         for (int attempt = 1;; ++attempt) {
             try {
+                // With guard_writes, writers queue on the lock policy (a hand-off in
+                // microseconds with lock::File) rather than in SQLite's sleeping busy handler.
+                std::optional<typename L::guard> write_guard;
+                if (config_.guard_writes && std::string_view(what) == "write") {
+                    try {
+                        write_guard.emplace(locks_.acquire(
+                            "persist.write", lock::Request{lock::Mode::exclusive, deadline, "write transaction"}));
+                    } catch (const lock_timeout_error& timeout) {
+                        throw busy_error("database " + backend_.path() + ": store.write() could not start within "
+                                         "busy_timeout (" + std::to_string(config_.busy_timeout.count()) +
+                                         " ms): the write guard " + timeout.what(),
+                                         timeout.native_code());
+                    }
+                }
                 auto session = open(deadline);
                 session.begin();
                 using Result = std::remove_cvref_t<decltype(fn(session.transaction()))>;

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
 #include <map>
 #include <memory>
@@ -32,39 +33,48 @@ namespace detail {
 /// once per process: exclusively by one thread, or shared by the first of several readers).
 template <class Mechanism>
 struct OsLock {
-    explicit OsLock(const std::string& lock_path) : path(lock_path), mechanism(lock_path) {}
+    explicit OsLock(const std::string& lock_path)
+        : path(lock_path), mechanism(lock_path),
+          record_fd(::open((lock_path + ".holder").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) {}
     std::string path;
     Mechanism mechanism;
+    int record_fd; // the holder record file; not locked, so closing it would be harmless
     std::mutex state;    // guards shared_holders and the OS lock calls
     int shared_holders = 0;
 };
 
-/// Holder records live in "<lock file>.holder" (written by each new holder; read only while
-/// the lock is known to be held, so a stale record is never reported).
-inline void write_holder_record(const std::string& lock_path, const Holder& holder) {
-    const std::string record = std::to_string(holder.pid) + "\n" + holder.host + "\n" +
-                               std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                  holder.since.time_since_epoch())
-                                                  .count()) +
-                               "\n" + mode_name(holder.mode) + "\n" + holder.purpose + "\n";
-    const std::string path = lock_path + ".holder";
-    const std::string temporary = path + "." + std::to_string(::getpid());
-    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+/// Holder records live in "<lock file>.holder", one fixed-size record written in place by
+/// each new holder with a single pwrite, ending in a checksum so that a reader never takes a
+/// half-written record for a real one. Records are read only while the lock is known to be
+/// held, so a stale record is never reported.
+inline constexpr std::size_t holder_record_size = 512;
+
+inline std::string holder_record_checksum(std::string_view body) {
+    std::uint32_t sum = 2166136261u; // FNV-1a
+    for (unsigned char c : body) sum = (sum ^ c) * 16777619u;
+    return std::to_string(sum);
+}
+
+inline void write_holder_record(int fd, const Holder& holder) {
     if (fd < 0) return; // the record is informative; the lock itself is held
-    const bool ok = ::write(fd, record.data(), record.size()) == static_cast<ssize_t>(record.size());
-    ::close(fd);
-    if (ok) ::rename(temporary.c_str(), path.c_str()); // readers see a whole record or the old one
-    else ::unlink(temporary.c_str());
+    std::string body = std::to_string(holder.pid) + "\n" + holder.host + "\n" +
+                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          holder.since.time_since_epoch())
+                                          .count()) +
+                       "\n" + mode_name(holder.mode) + "\n" + holder.purpose.substr(0, 200) + "\n";
+    std::string record = body + holder_record_checksum(body) + "\n";
+    record.resize(holder_record_size, '\0');
+    [[maybe_unused]] auto written = ::pwrite(fd, record.data(), record.size(), 0);
 }
 
 inline std::optional<Holder> read_holder_record(const std::string& lock_path) {
     std::FILE* file = std::fopen((lock_path + ".holder").c_str(), "re");
     if (!file) return std::nullopt;
-    char buffer[1024] = {};
-    const std::size_t size = std::fread(buffer, 1, sizeof buffer - 1, file);
+    char buffer[holder_record_size + 1] = {};
+    const std::size_t size = std::fread(buffer, 1, holder_record_size, file);
     std::fclose(file);
-    std::string text(buffer, size);
-    std::string fields[5];
+    std::string text(buffer, ::strnlen(buffer, size));
+    std::string fields[6];
     std::size_t start = 0;
     for (auto& field : fields) {
         const auto end = text.find('\n', start);
@@ -72,6 +82,9 @@ inline std::optional<Holder> read_holder_record(const std::string& lock_path) {
         field = text.substr(start, end - start);
         start = end + 1;
     }
+    const auto body_end = text.rfind('\n', text.size() - 2);
+    if (body_end == std::string::npos || holder_record_checksum(text.substr(0, body_end + 1)) != fields[5])
+        return std::nullopt; // torn or foreign record
     try {
         Holder holder;
         holder.pid = std::stol(fields[0]);
@@ -110,7 +123,11 @@ private:
     static void parent() { instance().mutex_.unlock(); }
     static void child() {
         auto& self = instance();
-        for (auto& [key, os_lock] : self.locks_) os_lock->mechanism.forget_after_fork();
+        for (auto& [key, os_lock] : self.locks_) {
+            os_lock->mechanism.forget_after_fork();
+            ::close(os_lock->record_fd);
+            os_lock->record_fd = -1;
+        }
         self.locks_.clear(); // leaks nothing that matters: the objects stay owned by guards, if any
         self.mutex_.unlock();
     }
@@ -215,7 +232,7 @@ public:
                     stats_.timed_out(lock_name, waited);
                     throw timeout_error(lock_name, request.mode, waited, detail::read_holder_record(path));
                 }
-                detail::write_holder_record(path, *threads->current_holder());
+                detail::write_holder_record(os->record_fd, *threads->current_holder());
             }
             if (request.mode == Mode::shared) ++os->shared_holders;
         } catch (...) {

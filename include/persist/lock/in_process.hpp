@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <string>
 #include <string_view>
 #include <unistd.h>
@@ -37,15 +38,33 @@ struct ThreadLock {
 };
 
 /// The process-wide registry: one ThreadLock per key, never removed (a key is a database
-/// path plus a lock name, so the set stays small).
-inline std::shared_ptr<ThreadLock> thread_lock(const std::string& key) {
-    static std::mutex registry_mutex;
-    static std::map<std::string, std::shared_ptr<ThreadLock>> registry;
-    std::lock_guard lock(registry_mutex);
-    auto& slot = registry[key];
-    if (!slot) slot = std::make_shared<ThreadLock>();
-    return slot;
-}
+/// path plus a lock name, so the set stays small). Keys carry the pid: a forked child starts
+/// with locks of its own instead of copies of its parent's, which no thread of the child
+/// could ever release. A pthread_atfork handler keeps the registry's mutex consistent.
+class ThreadLockRegistry {
+public:
+    static std::shared_ptr<ThreadLock> get(const std::string& key) {
+        auto& self = instance();
+        std::lock_guard lock(self.mutex_);
+        auto& slot = self.locks_[std::to_string(::getpid()) + ":" + key];
+        if (!slot) slot = std::make_shared<ThreadLock>();
+        return slot;
+    }
+
+private:
+    ThreadLockRegistry() { ::pthread_atfork(&prepare, &release, &release); }
+    static ThreadLockRegistry& instance() {
+        static ThreadLockRegistry* registry = new ThreadLockRegistry; // lives until exit
+        return *registry;
+    }
+    static void prepare() { instance().mutex_.lock(); }
+    static void release() { instance().mutex_.unlock(); }
+
+    std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<ThreadLock>> locks_;
+};
+
+inline std::shared_ptr<ThreadLock> thread_lock(const std::string& key) { return ThreadLockRegistry::get(key); }
 
 /// Takes `lock` for `request`, sending the wait notice when due. Records a timeout in
 /// `stats`, and the grant too when `record_grant`. Returns whether the request had to wait.

@@ -144,6 +144,7 @@ public:
     /// naming the holder (pid, host, since) at the deadline.
     guard acquire(std::string_view lock_name, const Request& request) {
         validate_name(lock_name);
+        check_process();
         if (request.mode != Mode::exclusive)
             throw usage_error("lock::Table grants exclusive leases only; request lock '" + std::string(lock_name) +
                               "' in exclusive mode, or use lock::File for shared locks");
@@ -189,9 +190,10 @@ public:
         }
     }
 
-    /// The unexpired lease on `lock_name`, if any.
+    /// The unexpired lease on `lock_name`, if any. Throws usage_error after fork().
     Status status(std::string_view lock_name) {
         validate_name(lock_name);
+        check_process();
         std::lock_guard lock(connection_mutex_);
         sqlite3_stmt* statement = connection_->statements().get(
             connection_->database(),
@@ -234,6 +236,14 @@ public:
     Stats stats() const { return stats_.snapshot(); }
 
 private:
+    // The connection must not cross fork(); a child gets a clear error instead.
+    void check_process() const {
+        if (::getpid() != owner_pid_)
+            throw usage_error("this lock::Table was created in process " + std::to_string(owner_pid_) +
+                              " and is being used in process " + std::to_string(::getpid()) +
+                              " after fork(); create a new one (or a new Store) in the child");
+    }
+
     static constexpr std::string_view now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
     struct Reset {

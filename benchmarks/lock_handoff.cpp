@@ -12,6 +12,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <fcntl.h>
+#include <utility>
 #include <filesystem>
 #include <string>
 #include <sys/mman.h>
@@ -28,6 +30,44 @@ struct Shared {
 };
 
 std::int64_t now_ns() { return duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count(); }
+
+// Baseline: a bare open-file-description lock, no persist code at all.
+class RawOfd {
+public:
+    class guard {
+    public:
+        guard() = default;
+        explicit guard(int fd) : fd_(fd) {}
+        guard(guard&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+        guard& operator=(guard&& other) noexcept {
+            unlock();
+            fd_ = std::exchange(other.fd_, -1);
+            return *this;
+        }
+        ~guard() { unlock(); }
+
+    private:
+        void unlock() {
+            if (fd_ < 0) return;
+            struct flock request {};
+            request.l_type = F_UNLCK;
+            ::fcntl(fd_, F_OFD_SETLK, &request);
+            fd_ = -1;
+        }
+        int fd_ = -1;
+    };
+    explicit RawOfd(const persist::Config& config)
+        : fd_(::open((config.db_path + ".raw.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {}
+    guard acquire(std::string_view, const persist::lock::Request&) {
+        struct flock request {};
+        request.l_type = F_WRLCK;
+        while (::fcntl(fd_, F_OFD_SETLKW, &request) != 0) {}
+        return guard(fd_);
+    }
+
+private:
+    int fd_;
+};
 
 persist::lock::Request exclusive() {
     return {persist::lock::Mode::exclusive, steady_clock::now() + seconds(30), "benchmark"};
@@ -81,6 +121,7 @@ void handoff(benchmark::State& state) {
 }
 } // namespace
 
+BENCHMARK(handoff<RawOfd>)->Name("handoff/raw_fcntl_ofd_baseline")->UseManualTime()->Iterations(300);
 BENCHMARK(handoff<persist::lock::File<persist::lock::Ofd>>)->Name("handoff/file_ofd")->UseManualTime()->Iterations(300);
 BENCHMARK(handoff<persist::lock::File<persist::lock::Flock>>)->Name("handoff/file_flock")->UseManualTime()->Iterations(300);
 BENCHMARK(handoff<persist::lock::File<persist::lock::BoostFileLock>>)->Name("handoff/file_boost")->UseManualTime()->Iterations(300);

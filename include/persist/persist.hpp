@@ -11,6 +11,8 @@
 #include "persist/lock/none.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/table.hpp"
+#include "persist/migrate.hpp"
 #include "persist/sqlite.hpp"
 #include "persist/store.hpp"
 #include "persist/value.hpp"
+#include "persist/version.hpp"

@@ -123,6 +123,14 @@ public:
         return fn();
     }
 
+    /// Applies the pending migrations of `source` (include persist/migrate.hpp); `options`,
+    /// if given, is a persist::migrate::Options. Returns a persist::migrate::Report. See
+    /// persist::migrate::Migrator for status, plan, migrate_to, baseline and repair.
+    template <class Source, class... Options>
+    auto migrate(const Source& source, Options&&... options) {
+        return run_migrations(*this, source, std::forward<Options>(options)...);
+    }
+
     /// Whether lock `name` is held, and by whom when the policy can tell.
     lock::Status lock_status(std::string_view name) {
         check_process();

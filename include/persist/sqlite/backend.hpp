@@ -208,6 +208,42 @@ public:
         return report;
     }
 
+    /// Runs parameterless SQL on the writer connection in autocommit mode, outside any
+    /// transaction (for statements SQLite refuses inside one). Waits for the writer
+    /// connection until `deadline` (busy_error).
+    void run_outside_transaction(const std::string& sql, Deadline deadline) {
+        WriteSession session(*this, deadline);
+        writer_->run_script(sql);
+    }
+
+    /// Writes a consistent copy of the database to `path` (VACUUM INTO), which must not exist.
+    void snapshot_to(const std::string& path, Deadline deadline) {
+        WriteSession session(*this, deadline);
+        sqlite3_stmt* statement = writer_->statements().get(writer_->database(), "VACUUM INTO ?");
+        bind_value(statement, 1, path);
+        const int rc = sqlite3_step(statement);
+        sqlite3_reset(statement);
+        sqlite3_clear_bindings(statement);
+        if (rc != SQLITE_DONE) throw_last_error(writer_->handle(), "VACUUM INTO " + path);
+    }
+
+    /// Replaces the database's content with that of the SQLite file `path`, online, through
+    /// SQLite's backup API (readers then see the restored content).
+    void restore_from(const std::string& path, Deadline deadline) {
+        WriteSession session(*this, deadline);
+        sqlite3* source = nullptr;
+        if (sqlite3_open_v2(path.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+            const std::string message = sqlite3_errmsg(source);
+            sqlite3_close(source);
+            throw io_error("cannot open snapshot " + path + " to restore from: " + message);
+        }
+        sqlite3_backup* backup = sqlite3_backup_init(writer_->handle(), "main", source, "main");
+        int rc = backup ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(writer_->handle());
+        if (backup) sqlite3_backup_finish(backup);
+        sqlite3_close(source);
+        if (rc != SQLITE_DONE) throw_error(rc, sqlite3_errstr(rc), "restore from " + path);
+    }
+
     /// Forgets every connection without closing it (see Connection::abandon).
     void abandon() noexcept {
         if (writer_) writer_->abandon();

@@ -22,7 +22,10 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <sqlite3.h>
 #include <string>
@@ -60,8 +63,7 @@ public:
             (role == Role::reader && path != ":memory:" ? ";PRAGMA query_only=ON" : "");
         run_script(pragmas);
         if (path != ":memory:" && role == Role::writer) {
-            // journal_mode needs a brief write lock the first time; busy_timeout covers it.
-            const auto mode = query_text("PRAGMA journal_mode=WAL");
+            const auto mode = switch_to_wal(config.busy_timeout);
             if (mode != "wal")
                 throw io_error("cannot switch " + path + " to WAL mode (journal_mode is " + mode +
                                "); WAL needs a local file system with shared memory, not a network share",
@@ -127,6 +129,23 @@ public:
     }
 
 private:
+    // Switching a new database to WAL needs an exclusive lock, and SQLite reports SQLITE_BUSY
+    // at once (without its busy handler) when another connection is opening the same file:
+    // seen with 100 processes starting together. Retry with backoff until the busy timeout.
+    std::string switch_to_wal(std::chrono::milliseconds busy_timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + busy_timeout;
+        auto pause = std::chrono::microseconds(500);
+        for (;;) {
+            try {
+                return query_text("PRAGMA journal_mode=WAL");
+            } catch (const busy_error&) {
+                if (std::chrono::steady_clock::now() + pause > deadline) throw;
+            }
+            std::this_thread::sleep_for(pause);
+            pause = std::min(pause * 2, std::chrono::microseconds(50'000));
+        }
+    }
+
     static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config) {
         try {
             return std::make_unique<SQLite::Database>(

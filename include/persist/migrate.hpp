@@ -1,0 +1,9 @@
+// persist/migrate.hpp: migrations: sources (embedded, directory), the Migrator, and
+// Store::migrate(source).
+#pragma once
+
+#include "persist/migrate/directory.hpp"
+#include "persist/migrate/embedded.hpp"
+#include "persist/migrate/migration.hpp"
+#include "persist/migrate/migrator.hpp"
+#include "persist/migrate/sha256.hpp"

@@ -1,0 +1,482 @@
+// persist/migrate/migrator.hpp: applying migrations to a Store, safely when many processes
+// start at once.
+//
+// Invariants: a transactional migration and its history row commit in one transaction, or
+// neither does; at most one process applies a given migration (the "migrate" lock orders
+// the processes, and each migration re-reads the history inside its own BEGIN IMMEDIATE
+// transaction, so even without a cross-process lock policy nothing runs twice).
+#pragma once
+
+#include "persist/config.hpp"
+#include "persist/error.hpp"
+#include "persist/lock/policy.hpp"
+#include "persist/migrate/migration.hpp"
+#include "persist/version.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <pwd.h>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace persist::migrate {
+
+/// How migrate() and migrate_to() behave.
+struct Options {
+    /// Apply a new migration whose version is below the applied head instead of refusing.
+    bool allow_out_of_order = false;
+    /// Take a snapshot (VACUUM INTO) before applying anything, and restore it if a migration fails.
+    bool snapshot_before = false;
+    /// Snapshots of this database to keep (oldest deleted first).
+    std::size_t keep_snapshots = 3;
+    /// How long to wait for the "migrate" lock held by another process.
+    std::chrono::milliseconds lock_timeout{std::chrono::minutes(5)};
+    /// Called before and after each migration (after: with its execution time).
+    std::function<void(const Migration&)> before;
+    std::function<void(const Migration&, std::chrono::milliseconds)> after;
+};
+
+/// One version as status() sees it.
+struct VersionStatus {
+    enum class State { applied, baseline, pending, incomplete, changed, missing_from_source };
+    std::int64_t version = 0;
+    std::string name;
+    State state = State::pending;
+    std::string applied_at;       ///< empty when not applied
+    std::string database_checksum;
+    std::string source_checksum;
+};
+
+/// What migrate() / migrate_to() did.
+struct Report {
+    std::int64_t from_version = 0;
+    std::int64_t to_version = 0;
+    std::vector<std::int64_t> applied;   ///< versions this process applied (up)
+    std::vector<std::int64_t> reverted;  ///< versions this process reverted (down)
+    std::string snapshot;                ///< snapshot taken before, if any
+};
+
+namespace detail {
+struct HistoryRow {
+    std::int64_t version;
+    std::string name;
+    std::string checksum;
+    std::string state; // applied | baseline | started
+    std::string applied_at;
+};
+
+inline std::string applied_by() {
+    std::string user = "uid " + std::to_string(::geteuid());
+    if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) user = pw->pw_name;
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    return user + "@" + host + " pid " + std::to_string(::getpid());
+}
+
+inline constexpr const char* history_ddl =
+    "CREATE TABLE IF NOT EXISTS persist_schema_history (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+    " checksum TEXT NOT NULL, state TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL,"
+    " applied_by TEXT NOT NULL, persist_version TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS persist_schema_audit (id INTEGER PRIMARY KEY, version INTEGER NOT NULL,"
+    " action TEXT NOT NULL, old_checksum TEXT, new_checksum TEXT, at TEXT NOT NULL, by TEXT NOT NULL)";
+} // namespace detail
+
+/// Runs a MigrationSource against a Store. Thread-safe as the Store is; each call reads the
+/// source afresh.
+template <class StoreType, MigrationSource Source>
+class Migrator {
+public:
+    Migrator(StoreType& store, Source source, Options options = {})
+        : store_(store), source_(std::move(source)), options_(std::move(options)) {}
+
+    /// Applies every pending migration. Returns at once, without the migrate lock, when
+    /// nothing is pending. Throws migration_refused (see Reason) and leaves the database as
+    /// it was before the failing migration (or as before the run, with snapshot_before).
+    Report migrate() { return migrate_up(std::nullopt); }
+
+    /// Migrates up or down to `target`. Going down runs down scripts newest first, each with
+    /// its history row removal in one transaction; refused before anything runs if one is
+    /// missing.
+    Report migrate_to(std::int64_t target) {
+        const auto list = source_.migrations();
+        const auto history = read_history();
+        validate(history, list);
+        const auto head = head_of(history);
+        if (target >= head) return migrate_up(target);
+        return locked("migrate down to version " + std::to_string(target), [&] {
+            Report report;
+            const auto current = read_history();
+            report.from_version = head_of(current);
+            std::vector<const Migration*> downs;
+            std::string missing;
+            for (auto it = current.rbegin(); it != current.rend(); ++it) {
+                if (it->version <= target) break;
+                const auto* migration = find(list, it->version);
+                if (!migration || !migration->has_down())
+                    missing += (missing.empty() ? "" : ", ") + std::to_string(it->version);
+                else downs.push_back(migration);
+            }
+            if (!missing.empty())
+                throw migration_refused(Reason::no_down, target,
+                                        "cannot migrate down to version " + std::to_string(target) +
+                                            ": no down script for version(s) " + missing +
+                                            "; add them (<version>_<name>.down.sql) or migrate to a higher version");
+            for (const auto* migration : downs) {
+                run_step(*migration, [&] {
+                    store_.write([&](auto& tx) {
+                        tx.execute_script(migration->down);
+                        tx.execute("DELETE FROM persist_schema_history WHERE version = ?", migration->version);
+                        audit(tx, migration->version, "down", migration->checksum, "");
+                    });
+                });
+                report.reverted.push_back(migration->version);
+            }
+            report.to_version = head_of(read_history());
+            return report;
+        });
+    }
+
+    /// Every version the source or the database knows, with its state. Does not throw for
+    /// a changed or missing migration: it reports them.
+    std::vector<VersionStatus> status() {
+        const auto list = source_.migrations();
+        const auto history = read_history();
+        std::map<std::int64_t, VersionStatus> merged;
+        for (const auto& m : list) merged[m.version] = {m.version, m.name, VersionStatus::State::pending, "", "", m.checksum};
+        for (const auto& row : history) {
+            auto& entry = merged[row.version];
+            const bool known = !entry.name.empty();
+            entry.version = row.version;
+            entry.name = row.name;
+            entry.applied_at = row.applied_at;
+            entry.database_checksum = row.checksum;
+            using State = VersionStatus::State;
+            if (!known) entry.state = State::missing_from_source;
+            else if (row.state == "started") entry.state = State::incomplete;
+            else if (row.checksum != entry.source_checksum) entry.state = State::changed;
+            else entry.state = row.state == "baseline" ? State::baseline : State::applied;
+        }
+        std::vector<VersionStatus> result;
+        for (auto& [version, entry] : merged) result.push_back(std::move(entry));
+        return result;
+    }
+
+    /// The migrations migrate() would apply now, in order (a dry run: nothing is changed).
+    /// Throws migration_refused like migrate() when the history does not validate.
+    std::vector<Migration> plan() {
+        const auto list = source_.migrations();
+        const auto history = read_history();
+        validate(history, list);
+        return pending(history, list, std::nullopt);
+    }
+
+    /// Records the source's migrations up to `version` as applied without running them, for a
+    /// database created before persist managed it. Refused if the database has history or
+    /// `version` is not in the source.
+    void baseline(std::int64_t version) {
+        const auto list = source_.migrations();
+        if (!find(list, version))
+            throw migration_refused(Reason::usage, version,
+                                    "cannot baseline at version " + std::to_string(version) + ": the source has no such migration");
+        locked("baseline at version " + std::to_string(version), [&] {
+            store_.write([&](auto& tx) {
+                tx.execute_script(detail::history_ddl);
+                if (tx.template query<std::int64_t>("SELECT count(*) FROM persist_schema_history")[0] != 0)
+                    throw migration_refused(Reason::usage, version,
+                                            "cannot baseline: the database already has migration history; baseline is "
+                                            "for databases persist has never migrated");
+                for (const auto& m : list)
+                    if (m.version <= version) {
+                        insert_history(tx, m, "baseline", 0);
+                        audit(tx, m.version, "baseline", "", m.checksum);
+                    }
+            });
+            return 0;
+        });
+    }
+
+    /// Accepts the current source for `version`: records its checksum if the text changed, and
+    /// marks an incomplete non-transactional migration as completed. Each change is kept in
+    /// persist_schema_audit. Returns whether anything changed.
+    bool repair(std::int64_t version) {
+        const auto list = source_.migrations();
+        const auto* migration = find(list, version);
+        if (!migration)
+            throw migration_refused(Reason::usage, version,
+                                    "cannot repair version " + std::to_string(version) + ": the source has no such migration");
+        return locked("repair version " + std::to_string(version), [&] {
+            return store_.write([&](auto& tx) {
+                tx.execute_script(detail::history_ddl);
+                auto row = tx.template query_one<std::tuple<std::string, std::string>>(
+                    "SELECT checksum, state FROM persist_schema_history WHERE version = ?", version);
+                if (!row)
+                    throw migration_refused(Reason::usage, version,
+                                            "cannot repair version " + std::to_string(version) + ": it was never applied");
+                bool changed = false;
+                if (std::get<1>(*row) == "started") {
+                    tx.execute("UPDATE persist_schema_history SET state = 'applied' WHERE version = ?", version);
+                    audit(tx, version, "repair: marked completed", std::get<0>(*row), migration->checksum);
+                    changed = true;
+                }
+                if (std::get<0>(*row) != migration->checksum) {
+                    tx.execute("UPDATE persist_schema_history SET checksum = ? WHERE version = ?", migration->checksum, version);
+                    audit(tx, version, "repair: accepted checksum", std::get<0>(*row), migration->checksum);
+                    changed = true;
+                }
+                return changed;
+            });
+        });
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    template <class Fn>
+    auto locked(const std::string& purpose, Fn&& fn) {
+        return store_.with_lock("migrate", fn, {lock::Mode::exclusive, options_.lock_timeout, purpose});
+    }
+
+    Report migrate_up(std::optional<std::int64_t> target) {
+        const auto list = source_.migrations();
+        auto history = read_history();
+        validate(history, list);
+        if (pending(history, list, target).empty()) {
+            const auto head = head_of(history);
+            return Report{head, head, {}, {}, ""};
+        }
+        return locked("migrate to version " + std::to_string(target.value_or(list.back().version)), [&] {
+            Report report;
+            history = read_history(); // another process may have done the work meanwhile
+            validate(history, list);
+            report.from_version = head_of(history);
+            const auto todo = pending(history, list, target);
+            if (todo.empty()) {
+                report.to_version = report.from_version;
+                return report;
+            }
+            if (options_.snapshot_before) report.snapshot = snapshot(report.from_version, "");
+            for (const auto& migration : todo) {
+                try {
+                    if (apply(migration)) report.applied.push_back(migration.version);
+                } catch (const migration_refused&) {
+                    restore(report.snapshot);
+                    throw;
+                } catch (const std::exception& e) {
+                    const bool restored = restore(report.snapshot);
+                    throw migration_refused(
+                        Reason::failed, migration.version,
+                        "migration " + std::to_string(migration.version) + " (" + migration.name + ") failed: " + e.what() +
+                            (restored ? "; the database was restored from snapshot " + report.snapshot
+                                      : migration.transactional ? "; it was rolled back, earlier migrations stay applied"
+                                                                : ""));
+                }
+            }
+            report.to_version = head_of(read_history());
+            return report;
+        });
+    }
+
+    // Applies one migration unless another process already did. Returns whether this call applied it.
+    bool apply(const Migration& migration) {
+        if (migration.transactional) {
+            bool applied = false;
+            run_step(migration, [&] {
+                applied = store_.write([&](auto& tx) {
+                    tx.execute_script(detail::history_ddl);
+                    if (tx.template query_one<std::int64_t>("SELECT 1 FROM persist_schema_history WHERE version = ?",
+                                                            migration.version))
+                        return false;
+                    const auto started = Clock::now();
+                    if (migration.code) migration.code(tx);
+                    else tx.execute_script(migration.up);
+                    insert_history(tx, migration, "applied", elapsed_ms(started));
+                    return true;
+                });
+            });
+            return applied;
+        }
+        // Non-transactional: "started" before, "applied" after; a crash in between is
+        // reported for this version on the next run instead of being re-run.
+        const auto head = head_of(read_history());
+        const bool claimed = store_.write([&](auto& tx) {
+            tx.execute_script(detail::history_ddl);
+            if (tx.template query_one<std::int64_t>("SELECT 1 FROM persist_schema_history WHERE version = ?", migration.version))
+                return false;
+            insert_history(tx, migration, "started", 0);
+            return true;
+        });
+        if (!claimed) return false;
+        snapshot(head, "-before-v" + std::to_string(migration.version));
+        run_step(migration, [&] {
+            const auto started = Clock::now();
+            store_.backend().run_outside_transaction(migration.up, Clock::now() + store_.config().busy_timeout);
+            store_.write([&](auto& tx) {
+                tx.execute("UPDATE persist_schema_history SET state = 'applied', execution_ms = ? WHERE version = ?",
+                           elapsed_ms(started), migration.version);
+            });
+        });
+        return true;
+    }
+
+    template <class Fn>
+    void run_step(const Migration& migration, Fn&& fn) {
+        if (options_.before) options_.before(migration);
+        const auto started = Clock::now();
+        fn();
+        if (options_.after) options_.after(migration, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started));
+    }
+
+    static std::int64_t elapsed_ms(Clock::time_point started) {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    }
+
+    template <class Tx>
+    static void insert_history(Tx& tx, const Migration& migration, const char* state, std::int64_t execution_ms) {
+        tx.execute("INSERT INTO persist_schema_history (version, name, checksum, state, applied_at, execution_ms, "
+                   "applied_by, persist_version) VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?)",
+                   migration.version, migration.name, migration.checksum, state, execution_ms, detail::applied_by(),
+                   PERSIST_VERSION_STRING);
+    }
+
+    template <class Tx>
+    static void audit(Tx& tx, std::int64_t version, const char* action, const std::string& old_checksum,
+                      const std::string& new_checksum) {
+        tx.execute("INSERT INTO persist_schema_audit (version, action, old_checksum, new_checksum, at, by) "
+                   "VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?)",
+                   version, action, old_checksum, new_checksum, detail::applied_by());
+    }
+
+    std::vector<detail::HistoryRow> read_history() {
+        return store_.read([](auto& tx) {
+            std::vector<detail::HistoryRow> rows;
+            if (!tx.template query_one<std::int64_t>(
+                    "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'persist_schema_history'"))
+                return rows;
+            for (auto& [version, name, checksum, state, applied_at] :
+                 tx.template query<std::tuple<std::int64_t, std::string, std::string, std::string, std::string>>(
+                     "SELECT version, name, checksum, state, applied_at FROM persist_schema_history ORDER BY version"))
+                rows.push_back({version, name, checksum, state, applied_at});
+            return rows;
+        });
+    }
+
+    static std::int64_t head_of(const std::vector<detail::HistoryRow>& history) {
+        return history.empty() ? 0 : history.back().version;
+    }
+
+    static const Migration* find(const std::vector<Migration>& list, std::int64_t version) {
+        for (const auto& m : list)
+            if (m.version == version) return &m;
+        return nullptr;
+    }
+
+    void validate(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list) const {
+        const std::int64_t known_max = list.empty() ? 0 : list.back().version;
+        for (std::size_t i = 1; i < list.size(); ++i)
+            if (list[i].version <= list[i - 1].version)
+                throw migration_refused(Reason::malformed_source, list[i].version,
+                                        "the migration source is not in strictly increasing version order at versions " +
+                                            std::to_string(list[i - 1].version) + " and " + std::to_string(list[i].version));
+        for (const auto& row : history) {
+            if (row.state == "started")
+                throw migration_refused(
+                    Reason::incomplete, row.version,
+                    "migration " + std::to_string(row.version) + " (" + row.name + ") is not transactional; it started at " +
+                        row.applied_at + " and never completed, so the database may be partly migrated. Inspect it (a "
+                        "snapshot was taken before it started), then run repair(" + std::to_string(row.version) +
+                        ") to mark it completed, or restore the snapshot");
+            const auto* migration = find(list, row.version);
+            if (!migration) {
+                if (row.version > known_max)
+                    throw migration_refused(Reason::database_newer, row.version,
+                                            "the database is at version " + std::to_string(history.back().version) +
+                                                " but this program knows migrations only up to version " +
+                                                std::to_string(known_max) +
+                                                "; run a newer build of the program (it was migrated by one)");
+                throw migration_refused(Reason::missing_from_source, row.version,
+                                        "migration " + std::to_string(row.version) + " (" + row.name +
+                                            ") was applied to the database but is missing from the source; restore it "
+                                            "to the source");
+            }
+            if (migration->checksum != row.checksum)
+                throw migration_refused(Reason::checksum_mismatch, row.version,
+                                        "migration " + std::to_string(row.version) + " (" + row.name +
+                                            ") was applied with checksum " + row.checksum +
+                                            " but the source now has checksum " + migration->checksum +
+                                            "; restore its original text, or accept the change with repair(" +
+                                            std::to_string(row.version) + ")");
+        }
+        if (options_.allow_out_of_order) return;
+        const auto head = head_of(history);
+        for (const auto& m : list) {
+            const bool applied = std::any_of(history.begin(), history.end(), [&](const auto& r) { return r.version == m.version; });
+            if (!applied && m.version < head)
+                throw migration_refused(Reason::out_of_order, m.version,
+                                        "migration " + std::to_string(m.version) + " (" + m.name +
+                                            ") is new but the database is already at version " + std::to_string(head) +
+                                            "; give it a version above " + std::to_string(head) +
+                                            ", or set allow_out_of_order");
+        }
+    }
+
+    static std::vector<Migration> pending(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list,
+                                          std::optional<std::int64_t> target) {
+        std::vector<Migration> result;
+        for (const auto& m : list) {
+            if (target && m.version > *target) break;
+            if (std::none_of(history.begin(), history.end(), [&](const auto& r) { return r.version == m.version; }))
+                result.push_back(m);
+        }
+        return result;
+    }
+
+    // A consistent copy next to the database; older ones beyond keep_snapshots are deleted.
+    std::string snapshot(std::int64_t head, const std::string& tag) {
+        namespace fs = std::filesystem;
+        const fs::path database = store_.path();
+        const auto now = std::chrono::system_clock::now();
+        const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+        const std::string prefix = database.filename().string() + ".snapshot-v";
+        const fs::path path = database.parent_path() / (prefix + std::to_string(head) + tag + "-" + std::to_string(stamp) + ".db");
+        store_.backend().snapshot_to(path.string(), Clock::now() + store_.config().busy_timeout);
+        std::vector<fs::path> existing;
+        std::error_code ignored;
+        for (const auto& entry : fs::directory_iterator(database.parent_path(), ignored))
+            if (entry.path().filename().string().starts_with(prefix)) existing.push_back(entry.path());
+        std::sort(existing.begin(), existing.end(), [](const fs::path& a, const fs::path& b) {
+            std::error_code e1, e2;
+            return fs::last_write_time(a, e1) < fs::last_write_time(b, e2);
+        });
+        const std::size_t keep = std::max<std::size_t>(options_.keep_snapshots, 1);
+        for (std::size_t i = 0; i + keep < existing.size(); ++i) fs::remove(existing[i], ignored);
+        return path.string();
+    }
+
+    bool restore(const std::string& snapshot_path) {
+        if (snapshot_path.empty()) return false;
+        store_.backend().restore_from(snapshot_path, Clock::now() + store_.config().busy_timeout);
+        return true;
+    }
+
+    StoreType& store_;
+    Source source_;
+    Options options_;
+};
+
+} // namespace persist::migrate
+
+namespace persist {
+
+/// What Store::migrate(source, options) calls (found by argument-dependent lookup).
+template <class StoreType, migrate::MigrationSource Source>
+migrate::Report run_migrations(StoreType& store, const Source& source, migrate::Options options = {}) {
+    return migrate::Migrator<StoreType, Source>(store, source, std::move(options)).migrate();
+}
+
+} // namespace persist

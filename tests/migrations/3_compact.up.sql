@@ -1,0 +1,2 @@
+-- persist:no-transaction
+VACUUM;

@@ -474,3 +474,15 @@ TEST_CASE("bad requests are refused with the reason") {
     CHECK(message_of<config_error>([&] { lock::Table lease(short_ttl); }) ==
           "lease_ttl is 10 ms; use at least 30 ms (renewal runs every lease_ttl / 3)");
 }
+
+TEST_CASE("a lock file that cannot be created is a permission_error naming it") {
+    if (::geteuid() != 0) return; // needs a second uid
+    test::TempDir dir;
+    Config config = file_config(dir); // dir: owned by root, 0755
+    const auto result = test::run_in_child([&] {
+        OfdFile locks(config);
+        locks.acquire("job", exclusive(100ms));
+    });
+    CHECK(result == "permission_error: cannot open lock file " + dir.path + "/locks.db.job.lock: Permission denied. "
+                    "Fix: make its directory writable for uid 65534");
+}

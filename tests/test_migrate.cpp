@@ -329,3 +329,13 @@ TEST_CASE("a malformed directory is one error listing every problem") {
     CHECK(std::string(refusal([&] { Directory(dir / "missing").migrations(); }).what())
               .starts_with("cannot read migration directory " + dir.path + "/missing: "));
 }
+
+TEST_CASE("repair of a version that was never applied is refused") {
+    test::TempDir dir;
+    SqliteStore store(file_config(dir));
+    store.migrate(Embedded<V1>{});
+    Migrator migrator(store, Three{});
+    const auto e = refusal([&] { migrator.repair(2); });
+    CHECK(e.reason() == Reason::usage);
+    CHECK(std::string(e.what()) == "cannot repair version 2: it was never applied");
+}

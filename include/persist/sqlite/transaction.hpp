@@ -7,6 +7,7 @@
 
 #include "persist/detail/row.hpp"
 #include "persist/sqlite/connection.hpp"
+#include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/values.hpp"
 
 #include <cstdint>
@@ -21,6 +22,9 @@ namespace persist::sqlite {
 /// A read transaction: every query sees the same consistent snapshot of the database.
 class ReadTransaction {
 public:
+    /// The SQL dialect of this backend (typed operations render their SQL with it).
+    using dialect = sqlite::Dialect;
+
     explicit ReadTransaction(Connection& connection) noexcept : connection_(&connection) {}
     ReadTransaction(const ReadTransaction&) = delete;
     ReadTransaction& operator=(const ReadTransaction&) = delete;

@@ -1,0 +1,7 @@
+// persist/schema.hpp: compile-time table descriptors, DDL and typed operations.
+#pragma once
+
+#include "persist/schema/column_type.hpp"
+#include "persist/schema/ddl.hpp"
+#include "persist/schema/operations.hpp"
+#include "persist/schema/table.hpp"

@@ -1,0 +1,191 @@
+// persist/schema/operations.hpp: typed insert, get, update, remove, count and all for a
+// described table, inside a Store transaction. SQL is rendered once per table and operation
+// and runs through the connection's prepared-statement cache.
+#pragma once
+
+#include "persist/schema/ddl.hpp"
+#include "persist/schema/table.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace persist::schema {
+
+namespace detail {
+// The value bound for column C of `row`: the stored form, or an optional of it.
+template <class C>
+auto stored_value(const typename C::row_type& row) {
+    const auto& member = row.*(C::member);
+    using traits = column_type<typename C::value_type>;
+    using Stored = std::remove_cvref_t<decltype(traits::to_stored(std::declval<const typename C::value_type&>()))>;
+    if constexpr (C::nullable) {
+        return member ? std::optional<Stored>(traits::to_stored(*member)) : std::optional<Stored>();
+    } else {
+        return Stored(traits::to_stored(member));
+    }
+}
+
+template <class C>
+using stored_column = std::conditional_t<C::nullable, std::optional<typename column_type<typename C::value_type>::stored>,
+                                         typename column_type<typename C::value_type>::stored>;
+
+template <class C, class Stored>
+void assign(typename C::row_type& row, Stored&& value) {
+    using traits = column_type<typename C::value_type>;
+    if constexpr (C::nullable) {
+        if (value) row.*(C::member) = traits::from_stored(std::move(*value));
+        else row.*(C::member) = std::nullopt;
+    } else {
+        row.*(C::member) = traits::from_stored(std::move(value));
+    }
+}
+
+template <class T, class D>
+struct Sql {
+    static std::string names(bool keys, bool others, bool skip_generated) {
+        std::string text;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                using C = decltype(column);
+                if ((C::is_primary_key ? keys : others) && !(skip_generated && C::is_autoincrement))
+                    text += (text.empty() ? "" : ", ") + D::quote_identifier(C::name);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        return text;
+    }
+    static std::string key_condition() {
+        std::string text;
+        int index = 0;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                using C = decltype(column);
+                if constexpr (C::is_primary_key)
+                    text += (text.empty() ? "" : " AND ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        return text;
+    }
+    static std::string table() { return D::quote_identifier(T::name); }
+    static std::string all_columns() { return names(true, true, false); }
+};
+} // namespace detail
+
+/// Inserts `row` into table `T`; autoincrement columns are left to the database. Returns the
+/// new row's rowid (the key, for an INTEGER PRIMARY KEY). Throws constraint_error naming the
+/// constraint.
+template <class T, class Tx>
+std::int64_t insert(Tx& tx, const typename T::row_type& row) {
+    using D = typename Tx::dialect;
+    static const std::string sql = [] {
+        std::string values;
+        int index = 0;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                if (!decltype(column)::is_autoincrement) values += (values.empty() ? "" : ", ") + D::placeholder(++index);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) + ") VALUES (" +
+               values + ")";
+    }();
+    std::apply([&](auto... c) {
+        auto bind_all = [&](auto... column) { tx.execute(sql, detail::stored_value<decltype(column)>(row)...); };
+        // Autoincrement columns are not bound.
+        auto filtered = std::tuple_cat(std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>{}...);
+        std::apply(bind_all, filtered);
+    }, typename T::columns{});
+    return tx.last_insert_id();
+}
+
+/// The row of `T` whose primary key is `key...` (in column order), or nullopt.
+template <class T, class Tx, class... Key>
+std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
+    using D = typename Tx::dialect;
+    static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
+                                   " WHERE " + detail::Sql<T, D>::key_condition();
+    return std::apply([&](auto... c) -> std::optional<typename T::row_type> {
+        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
+        auto found = tx.template query_one<Stored>(sql, key...);
+        if (!found) return std::nullopt;
+        typename T::row_type row{};
+        std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, *found);
+        return row;
+    }, typename T::columns{});
+}
+
+/// Every row of `T`, in primary key order.
+template <class T, class Tx>
+std::vector<typename T::row_type> all(Tx& tx) {
+    using D = typename Tx::dialect;
+    static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
+                                   " ORDER BY " + detail::Sql<T, D>::names(true, false, false);
+    return std::apply([&](auto... c) {
+        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
+        std::vector<typename T::row_type> rows;
+        tx.template for_each<Stored>(sql, [&](Stored found) {
+            typename T::row_type row{};
+            std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, found);
+            rows.push_back(std::move(row));
+        });
+        return rows;
+    }, typename T::columns{});
+}
+
+/// Writes every non-key column of `row` to the row with its primary key. Returns whether a
+/// row was changed.
+template <class T, class Tx>
+bool update(Tx& tx, const typename T::row_type& row) {
+    using D = typename Tx::dialect;
+    static const std::string sql = [] {
+        std::string sets;
+        int index = 0;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                using C = decltype(column);
+                if (!C::is_primary_key) sets += (sets.empty() ? "" : ", ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        std::string keys;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                using C = decltype(column);
+                if (C::is_primary_key) keys += (keys.empty() ? "" : " AND ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        return "UPDATE " + detail::Sql<T, D>::table() + " SET " + sets + " WHERE " + keys;
+    }();
+    return std::apply([&](auto... c) {
+        auto others = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<>, std::tuple<decltype(c)>>{}...);
+        auto keys = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>{}...);
+        return std::apply([&](auto... other) {
+            return std::apply([&](auto... key) {
+                return tx.execute(sql, detail::stored_value<decltype(other)>(row)..., detail::stored_value<decltype(key)>(row)...) > 0;
+            }, keys);
+        }, others);
+    }, typename T::columns{});
+}
+
+/// Deletes the row of `T` whose primary key is `key...`. Returns whether one was deleted.
+template <class T, class Tx, class... Key>
+bool remove(Tx& tx, const Key&... key) {
+    using D = typename Tx::dialect;
+    static const std::string sql = "DELETE FROM " + detail::Sql<T, D>::table() + " WHERE " + detail::Sql<T, D>::key_condition();
+    return tx.execute(sql, key...) > 0;
+}
+
+/// The number of rows in `T`.
+template <class T, class Tx>
+std::int64_t count(Tx& tx) {
+    using D = typename Tx::dialect;
+    static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table();
+    return *tx.template query_one<std::int64_t>(sql);
+}
+
+} // namespace persist::schema

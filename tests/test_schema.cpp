@@ -1,0 +1,98 @@
+// Schema descriptors: DDL rendering without a database, and typed operations.
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/schema.hpp>
+#include <persist/sqlite.hpp>
+
+using namespace persist;
+using namespace persist::schema;
+
+namespace {
+enum class Level { low = 1, high = 2 };
+struct User {
+    std::int64_t id;
+    std::string email;
+    std::optional<std::string> name;
+    Level level;
+};
+using Users = Table<"users", Column<&User::id, "id", primary_key, autoincrement>,
+                    Column<&User::email, "email", unique, collate<"NOCASE">>, Column<&User::name, "name">,
+                    Column<&User::level, "level", default_value<"1">, check<"level IN (1, 2)">>>;
+
+struct Membership {
+    std::int64_t user;
+    std::int64_t team;
+    std::string role;
+};
+using Memberships = Table<"memberships", Column<&Membership::user, "user", primary_key>,
+                          Column<&Membership::team, "team", primary_key>, Column<&Membership::role, "role">>;
+
+SqliteStore memory_store() {
+    Config config;
+    config.db_path = ":memory:";
+    return SqliteStore(config);
+}
+} // namespace
+
+TEST_CASE("DDL is rendered from the descriptor") {
+    CHECK(create_table<Users, sqlite::Dialect>() ==
+          "CREATE TABLE IF NOT EXISTS \"users\" (\"id\" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, \"email\" TEXT NOT NULL "
+          "UNIQUE COLLATE NOCASE, \"name\" TEXT, \"level\" INTEGER NOT NULL DEFAULT (1) CHECK (level IN (1, 2)))");
+    CHECK(create_table<Memberships, sqlite::Dialect>() ==
+          "CREATE TABLE IF NOT EXISTS \"memberships\" (\"user\" INTEGER NOT NULL, \"team\" INTEGER NOT NULL, \"role\" TEXT "
+          "NOT NULL, PRIMARY KEY (\"user\", \"team\"))");
+}
+
+TEST_CASE("typed insert, get, update, remove, count and all") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Users, sqlite::Dialect>());
+        CHECK(insert<Users>(tx, User{0, "a@x", std::nullopt, Level::high}) == 1);
+        CHECK(insert<Users>(tx, User{0, "b@x", "Bee", Level::low}) == 2);
+        const auto bee = get<Users>(tx, 2);
+        REQUIRE(bee.has_value());
+        CHECK(bee->email == "b@x");
+        CHECK(bee->name == "Bee");
+        CHECK(bee->level == Level::low);
+        CHECK_FALSE(get<Users>(tx, 99).has_value());
+        auto changed = *bee;
+        changed.name.reset();
+        changed.level = Level::high;
+        CHECK(update<Users>(tx, changed));
+        CHECK(get<Users>(tx, 2)->name == std::nullopt);
+        CHECK(get<Users>(tx, 2)->level == Level::high);
+        CHECK_FALSE(update<Users>(tx, User{42, "z@x", std::nullopt, Level::low}));
+        CHECK(count<Users>(tx) == 2);
+        CHECK(remove<Users>(tx, 1));
+        CHECK_FALSE(remove<Users>(tx, 1));
+        const auto rows = all<Users>(tx);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].id == 2);
+    });
+}
+
+TEST_CASE("composite keys and constraint errors through typed operations") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Memberships, sqlite::Dialect>());
+        tx.execute(create_table<Users, sqlite::Dialect>());
+        insert<Memberships>(tx, Membership{1, 7, "owner"});
+        CHECK(get<Memberships>(tx, 1, 7)->role == "owner");
+        CHECK_FALSE(get<Memberships>(tx, 7, 1).has_value());
+        CHECK(update<Memberships>(tx, Membership{1, 7, "member"}));
+        CHECK(get<Memberships>(tx, 1, 7)->role == "member");
+        insert<Users>(tx, User{0, "a@x", std::nullopt, Level::low});
+    });
+    try {
+        store.write([](auto& tx) { insert<Users>(tx, User{0, "A@X", std::nullopt, Level::low}); }); // NOCASE duplicate
+        FAIL("no constraint_error");
+    } catch (const constraint_error& e) {
+        CHECK(e.constraint() == "users.email");
+    }
+    try {
+        store.write([](auto& tx) { insert<Memberships>(tx, Membership{1, 7, "again"}); });
+        FAIL("no constraint_error");
+    } catch (const constraint_error& e) {
+        CHECK(e.constraint() == "memberships.user, memberships.team");
+    }
+}

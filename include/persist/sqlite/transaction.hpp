@@ -113,13 +113,12 @@ protected:
         if (rc != SQLITE_OK) throw_error(rc, sqlite3_errstr(rc), sql);
     }
 
-    // Leaves the statement ready for its next use and drops pointers to caller-owned values.
+    // Leaves the statement ready for its next use. Bindings are not cleared: they may point
+    // at the caller's (now gone) text, but every use binds all parameters again before
+    // stepping (run() checks the count), so they are never read.
     struct Reset {
         sqlite3_stmt* statement;
-        ~Reset() {
-            sqlite3_reset(statement);
-            sqlite3_clear_bindings(statement);
-        }
+        ~Reset() { sqlite3_reset(statement); }
     };
 
     Connection* connection_;

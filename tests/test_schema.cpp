@@ -96,3 +96,45 @@ TEST_CASE("composite keys and constraint errors through typed operations") {
         CHECK(e.constraint() == "memberships.user, memberships.team");
     }
 }
+
+namespace {
+struct Team {
+    std::int64_t id;
+    std::string name;
+};
+struct Member {
+    std::int64_t id;
+    std::string email;
+    std::optional<std::int64_t> team;
+};
+using Teams = Table<"teams", Column<&Team::id, "id", primary_key>, Column<&Team::name, "name">>;
+using Members = Table<"members", Column<&Member::id, "id", primary_key>, Column<&Member::email, "email">,
+                      Column<&Member::team, "team", references<&Team::id, Action::cascade>>,
+                      Index<"members_email", on<&Member::email>, unique_index, where<"email <> ''">>,
+                      Index<"members_team", on<&Member::team, &Member::email>>>;
+using TeamSchema = Schema<Teams, Members>;
+} // namespace
+
+TEST_CASE("a schema renders tables with foreign keys, then indexes") {
+    CHECK(TeamSchema::create_statements<sqlite::Dialect>() ==
+          std::vector<std::string>{
+              "CREATE TABLE IF NOT EXISTS \"teams\" (\"id\" INTEGER NOT NULL PRIMARY KEY, \"name\" TEXT NOT NULL)",
+              "CREATE TABLE IF NOT EXISTS \"members\" (\"id\" INTEGER NOT NULL PRIMARY KEY, \"email\" TEXT NOT NULL, "
+              "\"team\" INTEGER, FOREIGN KEY (\"team\") REFERENCES \"teams\" (\"id\") ON DELETE CASCADE ON UPDATE NO ACTION)",
+              "CREATE UNIQUE INDEX IF NOT EXISTS \"members_email\" ON \"members\" (\"email\") WHERE email <> ''",
+              "CREATE INDEX IF NOT EXISTS \"members_team\" ON \"members\" (\"team\", \"email\")"});
+}
+
+TEST_CASE("the rendered schema runs: foreign keys and unique indexes are enforced") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute_script(TeamSchema::create_script<sqlite::Dialect>());
+        insert<Teams>(tx, Team{1, "core"});
+        insert<Members>(tx, Member{1, "a@x", 1});
+        insert<Members>(tx, Member{2, "b@x", std::nullopt});
+    });
+    CHECK_THROWS_AS(store.write([](auto& tx) { insert<Members>(tx, Member{3, "c@x", 99}); }), constraint_error);
+    CHECK_THROWS_AS(store.write([](auto& tx) { insert<Members>(tx, Member{3, "a@x", std::nullopt}); }), constraint_error);
+    store.write([](auto& tx) { CHECK(remove<Teams>(tx, 1)); });
+    CHECK(store.read([](auto& tx) { return count<Members>(tx); }) == 1); // cascaded
+}

@@ -4,4 +4,5 @@
 #include "persist/schema/column_type.hpp"
 #include "persist/schema/ddl.hpp"
 #include "persist/schema/operations.hpp"
+#include "persist/schema/schema.hpp"
 #include "persist/schema/table.hpp"

@@ -32,6 +32,36 @@ template <FixedString Expression> struct default_value { static constexpr std::s
 template <FixedString Expression> struct check { static constexpr std::string_view sql = Expression.view(); };
 template <FixedString Collation> struct collate { static constexpr std::string_view sql = Collation.view(); };
 
+/// What a foreign key does when the referenced row is deleted or its key updated.
+enum class Action { no_action, restrict, cascade, set_null, set_default };
+
+/// A foreign key to the column of another table of the same Schema that maps `Target`.
+template <auto Target, Action OnDelete = Action::no_action, Action OnUpdate = Action::no_action>
+struct references {
+    static constexpr auto target = Target;
+    static constexpr Action on_delete = OnDelete;
+    static constexpr Action on_update = OnUpdate;
+};
+
+/// The member pointers an index covers, in order.
+template <auto... Members> struct on {};
+/// Index options.
+struct unique_index {};
+template <FixedString Condition> struct where { static constexpr std::string_view sql = Condition.view(); };
+
+/// An index of a table: its name, its columns (on<&Row::a, &Row::b>), and optionally
+/// unique_index and a partial-index condition where<"...">.
+template <FixedString Name, class Columns, class... Options>
+struct Index;
+template <FixedString Name, auto... Members, class... Options>
+struct Index<Name, on<Members...>, Options...> {
+    static constexpr FixedString sql_name = Name;
+    static constexpr std::string_view name = Name.view();
+    static constexpr bool is_unique = (std::is_same_v<Options, unique_index> || ...);
+    using options = std::tuple<Options...>;
+    static constexpr auto members = std::make_tuple(Members...);
+};
+
 namespace detail {
 template <class> struct member_traits;
 template <class C, class M> struct member_traits<M C::*> {
@@ -76,6 +106,23 @@ struct check_primary_key_not_nullable {
 };
 } // namespace detail
 
+namespace detail {
+template <class T> struct is_references : std::false_type {};
+template <auto T, Action D, Action U> struct is_references<references<T, D, U>> : std::true_type {};
+template <class T> struct is_index : std::false_type {};
+template <FixedString N, class C, class... O> struct is_index<Index<N, C, O...>> : std::true_type {};
+
+template <class... Constraints>
+struct find_references {
+    using type = void;
+};
+template <class First, class... Rest>
+struct find_references<First, Rest...> {
+    using type = std::conditional_t<is_references<First>::value, First, typename find_references<Rest...>::type>;
+};
+
+} // namespace detail
+
 /// One column: the member it maps, its SQL name, its constraints.
 template <auto Member, FixedString Name, class... Constraints>
 struct Column {
@@ -91,29 +138,77 @@ struct Column {
     static constexpr bool is_unique = detail::has<unique, Constraints...>;
     static constexpr bool supported = ColumnMember<value_type>;
     using constraints = std::tuple<Constraints...>;
+    /// The references<...> constraint, or void.
+    using foreign_key = typename detail::find_references<Constraints...>::type;
 };
 
-/// A table: its SQL name and its columns.
+namespace detail {
+template <auto A, class M>
+constexpr bool same_member(M member) {
+    if constexpr (std::is_same_v<std::remove_cv_t<decltype(A)>, M>) return A == member;
+    else return false;
+}
+
+template <class T> struct is_column : std::false_type {};
+template <auto M, FixedString N, class... C> struct is_column<Column<M, N, C...>> : std::true_type {};
+
+template <FixedString TableName, FixedString IndexName, bool Known>
+struct check_index_columns {
+    static_assert(Known, "persist: this index names a member that is not a column of the table; list only members "
+                         "that have a Column<...> in the table");
+    static constexpr bool value = true;
+};
+
+// Filters a pack into a tuple of the types satisfying Predicate.
+template <template <class> class Predicate, class... T>
+using filter = decltype(std::tuple_cat(std::conditional_t<Predicate<T>::value, std::tuple<T>, std::tuple<>>{}...));
+} // namespace detail
+
+/// A table: its SQL name, its columns, then its indexes.
 template <FixedString Name, class First, class... Rest>
 struct Table {
     using row_type = typename First::row_type;
-    using columns = std::tuple<First, Rest...>;
+    using columns = detail::filter<detail::is_column, First, Rest...>;
+    using indexes = detail::filter<detail::is_index, First, Rest...>;
     static constexpr FixedString sql_name = Name;
     static constexpr std::string_view name = Name.view();
-    static constexpr std::size_t column_count = 1 + sizeof...(Rest);
+    static constexpr std::size_t column_count = std::tuple_size_v<columns>;
+
+    /// Whether `Member` is mapped by a column of this table.
+    template <auto Member>
+    static constexpr bool has_member() {
+        return has_member_value(Member);
+    }
 
 private:
+    template <class I>
+    static constexpr bool index_ok() {
+        constexpr bool known = std::apply([](auto... member) { return (has_member_value(member) && ...); }, I::members);
+        return detail::check_index_columns<Name, I::sql_name, known>::value;
+    }
+    template <class M>
+    static constexpr bool has_member_value(M member) {
+        return std::apply([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); }, columns{});
+    }
+
     template <class C>
     static constexpr bool column_ok() {
+        if constexpr (detail::is_index<C>::value) return index_ok<C>();
+        else return column_ok_impl<C>();
+    }
+    template <class C>
+    static constexpr bool column_ok_impl() {
         constexpr bool same_struct = std::is_same_v<typename C::row_type, row_type>;
-        constexpr int same_name = ((First::name == C::name) + ... + (Rest::name == C::name));
+        constexpr int same_name = std::apply([](auto... c) { return ((decltype(c)::name == C::name) + ... + 0); }, columns{});
         return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
                detail::check_column_type<Name, C::sql_name, C::supported>::value &&
                detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
                detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value;
     }
+    static constexpr bool any_primary_key =
+        std::apply([](auto... c) { return (decltype(c)::is_primary_key || ...); }, columns{});
     static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) &&
-                                    detail::check_has_primary_key<Name, (First::is_primary_key || ... || Rest::is_primary_key)>::value;
+                                    detail::check_has_primary_key<Name, any_primary_key>::value;
     static_assert(checked);
 };
 

@@ -138,3 +138,40 @@ TEST_CASE("the rendered schema runs: foreign keys and unique indexes are enforce
     store.write([](auto& tx) { CHECK(remove<Teams>(tx, 1)); });
     CHECK(store.read([](auto& tx) { return count<Members>(tx); }) == 1); // cascaded
 }
+
+TEST_CASE("select with typed predicates, ordering and paging") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Users, sqlite::Dialect>());
+        insert<Users>(tx, User{0, "a@x", std::nullopt, Level::high});
+        insert<Users>(tx, User{0, "b@x", "Bee", Level::low});
+        insert<Users>(tx, User{0, "c@y", "Cee", Level::high});
+    });
+    store.read([](auto& tx) {
+        auto emails = [](const std::vector<User>& rows) {
+            std::vector<std::string> result;
+            for (const auto& row : rows) result.push_back(row.email);
+            return result;
+        };
+        using V = std::vector<std::string>;
+        CHECK(emails(select<Users>(tx, col<&User::email> == "b@x")) == V{"b@x"});
+        CHECK(emails(select<Users>(tx, col<&User::level> == Level::high)) == V{"a@x", "c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::name>.is_null())) == V{"a@x"});
+        CHECK(emails(select<Users>(tx, col<&User::name>.is_not_null() && col<&User::id> > 2)) == V{"c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::email>.like("%@x") || col<&User::id> == 3)) == V{"a@x", "b@x", "c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::id>.in(std::vector<int>{1, 3}))) == V{"a@x", "c@y"});
+        CHECK(select<Users>(tx, col<&User::id>.in(std::vector<int>{})).empty());
+        CHECK(emails(select<Users>(tx, all_rows(), order_by(col<&User::email>.desc()))) == V{"c@y", "b@x", "a@x"});
+        CHECK(emails(select<Users>(tx, all_rows(), order_by(col<&User::id>.asc()), Page{2, 1})) == V{"b@x", "c@y"});
+        CHECK(count<Users>(tx, col<&User::level> != Level::low) == 2);
+        CHECK(count<Users>(tx, col<&User::email> == std::string("nobody")) == 0);
+    });
+}
+
+TEST_CASE("Many binds a run-time list to consecutive parameters") {
+    auto store = memory_store();
+    const auto total = store.read([](auto& tx) {
+        return tx.template query_one<std::int64_t>("SELECT ? + ? + ? + ?", 1, Many<int>{{2, 3}}, 4);
+    });
+    CHECK(total == 10);
+}

@@ -189,3 +189,56 @@ std::int64_t count(Tx& tx) {
 }
 
 } // namespace persist::schema
+
+#include "persist/schema/predicate.hpp"
+
+namespace persist::schema {
+
+namespace detail {
+template <class T, class D, auto Member, bool Ascending>
+std::string order_term(Order<Member, Ascending>) {
+    return D::quote_identifier(column_name<T, Member>()) + (Ascending ? " ASC" : " DESC");
+}
+template <class T, class D, class... Orders>
+std::string order_clause(OrderBy<Orders...>) {
+    std::string text;
+    ((text += (text.empty() ? " ORDER BY " : ", ") + order_term<T, D>(Orders{})), ...);
+    return text;
+}
+} // namespace detail
+
+/// The rows of `T` matching `where`, ordered by `order` (primary key order when empty),
+/// limited by `page`.
+template <class T, class Tx, class Where, class... Orders>
+std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Orders...> order = {}, Page page = {}) {
+    using D = typename Tx::dialect;
+    int index = 0;
+    std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() + " WHERE " +
+                      where.template render<T, D>(index);
+    if constexpr (sizeof...(Orders) > 0) sql += detail::order_clause<T, D>(order);
+    else sql += " ORDER BY " + detail::Sql<T, D>::names(true, false, false);
+    if (page.limit) sql += " LIMIT " + std::to_string(*page.limit) + " OFFSET " + std::to_string(page.offset);
+    return std::apply([&](auto... c) {
+        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
+        std::vector<typename T::row_type> rows;
+        std::apply([&](const auto&... value) {
+            tx.template for_each<Stored>(sql, [&](Stored found) {
+                typename T::row_type row{};
+                std::apply([&](auto&... field) { (detail::assign<decltype(c)>(row, std::move(field)), ...); }, found);
+                rows.push_back(std::move(row));
+            }, value...);
+        }, where.values());
+        return rows;
+    }, typename T::columns{});
+}
+
+/// The number of rows of `T` matching `where`.
+template <class T, class Tx, class Where>
+std::int64_t count(Tx& tx, const Where& where) {
+    using D = typename Tx::dialect;
+    int index = 0;
+    const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE " + where.template render<T, D>(index);
+    return std::apply([&](const auto&... value) { return *tx.template query_one<std::int64_t>(sql, value...); }, where.values());
+}
+
+} // namespace persist::schema

@@ -82,9 +82,10 @@ protected:
             throw usage_error("store.read() runs read-only statements, but this one writes [" +
                               std::string(sql) + "]; do it inside store.write()");
         const int expected = sqlite3_bind_parameter_count(statement);
-        if (expected != static_cast<int>(sizeof...(Params)))
+        const int given = (parameter_width(params) + ... + 0);
+        if (expected != given)
             throw usage_error("the SQL has " + std::to_string(expected) + " parameter(s) but " +
-                              std::to_string(sizeof...(Params)) + " value(s) were given [" +
+                              std::to_string(given) + " value(s) were given [" +
                               std::string(sql) + "]");
         if constexpr (!std::is_void_v<RowType>) {
             const int columns = sqlite3_column_count(statement);
@@ -95,8 +96,8 @@ protected:
                                    "]; make the SELECT list and the row type agree");
         }
         Reset reset{statement};
-        int index = 0;
-        ((check_bind(bind_value(statement, ++index, params), sql)), ...);
+        [[maybe_unused]] int index = 1;
+        ((check_bind(bind_value(statement, index, params), sql), index += parameter_width(params)), ...);
         for (;;) {
             const int rc = sqlite3_step(statement);
             if (rc == SQLITE_ROW) {

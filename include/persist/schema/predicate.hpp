@@ -102,12 +102,29 @@ struct ColumnRef {
 
     template <class V>
     auto compare(const V& value, const char* op) const {
-        static_assert(detail::check_comparable<value_type, V, detail::comparable<value_type, V>()>::value);
+        if constexpr (!detail::comparable<value_type, V>()) {
+            // Report once and stop: nothing below would compile for this value.
+            static_assert(detail::check_comparable<value_type, V, false>::value);
+            return all_rows_placeholder();
+        } else {
+            return typed_compare(value, op);
+        }
+    }
+
+private:
+    static auto all_rows_placeholder() {
+        auto render = []<class T, class D>(int&) { return std::string("1"); };
+        return Predicate{render, std::tuple<>{}};
+    }
+    template <class V>
+    auto typed_compare(const V& value, const char* op) const {
         auto render = [op]<class T, class D>(int& index) {
             return D::quote_identifier(detail::column_name<T, Member>()) + " " + op + " " + D::placeholder(++index);
         };
         return Predicate{render, std::make_tuple(detail::bound<value_type>(value))};
     }
+
+public:
     template <class V> auto operator==(const V& v) const { return compare(v, "="); }
     template <class V> auto operator!=(const V& v) const { return compare(v, "<>"); }
     template <class V> auto operator<(const V& v) const { return compare(v, "<"); }

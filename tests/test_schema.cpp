@@ -175,3 +175,24 @@ TEST_CASE("Many binds a run-time list to consecutive parameters") {
     });
     CHECK(total == 10);
 }
+
+TEST_CASE("upsert inserts or updates by primary key; raw SQL maps onto the struct by name") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Memberships, sqlite::Dialect>());
+        upsert<Memberships>(tx, Membership{1, 2, "member"});
+        upsert<Memberships>(tx, Membership{1, 2, "owner"});
+        upsert<Memberships>(tx, Membership{3, 2, "member"});
+        CHECK(count<Memberships>(tx) == 2);
+        CHECK(get<Memberships>(tx, 1, 2)->role == "owner");
+        const auto rows = query_as<Memberships>(tx, "SELECT role, team AS team FROM memberships WHERE user = ?", 3);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].role == "member");
+        CHECK(rows[0].team == 2);
+        CHECK(rows[0].user == 0); // not selected: default
+        CHECK_THROWS_WITH_AS(query_as<Memberships>(tx, "SELECT role, 1 AS extra FROM memberships"),
+                             "result column \"extra\" of [SELECT role, 1 AS extra FROM memberships] is not a column of "
+                             "table memberships; rename it with AS to one of its columns or leave it out",
+                             schema_error);
+    });
+}

@@ -242,3 +242,59 @@ std::int64_t count(Tx& tx, const Where& where) {
 }
 
 } // namespace persist::schema
+
+namespace persist::schema {
+
+/// Inserts `row`, or, when a row with its primary key exists, updates that row's other
+/// columns (one statement: INSERT ... ON CONFLICT (key) DO UPDATE).
+template <class T, class Tx>
+void upsert(Tx& tx, const typename T::row_type& row) {
+    using D = typename Tx::dialect;
+    static const std::string sql = [] {
+        std::vector<std::string_view> keys, others;
+        std::string values;
+        int index = 0;
+        std::apply([&](auto... c) {
+            auto add = [&](auto column) {
+                using C = decltype(column);
+                (C::is_primary_key ? keys : others).push_back(C::name);
+                values += (values.empty() ? "" : ", ") + D::placeholder(++index);
+            };
+            (add(c), ...);
+        }, typename T::columns{});
+        return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::all_columns() + ") VALUES (" + values +
+               ") " + D::upsert_clause(keys, others);
+    }();
+    std::apply([&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(row)...); }, typename T::columns{});
+}
+
+/// Runs raw `sql` and maps each result column onto the column of `T` with the same name;
+/// columns the query does not return keep their default values. Throws schema_error naming a
+/// result column that `T` does not describe.
+template <class T, class Tx, class... Params>
+std::vector<typename T::row_type> query_as(Tx& tx, std::string_view sql, const Params&... params) {
+    std::vector<typename T::row_type> rows;
+    tx.for_each_row(sql, [&](const auto& view) {
+        typename T::row_type row{};
+        for (int i = 0; i < view.size(); ++i) {
+            bool mapped = false;
+            std::apply([&](auto... c) {
+                auto try_column = [&](auto column) {
+                    using C = decltype(column);
+                    if (mapped || C::name != view.name(i)) return;
+                    mapped = true;
+                    detail::assign<C>(row, view.template get<detail::stored_column<C>>(i));
+                };
+                (try_column(c), ...);
+            }, typename T::columns{});
+            if (!mapped)
+                throw schema_error("result column \"" + std::string(view.name(i)) + "\" of [" + std::string(sql) +
+                                   "] is not a column of table " + std::string(T::name) +
+                                   "; rename it with AS to one of its columns or leave it out");
+        }
+        rows.push_back(std::move(row));
+    }, params...);
+    return rows;
+}
+
+} // namespace persist::schema

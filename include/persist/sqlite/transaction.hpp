@@ -67,6 +67,32 @@ public:
         }, params...);
     }
 
+    /// One result row seen by for_each_row: column names and typed access by position.
+    class RowView {
+    public:
+        explicit RowView(sqlite3_stmt* statement) noexcept : statement_(statement) {}
+        int size() const noexcept { return sqlite3_column_count(statement_); }
+        std::string_view name(int index) const noexcept { return sqlite3_column_name(statement_, index); }
+        bool is_null(int index) const noexcept { return sqlite3_column_type(statement_, index) == SQLITE_NULL; }
+        /// Column `index` as V; schema_error as for query().
+        template <ColumnValue V>
+        V get(int index) const { return read_column<V>(statement_, index); }
+
+    private:
+        sqlite3_stmt* statement_;
+    };
+
+    /// Calls `visit(row)` with a RowView for each row of `sql`, for code that maps columns by
+    /// name. `visit` must not run other statements on this transaction.
+    template <class Visit, Parameter... Params>
+    void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        run<void>(sql, [&](sqlite3_stmt* statement) {
+            const RowView row(statement);
+            visit(row);
+            return true;
+        }, params...);
+    }
+
     /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
     /// or roll back transactions on it.
     Connection& connection() noexcept { return *connection_; }

@@ -196,3 +196,37 @@ TEST_CASE("upsert inserts or updates by primary key; raw SQL maps onto the struc
                              schema_error);
     });
 }
+
+TEST_CASE("verify lists every difference between the descriptors and the database") {
+    auto store = memory_store();
+    store.write([](auto& tx) { tx.execute_script(TeamSchema::create_script<sqlite::Dialect>()); });
+    CHECK(store.read([](auto& tx) { return verify<TeamSchema>(tx); }).empty());
+    require<TeamSchema>(store); // no drift: nothing thrown
+
+    store.write([](auto& tx) {
+        tx.execute_script("DROP INDEX members_team;"
+                          "CREATE INDEX members_extra ON members (team);"
+                          "DROP TABLE members;"
+                          "CREATE TABLE members (id INTEGER PRIMARY KEY, email INTEGER, nickname TEXT);"
+                          "CREATE UNIQUE INDEX members_email ON members (email) WHERE email <> '';");
+    });
+    const auto differences = store.read([](auto& tx) { return verify<TeamSchema>(tx); });
+    CHECK(differences == std::vector<std::string>{
+                             "column members.id is nullable, expected NOT NULL",
+                             "column members.email has type INTEGER, expected TEXT",
+                             "column members.email is nullable, expected NOT NULL",
+                             "column members.team is missing",
+                             "column members.nickname is in the database but not described",
+                             "foreign key members.team -> teams.id ON DELETE CASCADE ON UPDATE NO ACTION is missing",
+                             "index members_team (team,email) on members is missing or differs"});
+    try {
+        require<TeamSchema>(store);
+        FAIL("no schema_error");
+    } catch (const schema_error& e) {
+        CHECK(std::string(e.what()).starts_with("database :memory: does not match the schema (7 difference(s)):\n"
+                                                "  column members.id is nullable, expected NOT NULL\n"));
+        CHECK(std::string(e.what()).ends_with("\nMigrate the database, or fix the descriptors"));
+    }
+    store.write([](auto& tx) { tx.execute("DROP TABLE teams"); });
+    CHECK(store.read([](auto& tx) { return verify<TeamSchema>(tx); }).front() == "table teams is missing");
+}

@@ -6,3 +6,4 @@
 #include "persist/schema/operations.hpp"
 #include "persist/schema/schema.hpp"
 #include "persist/schema/table.hpp"
+#include "persist/schema/verify.hpp"

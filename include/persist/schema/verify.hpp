@@ -1,0 +1,141 @@
+// persist/schema/verify.hpp: comparing a Schema with a live database.
+#pragma once
+
+#include "persist/error.hpp"
+#include "persist/schema/schema.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace persist::schema {
+
+namespace detail {
+inline std::string upper(std::string text) {
+    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return text;
+}
+
+template <class T, class D, class S, class Tx>
+void verify_table(Tx& tx, std::vector<std::string>& differences) {
+    const std::string table(T::name);
+    if (!tx.template query_one<std::int64_t>("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", table)) {
+        differences.push_back("table " + table + " is missing");
+        return;
+    }
+    using Info = std::tuple<std::string, std::string, std::int64_t, std::int64_t>;
+    const auto live = tx.template query<Info>("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", table);
+    std::set<std::string> described;
+    std::apply([&](auto... c) {
+        auto check = [&](auto column) {
+            using C = decltype(column);
+            const std::string name(C::name);
+            described.insert(name);
+            const auto found = std::find_if(live.begin(), live.end(), [&](const Info& i) { return std::get<0>(i) == name; });
+            const std::string where = "column " + table + "." + name;
+            if (found == live.end()) {
+                differences.push_back(where + " is missing");
+                return;
+            }
+            const std::string expected(D::type_name(column_type<typename C::value_type>::sql_type));
+            if (upper(std::get<1>(*found)) != expected)
+                differences.push_back(where + " has type " + std::get<1>(*found) + ", expected " + expected);
+            if ((std::get<2>(*found) != 0) != !C::nullable)
+                differences.push_back(where + (C::nullable ? " is NOT NULL, expected nullable" : " is nullable, expected NOT NULL"));
+            if ((std::get<3>(*found) != 0) != C::is_primary_key)
+                differences.push_back(where + (C::is_primary_key ? " is not in the primary key, expected it to be"
+                                                                 : " is in the primary key, expected it not to be"));
+        };
+        (check(c), ...);
+    }, typename T::columns{});
+    for (const auto& info : live)
+        if (!described.count(std::get<0>(info)))
+            differences.push_back("column " + table + "." + std::get<0>(info) + " is in the database but not described");
+
+    // Foreign keys: (from, table, to, on_delete) as text, compared as sets.
+    std::set<std::string> expected_keys, live_keys;
+    std::apply([&](auto... c) {
+        [[maybe_unused]] auto add = [&](auto column) {
+            using C = decltype(column);
+            using FK = typename C::foreign_key;
+            if constexpr (!std::is_void_v<FK>) {
+                using Target = std::tuple_element_t<0, typename S::template table_of<FK::target>>;
+                std::string to;
+                std::apply([&](auto... t) {
+                    ((same_member<decltype(t)::member>(FK::target) ? (void)(to = std::string(decltype(t)::name)) : void()), ...);
+                }, typename Target::columns{});
+                expected_keys.insert(std::string(C::name) + " -> " + std::string(Target::name) + "." + to + " ON DELETE " +
+                                     action_sql(FK::on_delete) + " ON UPDATE " + action_sql(FK::on_update));
+            }
+        };
+        (add(c), ...);
+    }, typename T::columns{});
+    for (auto& [from, target, to, on_delete, on_update] :
+         tx.template query<std::tuple<std::string, std::string, std::string, std::string, std::string>>(
+             "SELECT \"from\", \"table\", \"to\", on_delete, on_update FROM pragma_foreign_key_list(?)", table))
+        live_keys.insert(from + " -> " + target + "." + to + " ON DELETE " + on_delete + " ON UPDATE " + on_update);
+    for (const auto& key : expected_keys)
+        if (!live_keys.count(key)) differences.push_back("foreign key " + table + "." + key + " is missing");
+    for (const auto& key : live_keys)
+        if (!expected_keys.count(key)) differences.push_back("foreign key " + table + "." + key + " is in the database but not described");
+
+    // Indexes created with CREATE INDEX: name, uniqueness, columns.
+    std::set<std::string> expected_indexes, live_indexes;
+    std::apply([&](auto... index) {
+        [[maybe_unused]] auto add = [&](auto i) {
+            using I = decltype(i);
+            std::string columns;
+            std::apply([&](auto... member) {
+                auto add_member = [&](auto m) {
+                    std::apply([&](auto... c) {
+                        ((same_member<decltype(c)::member>(m) ? (void)(columns += (columns.empty() ? "" : ",") + std::string(decltype(c)::name)) : void()), ...);
+                    }, typename T::columns{});
+                };
+                (add_member(member), ...);
+            }, I::members);
+            expected_indexes.insert(std::string(I::name) + (I::is_unique ? " UNIQUE (" : " (") + columns + ")");
+        };
+        (add(index), ...);
+    }, typename T::indexes{});
+    for (auto& [name, is_unique] : tx.template query<std::tuple<std::string, std::int64_t>>(
+             "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin = 'c'", table)) {
+        std::string columns;
+        for (auto& column : tx.template query<std::string>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name))
+            columns += (columns.empty() ? "" : ",") + column;
+        live_indexes.insert(name + (is_unique ? " UNIQUE (" : " (") + columns + ")");
+    }
+    for (const auto& index : expected_indexes)
+        if (!live_indexes.count(index)) differences.push_back("index " + index + " on " + table + " is missing or differs");
+    for (const auto& index : live_indexes)
+        if (!expected_indexes.count(index)) differences.push_back("index " + index + " on " + table + " is in the database but not described");
+}
+} // namespace detail
+
+/// Every difference between schema `S` and the database seen by transaction `tx`: missing
+/// tables and columns, columns with another type, nullability or primary-key membership,
+/// undescribed columns, and foreign keys and indexes that are missing, different or extra.
+/// Tables the schema does not describe are not reported. Empty when they agree.
+template <class S, class Tx>
+std::vector<std::string> verify(Tx& tx) {
+    using D = typename Tx::dialect;
+    std::vector<std::string> differences;
+    std::apply([&](auto... table) { (detail::verify_table<decltype(table), D, S>(tx, differences), ...); }, typename S::tables{});
+    return differences;
+}
+
+/// Refuses to go on when the database differs from schema `S`: call it right after opening
+/// the Store. Throws schema_error listing every difference.
+template <class S, class StoreType>
+void require(StoreType& store) {
+    const auto differences = store.read([](auto& tx) { return verify<S>(tx); });
+    if (differences.empty()) return;
+    std::string message = "database " + store.path() + " does not match the schema (" + std::to_string(differences.size()) +
+                          " difference(s)):";
+    for (const auto& difference : differences) message += "\n  " + difference;
+    throw schema_error(message + "\nMigrate the database, or fix the descriptors");
+}
+
+} // namespace persist::schema

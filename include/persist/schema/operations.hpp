@@ -43,32 +43,43 @@ void assign(typename C::row_type& row, Stored&& value) {
     }
 }
 
+// SQL text pieces, built from the table's plain ColumnInfo data (loops, not templates).
 template <class T, class D>
 struct Sql {
     static std::string names(bool keys, bool others, bool skip_generated) {
         std::string text;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                using C = decltype(column);
-                if ((C::is_primary_key ? keys : others) && !(skip_generated && C::is_autoincrement))
-                    text += (text.empty() ? "" : ", ") + D::quote_identifier(C::name);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
+        for (const auto& column : T::column_infos)
+            if ((column.primary_key ? keys : others) && !(skip_generated && column.autoincrement))
+                text += (text.empty() ? "" : ", ") + D::quote_identifier(column.name);
         return text;
     }
-    static std::string key_condition() {
+    static std::string key_condition(int first_index = 0) {
+        std::string text;
+        int index = first_index;
+        for (const auto& column : T::column_infos)
+            if (column.primary_key)
+                text += (text.empty() ? "" : " AND ") + D::quote_identifier(column.name) + " = " + D::placeholder(++index);
+        return text;
+    }
+    static std::string placeholders(bool skip_generated) {
         std::string text;
         int index = 0;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                using C = decltype(column);
-                if constexpr (C::is_primary_key)
-                    text += (text.empty() ? "" : " AND ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
+        for (const auto& column : T::column_infos)
+            if (!(skip_generated && column.autoincrement)) text += (text.empty() ? "" : ", ") + D::placeholder(++index);
         return text;
+    }
+    static std::string assignments() {
+        std::string text;
+        int index = 0;
+        for (const auto& column : T::column_infos)
+            if (!column.primary_key)
+                text += (text.empty() ? "" : ", ") + D::quote_identifier(column.name) + " = " + D::placeholder(++index);
+        return text;
+    }
+    static int non_key_count() {
+        int count = 0;
+        for (const auto& column : T::column_infos) count += !column.primary_key;
+        return count;
     }
     static std::string table() { return D::quote_identifier(T::name); }
     static std::string all_columns() { return names(true, true, false); }
@@ -81,18 +92,8 @@ struct Sql {
 template <class T, class Tx>
 std::int64_t insert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
-    static const std::string sql = [] {
-        std::string values;
-        int index = 0;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                if (!decltype(column)::is_autoincrement) values += (values.empty() ? "" : ", ") + D::placeholder(++index);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
-        return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) + ") VALUES (" +
-               values + ")";
-    }();
+    static const std::string sql = "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) +
+                                   ") VALUES (" + detail::Sql<T, D>::placeholders(true) + ")";
     std::apply([&](auto... c) {
         auto bind_all = [&](auto... column) { tx.execute(sql, detail::stored_value<decltype(column)>(row)...); };
         // Autoincrement columns are not bound.
@@ -141,26 +142,8 @@ std::vector<typename T::row_type> all(Tx& tx) {
 template <class T, class Tx>
 bool update(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
-    static const std::string sql = [] {
-        std::string sets;
-        int index = 0;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                using C = decltype(column);
-                if (!C::is_primary_key) sets += (sets.empty() ? "" : ", ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
-        std::string keys;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                using C = decltype(column);
-                if (C::is_primary_key) keys += (keys.empty() ? "" : " AND ") + D::quote_identifier(C::name) + " = " + D::placeholder(++index);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
-        return "UPDATE " + detail::Sql<T, D>::table() + " SET " + sets + " WHERE " + keys;
-    }();
+    static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " + detail::Sql<T, D>::assignments() +
+                                   " WHERE " + detail::Sql<T, D>::key_condition(detail::Sql<T, D>::non_key_count());
     return std::apply([&](auto... c) {
         auto others = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<>, std::tuple<decltype(c)>>{}...);
         auto keys = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>{}...);
@@ -252,18 +235,9 @@ void upsert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
     static const std::string sql = [] {
         std::vector<std::string_view> keys, others;
-        std::string values;
-        int index = 0;
-        std::apply([&](auto... c) {
-            auto add = [&](auto column) {
-                using C = decltype(column);
-                (C::is_primary_key ? keys : others).push_back(C::name);
-                values += (values.empty() ? "" : ", ") + D::placeholder(++index);
-            };
-            (add(c), ...);
-        }, typename T::columns{});
-        return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::all_columns() + ") VALUES (" + values +
-               ") " + D::upsert_clause(keys, others);
+        for (const auto& column : T::column_infos) (column.primary_key ? keys : others).push_back(column.name);
+        return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::all_columns() + ") VALUES (" +
+               detail::Sql<T, D>::placeholders(false) + ") " + D::upsert_clause(keys, others);
     }();
     std::apply([&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(row)...); }, typename T::columns{});
 }

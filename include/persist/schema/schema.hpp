@@ -7,6 +7,7 @@
 #include "persist/schema/ddl.hpp"
 #include "persist/schema/table.hpp"
 
+#include <array>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -33,16 +34,6 @@ struct check_foreign_key_type {
     static constexpr bool value = true;
 };
 
-inline const char* action_sql(Action action) {
-    switch (action) {
-    case Action::no_action: return "NO ACTION";
-    case Action::restrict: return "RESTRICT";
-    case Action::cascade: return "CASCADE";
-    case Action::set_null: return "SET NULL";
-    case Action::set_default: return "SET DEFAULT";
-    }
-    return "NO ACTION";
-}
 } // namespace detail
 
 template <class... Tables>
@@ -54,12 +45,38 @@ struct Schema {
     using table_of = decltype(std::tuple_cat(
         std::conditional_t<Tables::template has_member<Member>(), std::tuple<Tables>, std::tuple<>>{}...));
 
+    /// The foreign keys of table `T` of this schema, as plain data.
+    template <class T>
+    static constexpr auto foreign_keys = std::apply(
+        [](auto... c) {
+            constexpr std::size_t count = (std::size_t(!std::is_void_v<typename decltype(c)::foreign_key>) + ... + 0);
+            std::array<ForeignKeyInfo, count> keys{};
+            std::size_t next = 0;
+            [[maybe_unused]] auto add = [&](auto column) {
+                using C = decltype(column);
+                using FK = typename C::foreign_key;
+                if constexpr (!std::is_void_v<FK>) {
+                    if constexpr (std::tuple_size_v<table_of<FK::target>> == 1) {
+                        using Target = std::tuple_element_t<0, table_of<FK::target>>;
+                        keys[next++] = ForeignKeyInfo{C::name, Target::name, Target::column_name_of(FK::target), FK::on_delete,
+                                                      FK::on_update};
+                    }
+                }
+            };
+            (add(c), ...);
+            return keys;
+        },
+        typename T::columns{});
+
     /// The statements that create the schema: tables in the order given, then indexes.
     template <Dialect D>
     static std::vector<std::string> create_statements() {
         std::vector<std::string> statements;
-        (statements.push_back(create_table_in_schema<Tables, D>()), ...);
-        (add_indexes<Tables, D>(statements), ...);
+        (statements.push_back(render_create_table<D>(Tables::name, Tables::column_infos, foreign_keys<Tables>)), ...);
+        auto add_indexes = [&](std::string_view table, const auto& indexes) {
+            for (const auto& index : indexes) statements.push_back(render_create_index<D>(table, index));
+        };
+        (add_indexes(Tables::name, Tables::index_infos), ...);
         return statements;
     }
 
@@ -72,68 +89,6 @@ struct Schema {
     }
 
 private:
-    template <class T, class D>
-    static std::string create_table_in_schema() {
-        std::string text = create_table<T, D>();
-        text.pop_back(); // the closing parenthesis; foreign keys go before it
-        std::apply([&](auto... c) {
-            [[maybe_unused]] auto add = [&](auto column) {
-                using C = decltype(column);
-                using FK = typename C::foreign_key;
-                if constexpr (!std::is_void_v<FK>) {
-                    using Target = std::tuple_element_t<0, table_of<FK::target>>;
-                    std::string target_column;
-                    std::apply([&](auto... t) {
-                        [[maybe_unused]] auto pick = [&](auto tc) {
-                            if (detail::same_member<decltype(tc)::member>(FK::target)) target_column = std::string(decltype(tc)::name);
-                        };
-                        (pick(t), ...);
-                    }, typename Target::columns{});
-                    text += ", FOREIGN KEY (" + D::quote_identifier(C::name) + ") REFERENCES " +
-                            D::quote_identifier(Target::name) + " (" + D::quote_identifier(target_column) + ") ON DELETE " +
-                            detail::action_sql(FK::on_delete) + " ON UPDATE " + detail::action_sql(FK::on_update);
-                }
-            };
-            (add(c), ...);
-        }, typename T::columns{});
-        return text + ")";
-    }
-
-    template <class T, class D>
-    static void add_indexes(std::vector<std::string>& statements) {
-        std::apply([&](auto... index) {
-            [[maybe_unused]] auto add = [&](auto i) {
-                using I = decltype(i);
-                std::string text = std::string("CREATE ") + (I::is_unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS " +
-                                   D::quote_identifier(I::name) + " ON " + D::quote_identifier(T::name) + " (";
-                bool first = true;
-                std::apply([&](auto... member) {
-                    auto add_member = [&](auto m) {
-                        std::apply([&](auto... c) {
-                            auto pick = [&](auto column) {
-                                if (detail::same_member<decltype(column)::member>(m)) {
-                                    text += (first ? "" : ", ") + D::quote_identifier(decltype(column)::name);
-                                    first = false;
-                                }
-                            };
-                            (pick(c), ...);
-                        }, typename T::columns{});
-                    };
-                    (add_member(member), ...);
-                }, I::members);
-                text += ")";
-                std::apply([&](auto... option) {
-                    [[maybe_unused]] auto add_option = [&](auto o) {
-                        if constexpr (detail::is_instance<where, decltype(o)>::value) text += " WHERE " + std::string(decltype(o)::sql);
-                    };
-                    (add_option(option), ...);
-                }, typename I::options{});
-                statements.push_back(text);
-            };
-            (add(index), ...);
-        }, typename T::indexes{});
-    }
-
     template <class T>
     static constexpr bool table_ok() {
         constexpr int same_name = ((Tables::name == T::name) + ...);

@@ -15,6 +15,7 @@
 #include "persist/migrate/embedded.hpp" // FixedString
 #include "persist/schema/column_type.hpp"
 
+#include <array>
 #include <cstddef>
 #include <string_view>
 #include <tuple>
@@ -123,6 +124,47 @@ struct find_references<First, Rest...> {
 
 } // namespace detail
 
+/// What DDL rendering and verification need to know of a column, as plain data: rendering
+/// loops over these at run time instead of instantiating templates per column, which keeps
+/// compile times down.
+struct ColumnInfo {
+    std::string_view name;
+    ColumnType type = ColumnType::blob;
+    bool nullable = false;
+    bool primary_key = false;
+    bool autoincrement = false;
+    bool unique = false;
+    std::string_view default_sql;
+    std::string_view check_sql;
+    std::string_view collate_sql;
+};
+
+/// An index as plain data (see ColumnInfo).
+struct IndexInfo {
+    std::string_view name;
+    bool unique = false;
+    std::string_view where_sql;
+    std::array<std::string_view, 16> columns{};
+    std::size_t column_count = 0;
+};
+
+namespace detail {
+template <template <FixedString> class Template, class... C>
+constexpr std::string_view sql_of() {
+    std::string_view result;
+    [[maybe_unused]] auto pick = [&]<class T>() {
+        if constexpr (is_instance<Template, T>::value) result = T::sql;
+    };
+    (pick.template operator()<C>(), ...);
+    return result;
+}
+template <class T>
+constexpr ColumnType sql_type_or_blob() {
+    if constexpr (ColumnMember<T>) return column_type<T>::sql_type;
+    else return ColumnType::blob; // reported by check_column_type
+}
+} // namespace detail
+
 /// One column: the member it maps, its SQL name, its constraints.
 template <auto Member, FixedString Name, class... Constraints>
 struct Column {
@@ -140,6 +182,15 @@ struct Column {
     using constraints = std::tuple<Constraints...>;
     /// The references<...> constraint, or void.
     using foreign_key = typename detail::find_references<Constraints...>::type;
+    static constexpr ColumnInfo info{name,
+                                     detail::sql_type_or_blob<value_type>(),
+                                     nullable,
+                                     is_primary_key,
+                                     is_autoincrement,
+                                     is_unique,
+                                     detail::sql_of<default_value, Constraints...>(),
+                                     detail::sql_of<check, Constraints...>(),
+                                     detail::sql_of<collate, Constraints...>()};
 };
 
 namespace detail {
@@ -173,6 +224,38 @@ struct Table {
     static constexpr FixedString sql_name = Name;
     static constexpr std::string_view name = Name.view();
     static constexpr std::size_t column_count = std::tuple_size_v<columns>;
+
+    /// The columns as plain data, in declaration order.
+    static constexpr auto column_infos =
+        std::apply([](auto... c) { return std::array<ColumnInfo, column_count>{decltype(c)::info...}; }, columns{});
+
+    /// The SQL name of the column mapping `member` (empty if none).
+    template <class M>
+    static constexpr std::string_view column_name_of(M member) {
+        std::string_view result;
+        std::apply([&](auto... c) { ((detail::same_member<decltype(c)::member>(member) ? (void)(result = decltype(c)::name) : void()), ...); },
+                   columns{});
+        return result;
+    }
+
+    /// The indexes as plain data.
+    static constexpr auto index_infos = std::apply(
+        [](auto... index) {
+            [[maybe_unused]] auto make = [](auto i) {
+                using I = decltype(i);
+                IndexInfo info{I::name, I::is_unique, {}, {}, 0};
+                std::apply([&](auto... option) {
+                    [[maybe_unused]] auto add = [&](auto o) {
+                        if constexpr (detail::is_instance<where, decltype(o)>::value) info.where_sql = decltype(o)::sql;
+                    };
+                    (add(option), ...);
+                }, typename I::options{});
+                std::apply([&](auto... member) { ((info.columns[info.column_count++] = column_name_of(member)), ...); }, I::members);
+                return info;
+            };
+            return std::array<IndexInfo, sizeof...(index)>{make(index)...};
+        },
+        indexes{});
 
     /// Whether `Member` is mapped by a column of this table.
     template <auto Member>

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -19,9 +20,11 @@ inline std::string upper(std::string text) {
     return text;
 }
 
-template <class T, class D, class S, class Tx>
-void verify_table(Tx& tx, std::vector<std::string>& differences) {
-    const std::string table(T::name);
+template <class D, class Tx>
+void verify_table(Tx& tx, std::string_view table_name, std::span<const ColumnInfo> columns,
+                  std::span<const ForeignKeyInfo> foreign_keys, std::span<const IndexInfo> indexes,
+                  std::vector<std::string>& differences) {
+    const std::string table(table_name);
     if (!tx.template query_one<std::int64_t>("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", table)) {
         differences.push_back("table " + table + " is missing");
         return;
@@ -29,50 +32,32 @@ void verify_table(Tx& tx, std::vector<std::string>& differences) {
     using Info = std::tuple<std::string, std::string, std::int64_t, std::int64_t>;
     const auto live = tx.template query<Info>("SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", table);
     std::set<std::string> described;
-    std::apply([&](auto... c) {
-        auto check = [&](auto column) {
-            using C = decltype(column);
-            const std::string name(C::name);
-            described.insert(name);
-            const auto found = std::find_if(live.begin(), live.end(), [&](const Info& i) { return std::get<0>(i) == name; });
-            const std::string where = "column " + table + "." + name;
-            if (found == live.end()) {
-                differences.push_back(where + " is missing");
-                return;
-            }
-            const std::string expected(D::type_name(column_type<typename C::value_type>::sql_type));
-            if (upper(std::get<1>(*found)) != expected)
-                differences.push_back(where + " has type " + std::get<1>(*found) + ", expected " + expected);
-            if ((std::get<2>(*found) != 0) != !C::nullable)
-                differences.push_back(where + (C::nullable ? " is NOT NULL, expected nullable" : " is nullable, expected NOT NULL"));
-            if ((std::get<3>(*found) != 0) != C::is_primary_key)
-                differences.push_back(where + (C::is_primary_key ? " is not in the primary key, expected it to be"
-                                                                 : " is in the primary key, expected it not to be"));
-        };
-        (check(c), ...);
-    }, typename T::columns{});
+    for (const auto& column : columns) {
+        const std::string name(column.name);
+        described.insert(name);
+        const auto found = std::find_if(live.begin(), live.end(), [&](const Info& i) { return std::get<0>(i) == name; });
+        const std::string where = "column " + table + "." + name;
+        if (found == live.end()) {
+            differences.push_back(where + " is missing");
+            continue;
+        }
+        const std::string expected(D::type_name(column.type));
+        if (upper(std::get<1>(*found)) != expected)
+            differences.push_back(where + " has type " + std::get<1>(*found) + ", expected " + expected);
+        if ((std::get<2>(*found) != 0) != !column.nullable)
+            differences.push_back(where + (column.nullable ? " is NOT NULL, expected nullable" : " is nullable, expected NOT NULL"));
+        if ((std::get<3>(*found) != 0) != column.primary_key)
+            differences.push_back(where + (column.primary_key ? " is not in the primary key, expected it to be"
+                                                              : " is in the primary key, expected it not to be"));
+    }
     for (const auto& info : live)
         if (!described.count(std::get<0>(info)))
             differences.push_back("column " + table + "." + std::get<0>(info) + " is in the database but not described");
 
-    // Foreign keys: (from, table, to, on_delete) as text, compared as sets.
     std::set<std::string> expected_keys, live_keys;
-    std::apply([&](auto... c) {
-        [[maybe_unused]] auto add = [&](auto column) {
-            using C = decltype(column);
-            using FK = typename C::foreign_key;
-            if constexpr (!std::is_void_v<FK>) {
-                using Target = std::tuple_element_t<0, typename S::template table_of<FK::target>>;
-                std::string to;
-                std::apply([&](auto... t) {
-                    ((same_member<decltype(t)::member>(FK::target) ? (void)(to = std::string(decltype(t)::name)) : void()), ...);
-                }, typename Target::columns{});
-                expected_keys.insert(std::string(C::name) + " -> " + std::string(Target::name) + "." + to + " ON DELETE " +
-                                     action_sql(FK::on_delete) + " ON UPDATE " + action_sql(FK::on_update));
-            }
-        };
-        (add(c), ...);
-    }, typename T::columns{});
+    for (const auto& key : foreign_keys)
+        expected_keys.insert(std::string(key.column) + " -> " + std::string(key.table) + "." + std::string(key.target_column) +
+                             " ON DELETE " + action_sql(key.on_delete) + " ON UPDATE " + action_sql(key.on_update));
     for (auto& [from, target, to, on_delete, on_update] :
          tx.template query<std::tuple<std::string, std::string, std::string, std::string, std::string>>(
              "SELECT \"from\", \"table\", \"to\", on_delete, on_update FROM pragma_foreign_key_list(?)", table))
@@ -82,30 +67,18 @@ void verify_table(Tx& tx, std::vector<std::string>& differences) {
     for (const auto& key : live_keys)
         if (!expected_keys.count(key)) differences.push_back("foreign key " + table + "." + key + " is in the database but not described");
 
-    // Indexes created with CREATE INDEX: name, uniqueness, columns.
     std::set<std::string> expected_indexes, live_indexes;
-    std::apply([&](auto... index) {
-        [[maybe_unused]] auto add = [&](auto i) {
-            using I = decltype(i);
-            std::string columns;
-            std::apply([&](auto... member) {
-                auto add_member = [&](auto m) {
-                    std::apply([&](auto... c) {
-                        ((same_member<decltype(c)::member>(m) ? (void)(columns += (columns.empty() ? "" : ",") + std::string(decltype(c)::name)) : void()), ...);
-                    }, typename T::columns{});
-                };
-                (add_member(member), ...);
-            }, I::members);
-            expected_indexes.insert(std::string(I::name) + (I::is_unique ? " UNIQUE (" : " (") + columns + ")");
-        };
-        (add(index), ...);
-    }, typename T::indexes{});
+    for (const auto& index : indexes) {
+        std::string names;
+        for (std::size_t i = 0; i < index.column_count; ++i) names += (i ? "," : "") + std::string(index.columns[i]);
+        expected_indexes.insert(std::string(index.name) + (index.unique ? " UNIQUE (" : " (") + names + ")");
+    }
     for (auto& [name, is_unique] : tx.template query<std::tuple<std::string, std::int64_t>>(
              "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin = 'c'", table)) {
-        std::string columns;
+        std::string names;
         for (auto& column : tx.template query<std::string>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name))
-            columns += (columns.empty() ? "" : ",") + column;
-        live_indexes.insert(name + (is_unique ? " UNIQUE (" : " (") + columns + ")");
+            names += (names.empty() ? "" : ",") + column;
+        live_indexes.insert(name + (is_unique ? " UNIQUE (" : " (") + names + ")");
     }
     for (const auto& index : expected_indexes)
         if (!live_indexes.count(index)) differences.push_back("index " + index + " on " + table + " is missing or differs");
@@ -122,7 +95,11 @@ template <class S, class Tx>
 std::vector<std::string> verify(Tx& tx) {
     using D = typename Tx::dialect;
     std::vector<std::string> differences;
-    std::apply([&](auto... table) { (detail::verify_table<decltype(table), D, S>(tx, differences), ...); }, typename S::tables{});
+    std::apply([&](auto... table) {
+        (detail::verify_table<D>(tx, decltype(table)::name, decltype(table)::column_infos,
+                                 S::template foreign_keys<decltype(table)>, decltype(table)::index_infos, differences),
+         ...);
+    }, typename S::tables{});
     return differences;
 }
 

@@ -2,6 +2,7 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/schema.hpp>
+#include <persist/schema/uuid.hpp>
 #include <persist/sqlite.hpp>
 
 using namespace persist;
@@ -229,4 +230,58 @@ TEST_CASE("verify lists every difference between the descriptors and the databas
     }
     store.write([](auto& tx) { tx.execute("DROP TABLE teams"); });
     CHECK(store.read([](auto& tx) { return verify<TeamSchema>(tx); }).front() == "table teams is missing");
+}
+
+namespace {
+struct Note {
+    boost::uuids::uuid id;
+    std::string text;
+    std::chrono::system_clock::time_point created_at;
+    std::chrono::system_clock::time_point updated_at;
+    std::optional<std::chrono::system_clock::time_point> deleted_at;
+};
+using Notes = Table<"notes", Column<&Note::id, "id", primary_key, generated>, Column<&Note::text, "text">,
+                    Column<&Note::created_at, "created_at">, Column<&Note::updated_at, "updated_at">,
+                    Column<&Note::deleted_at, "deleted_at">, timestamps<&Note::created_at, &Note::updated_at>,
+                    soft_delete<&Note::deleted_at>>;
+} // namespace
+
+TEST_CASE("mixins: generated UUID keys, maintained timestamps, soft delete") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Notes, sqlite::Dialect>());
+        const auto before = std::chrono::system_clock::now();
+        const boost::uuids::uuid id = insert<Notes>(tx, Note{{}, "first", {}, {}, std::nullopt});
+        CHECK_FALSE(id.is_nil());
+        auto note = get<Notes>(tx, id);
+        REQUIRE(note.has_value());
+        CHECK(note->created_at >= std::chrono::time_point_cast<std::chrono::microseconds>(before));
+        CHECK(note->updated_at == note->created_at);
+
+        note->text = "edited";
+        CHECK(update<Notes>(tx, *note));
+        const auto edited = get<Notes>(tx, id);
+        CHECK(edited->text == "edited");
+        CHECK(edited->created_at == note->created_at);
+        CHECK(edited->updated_at >= note->updated_at);
+
+        upsert<Notes>(tx, Note{id, "upserted", {}, {}, std::nullopt});
+        CHECK(get<Notes>(tx, id)->created_at == note->created_at); // kept on conflict
+
+        const boost::uuids::uuid second = insert<Notes>(tx, Note{{}, "second", {}, {}, std::nullopt});
+        CHECK(second != id);
+        CHECK(remove<Notes>(tx, id));
+        CHECK_FALSE(remove<Notes>(tx, id)); // already removed
+        CHECK_FALSE(get<Notes>(tx, id).has_value());
+        CHECK(count<Notes>(tx) == 1);
+        CHECK(all<Notes>(tx).size() == 1);
+        CHECK(select<Notes>(tx, all_rows()).size() == 1);
+        CHECK(select<Notes>(tx, all_rows(), {}, {}, Deleted::only).front().text == "upserted");
+        CHECK(count<Notes>(tx, all_rows(), Deleted::include) == 2);
+        CHECK(tx.template query_one<std::int64_t>("SELECT count(*) FROM notes WHERE deleted_at IS NOT NULL") == 1);
+        CHECK(restore<Notes>(tx, id));
+        CHECK(count<Notes>(tx) == 2);
+        CHECK(purge<Notes>(tx, id));
+        CHECK(count<Notes>(tx, all_rows(), Deleted::include) == 1);
+    });
 }

@@ -6,8 +6,10 @@
 #include "persist/schema/ddl.hpp"
 #include "persist/schema/table.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -83,35 +85,126 @@ struct Sql {
     }
     static std::string table() { return D::quote_identifier(T::name); }
     static std::string all_columns() { return names(true, true, false); }
+    /// " AND "deleted_at" IS NULL" for soft-deleting tables, else "".
+    static std::string live_filter() {
+        if constexpr (T::has_soft_delete) {
+            using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
+            return " AND " + D::quote_identifier(T::column_name_of(Part::deleted_at)) + " IS NULL";
+        } else {
+            return "";
+        }
+    }
 };
+
+// What insert and upsert fill in before writing: timestamps and generated values.
+template <class T>
+typename T::row_type prepared_for_insert(const typename T::row_type& row) {
+    auto copy = row;
+    if constexpr (T::has_timestamps) {
+        using Part = std::tuple_element_t<0, typename T::timestamp_parts>;
+        const auto now = std::chrono::system_clock::now();
+        copy.*(Part::created_at) = now;
+        copy.*(Part::updated_at) = now;
+    }
+    std::apply([&](auto... c) {
+        auto fill = [&](auto column) {
+            using C = decltype(column);
+            if constexpr (C::is_generated) {
+                using traits = column_type<typename C::value_type>;
+                if (traits::empty(copy.*(C::member))) copy.*(C::member) = traits::generate();
+            }
+        };
+        (fill(c), ...);
+    }, typename T::columns{});
+    return copy;
+}
+
+// The primary key columns of a columns tuple (class templates: GCC 12 stumbles over lambdas
+// inside decltype here).
+template <class Columns> struct key_columns;
+template <class... C> struct key_columns<std::tuple<C...>> {
+    using type = decltype(std::tuple_cat(std::conditional_t<C::is_primary_key, std::tuple<C>, std::tuple<>>{}...));
+};
+template <class Columns> struct generated_key_columns;
+template <class... C> struct generated_key_columns<std::tuple<C...>> {
+    using type = decltype(std::tuple_cat(
+        std::conditional_t<C::is_primary_key && C::is_generated, std::tuple<C>, std::tuple<>>{}...));
+};
+
+template <FixedString TableName, std::size_t Given, std::size_t Keys>
+struct check_key_count {
+    static_assert(Given == Keys, "persist: pass one value per primary key column of the table, in column order (the "
+                                 "counts given and needed are above)");
+    static constexpr bool value = true;
+};
+
+// The stored (bindable) form of primary key values, one per key column, in column order.
+template <class T, class... Key>
+auto stored_keys(const Key&... key) {
+    using Keys = typename key_columns<typename T::columns>::type;
+    static_assert(check_key_count<T::sql_name, sizeof...(Key), std::tuple_size_v<Keys>>::value);
+    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return std::make_tuple(
+            typename column_type<typename std::tuple_element_t<I, Keys>::value_type>::stored(
+                column_type<typename std::tuple_element_t<I, Keys>::value_type>::to_stored(
+                    typename std::tuple_element_t<I, Keys>::value_type(key)))...);
+    }(std::index_sequence_for<Key...>{});
+}
+
+template <class T>
+constexpr bool needs_preparation() {
+    return T::has_timestamps || std::apply([](auto... c) { return (decltype(c)::is_generated || ... || false); }, typename T::columns{});
+}
+
+// The generated primary key column, as a tuple of zero or one column.
+template <class T>
+using generated_key = typename generated_key_columns<typename T::columns>::type;
 } // namespace detail
 
-/// Inserts `row` into table `T`; autoincrement columns are left to the database. Returns the
-/// new row's rowid (the key, for an INTEGER PRIMARY KEY). Throws constraint_error naming the
-/// constraint.
+/// Inserts `row` into table `T`. Autoincrement columns are left to the database; with the
+/// timestamps mixin created_at and updated_at are set to now; empty generated columns get a
+/// new value. Returns the generated primary key when the table has one (a UUID), otherwise
+/// the new row's rowid (the key, for an INTEGER PRIMARY KEY). Throws constraint_error naming
+/// the constraint.
 template <class T, class Tx>
-std::int64_t insert(Tx& tx, const typename T::row_type& row) {
+auto insert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
     static const std::string sql = "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) +
                                    ") VALUES (" + detail::Sql<T, D>::placeholders(true) + ")";
-    std::apply([&](auto... c) {
-        auto bind_all = [&](auto... column) { tx.execute(sql, detail::stored_value<decltype(column)>(row)...); };
-        // Autoincrement columns are not bound.
-        auto filtered = std::tuple_cat(std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>{}...);
-        std::apply(bind_all, filtered);
-    }, typename T::columns{});
-    return tx.last_insert_id();
+    auto write = [&](const typename T::row_type& values) {
+        std::apply([&](auto... c) {
+            auto bind_all = [&](auto... column) { tx.execute(sql, detail::stored_value<decltype(column)>(values)...); };
+            // Autoincrement columns are not bound.
+            auto filtered = std::tuple_cat(std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>{}...);
+            std::apply(bind_all, filtered);
+        }, typename T::columns{});
+    };
+    if constexpr (detail::needs_preparation<T>()) {
+        const auto prepared = detail::prepared_for_insert<T>(row);
+        write(prepared);
+        if constexpr (std::tuple_size_v<detail::generated_key<T>> == 1) {
+            using Key = std::tuple_element_t<0, detail::generated_key<T>>;
+            return prepared.*(Key::member);
+        } else {
+            return tx.last_insert_id();
+        }
+    } else {
+        write(row);
+        return tx.last_insert_id();
+    }
 }
 
-/// The row of `T` whose primary key is `key...` (in column order), or nullopt.
+/// The row of `T` whose primary key is `key...` (in column order), or nullopt (also for a
+/// soft-deleted row).
 template <class T, class Tx, class... Key>
 std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
-                                   " WHERE " + detail::Sql<T, D>::key_condition();
+                                   " WHERE " + detail::Sql<T, D>::key_condition() + detail::Sql<T, D>::live_filter();
     return std::apply([&](auto... c) -> std::optional<typename T::row_type> {
         using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
-        auto found = tx.template query_one<Stored>(sql, key...);
+        auto found = std::apply([&](const auto&... k) { return tx.template query_one<Stored>(sql, k...); },
+                                detail::stored_keys<T>(key...));
         if (!found) return std::nullopt;
         typename T::row_type row{};
         std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, *found);
@@ -119,12 +212,13 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     }, typename T::columns{});
 }
 
-/// Every row of `T`, in primary key order.
+/// Every row of `T` (not soft-deleted), in primary key order.
 template <class T, class Tx>
 std::vector<typename T::row_type> all(Tx& tx) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
-                                   " ORDER BY " + detail::Sql<T, D>::names(true, false, false);
+                                   " WHERE 1" + detail::Sql<T, D>::live_filter() + " ORDER BY " +
+                                   detail::Sql<T, D>::names(true, false, false);
     return std::apply([&](auto... c) {
         using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
         std::vector<typename T::row_type> rows;
@@ -137,13 +231,19 @@ std::vector<typename T::row_type> all(Tx& tx) {
     }, typename T::columns{});
 }
 
-/// Writes every non-key column of `row` to the row with its primary key. Returns whether a
-/// row was changed.
+/// Writes every non-key column of `row` to the (not soft-deleted) row with its primary key;
+/// with the timestamps mixin, updated_at becomes now. Returns whether a row was changed.
 template <class T, class Tx>
-bool update(Tx& tx, const typename T::row_type& row) {
+bool update(Tx& tx, const typename T::row_type& original) {
     using D = typename Tx::dialect;
     static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " + detail::Sql<T, D>::assignments() +
-                                   " WHERE " + detail::Sql<T, D>::key_condition(detail::Sql<T, D>::non_key_count());
+                                   " WHERE " + detail::Sql<T, D>::key_condition(detail::Sql<T, D>::non_key_count()) +
+                                   detail::Sql<T, D>::live_filter();
+    auto row = original;
+    if constexpr (T::has_timestamps) {
+        using Part = std::tuple_element_t<0, typename T::timestamp_parts>;
+        row.*(Part::updated_at) = std::chrono::system_clock::now();
+    }
     return std::apply([&](auto... c) {
         auto others = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<>, std::tuple<decltype(c)>>{}...);
         auto keys = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>{}...);
@@ -155,19 +255,49 @@ bool update(Tx& tx, const typename T::row_type& row) {
     }, typename T::columns{});
 }
 
-/// Deletes the row of `T` whose primary key is `key...`. Returns whether one was deleted.
+/// Deletes the row of `T` whose primary key is `key...`, soft-deleted or not. Returns whether
+/// one was deleted.
+template <class T, class Tx, class... Key>
+bool purge(Tx& tx, const Key&... key) {
+    using D = typename Tx::dialect;
+    static const std::string sql = "DELETE FROM " + detail::Sql<T, D>::table() + " WHERE " + detail::Sql<T, D>::key_condition();
+    return std::apply([&](const auto&... k) { return tx.execute(sql, k...); }, detail::stored_keys<T>(key...)) > 0;
+}
+
+/// Removes the row of `T` whose primary key is `key...`: deletes it, or with the soft_delete
+/// mixin sets its deleted_at to now. Returns whether a row was removed.
 template <class T, class Tx, class... Key>
 bool remove(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
-    static const std::string sql = "DELETE FROM " + detail::Sql<T, D>::table() + " WHERE " + detail::Sql<T, D>::key_condition();
-    return tx.execute(sql, key...) > 0;
+    if constexpr (T::has_soft_delete) {
+        using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
+        static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " +
+                                       D::quote_identifier(T::column_name_of(Part::deleted_at)) + " = " + D::placeholder(1) +
+                                       " WHERE " + detail::Sql<T, D>::key_condition(1) + detail::Sql<T, D>::live_filter();
+        return std::apply([&](const auto&... k) { return tx.execute(sql, std::chrono::system_clock::now(), k...); },
+                          detail::stored_keys<T>(key...)) > 0;
+    } else {
+        return purge<T>(tx, key...);
+    }
 }
 
-/// The number of rows in `T`.
+/// Brings back a soft-deleted row of `T` (soft_delete mixin only). Returns whether one was restored.
+template <class T, class Tx, class... Key>
+bool restore(Tx& tx, const Key&... key) {
+    static_assert(T::has_soft_delete, "persist: restore() needs a table with the soft_delete mixin");
+    using D = typename Tx::dialect;
+    using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
+    static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " +
+                                   D::quote_identifier(T::column_name_of(Part::deleted_at)) + " = NULL WHERE " +
+                                   detail::Sql<T, D>::key_condition();
+    return std::apply([&](const auto&... k) { return tx.execute(sql, k...); }, detail::stored_keys<T>(key...)) > 0;
+}
+
+/// The number of rows in `T` (not soft-deleted).
 template <class T, class Tx>
 std::int64_t count(Tx& tx) {
     using D = typename Tx::dialect;
-    static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table();
+    static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE 1" + detail::Sql<T, D>::live_filter();
     return *tx.template query_one<std::int64_t>(sql);
 }
 
@@ -190,14 +320,32 @@ std::string order_clause(OrderBy<Orders...>) {
 }
 } // namespace detail
 
+/// Which rows typed reads see in a table with the soft_delete mixin.
+enum class Deleted { skip, include, only };
+
+namespace detail {
+template <class T, class D>
+std::string deleted_filter(Deleted deleted) {
+    if constexpr (!T::has_soft_delete) {
+        return "";
+    } else {
+        using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
+        const std::string column = D::quote_identifier(T::column_name_of(Part::deleted_at));
+        if (deleted == Deleted::include) return "";
+        return " AND " + column + (deleted == Deleted::skip ? " IS NULL" : " IS NOT NULL");
+    }
+}
+} // namespace detail
+
 /// The rows of `T` matching `where`, ordered by `order` (primary key order when empty),
-/// limited by `page`.
+/// limited by `page`; soft-deleted rows are skipped unless `deleted` says otherwise.
 template <class T, class Tx, class Where, class... Orders>
-std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Orders...> order = {}, Page page = {}) {
+std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Orders...> order = {}, Page page = {},
+                                         Deleted deleted = Deleted::skip) {
     using D = typename Tx::dialect;
     int index = 0;
-    std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() + " WHERE " +
-                      where.template render<T, D>(index);
+    std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() + " WHERE (" +
+                      where.template render<T, D>(index) + ")" + detail::deleted_filter<T, D>(deleted);
     if constexpr (sizeof...(Orders) > 0) sql += detail::order_clause<T, D>(order);
     else sql += " ORDER BY " + detail::Sql<T, D>::names(true, false, false);
     if (page.limit) sql += " LIMIT " + std::to_string(*page.limit) + " OFFSET " + std::to_string(page.offset);
@@ -215,12 +363,13 @@ std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Ord
     }, typename T::columns{});
 }
 
-/// The number of rows of `T` matching `where`.
+/// The number of rows of `T` matching `where` (soft-deleted ones as `deleted` says).
 template <class T, class Tx, class Where>
-std::int64_t count(Tx& tx, const Where& where) {
+std::int64_t count(Tx& tx, const Where& where, Deleted deleted = Deleted::skip) {
     using D = typename Tx::dialect;
     int index = 0;
-    const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE " + where.template render<T, D>(index);
+    const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE (" + where.template render<T, D>(index) +
+                            ")" + detail::deleted_filter<T, D>(deleted);
     return std::apply([&](const auto&... value) { return *tx.template query_one<std::int64_t>(sql, value...); }, where.values());
 }
 
@@ -229,17 +378,24 @@ std::int64_t count(Tx& tx, const Where& where) {
 namespace persist::schema {
 
 /// Inserts `row`, or, when a row with its primary key exists, updates that row's other
-/// columns (one statement: INSERT ... ON CONFLICT (key) DO UPDATE).
+/// columns (one statement: INSERT ... ON CONFLICT (key) DO UPDATE). With the timestamps
+/// mixin, updated_at becomes now and an existing row keeps its created_at.
 template <class T, class Tx>
 void upsert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
     static const std::string sql = [] {
         std::vector<std::string_view> keys, others;
-        for (const auto& column : T::column_infos) (column.primary_key ? keys : others).push_back(column.name);
+        std::string_view created_at;
+        if constexpr (T::has_timestamps)
+            created_at = T::column_name_of(std::tuple_element_t<0, typename T::timestamp_parts>::created_at);
+        for (const auto& column : T::column_infos)
+            if (column.primary_key) keys.push_back(column.name);
+            else if (column.name != created_at) others.push_back(column.name); // created_at keeps its first value
         return "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::all_columns() + ") VALUES (" +
                detail::Sql<T, D>::placeholders(false) + ") " + D::upsert_clause(keys, others);
     }();
-    std::apply([&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(row)...); }, typename T::columns{});
+    const auto prepared = detail::prepared_for_insert<T>(row);
+    std::apply([&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(prepared)...); }, typename T::columns{});
 }
 
 /// Runs raw `sql` and maps each result column onto the column of `T` with the same name;

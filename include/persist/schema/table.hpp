@@ -16,6 +16,8 @@
 #include "persist/schema/column_type.hpp"
 
 #include <array>
+#include <chrono>
+#include <optional>
 #include <cstddef>
 #include <string_view>
 #include <tuple>
@@ -48,6 +50,23 @@ struct references {
 template <auto... Members> struct on {};
 /// Index options.
 struct unique_index {};
+
+/// Mixin: `created_at` and `updated_at` (system_clock time points) maintained by the typed
+/// operations: insert sets both, update and upsert set updated_at.
+template <auto CreatedAt, auto UpdatedAt>
+struct timestamps {
+    static constexpr auto created_at = CreatedAt;
+    static constexpr auto updated_at = UpdatedAt;
+};
+/// Mixin: remove() sets `deleted_at` (std::optional<system_clock::time_point>) instead of
+/// deleting; typed reads skip such rows unless asked; restore() clears it; purge() deletes.
+template <auto DeletedAt>
+struct soft_delete {
+    static constexpr auto deleted_at = DeletedAt;
+};
+/// Column constraint: insert fills an empty value (a nil UUID) with a new one
+/// (column_type<T>::generate()), and returns it when the column is the primary key.
+struct generated {};
 template <FixedString Condition> struct where { static constexpr std::string_view sql = Condition.view(); };
 
 /// An index of a table: its name, its columns (on<&Row::a, &Row::b>), and optionally
@@ -178,6 +197,7 @@ struct Column {
     static constexpr bool is_primary_key = detail::has<primary_key, Constraints...>;
     static constexpr bool is_autoincrement = detail::has<autoincrement, Constraints...>;
     static constexpr bool is_unique = detail::has<unique, Constraints...>;
+    static constexpr bool is_generated = detail::has<generated, Constraints...>;
     static constexpr bool supported = ColumnMember<value_type>;
     using constraints = std::tuple<Constraints...>;
     /// The references<...> constraint, or void.
@@ -200,6 +220,30 @@ constexpr bool same_member(M member) {
     else return false;
 }
 
+template <class T> struct is_timestamps : std::false_type {};
+template <auto C, auto U> struct is_timestamps<timestamps<C, U>> : std::true_type {};
+template <class T> struct is_soft_delete : std::false_type {};
+template <auto D> struct is_soft_delete<soft_delete<D>> : std::true_type {};
+
+template <FixedString TableName, bool Ok>
+struct check_timestamps_columns {
+    static_assert(Ok, "persist: timestamps<&Row::created_at, &Row::updated_at> needs two columns of this table of type "
+                      "std::chrono::system_clock::time_point (not optional)");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, bool Ok>
+struct check_soft_delete_column {
+    static_assert(Ok, "persist: soft_delete<&Row::deleted_at> needs a column of this table of type "
+                      "std::optional<std::chrono::system_clock::time_point>");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString ColumnName, bool Ok>
+struct check_generated_column {
+    static_assert(Ok, "persist: a generated column needs a type whose column_type<T> has generate() and empty(value), "
+                      "such as boost::uuids::uuid (include persist/schema/uuid.hpp)");
+    static constexpr bool value = true;
+};
+
 template <class T> struct is_column : std::false_type {};
 template <auto M, FixedString N, class... C> struct is_column<Column<M, N, C...>> : std::true_type {};
 
@@ -221,6 +265,10 @@ struct Table {
     using row_type = typename First::row_type;
     using columns = detail::filter<detail::is_column, First, Rest...>;
     using indexes = detail::filter<detail::is_index, First, Rest...>;
+    using timestamp_parts = detail::filter<detail::is_timestamps, First, Rest...>;
+    using soft_delete_parts = detail::filter<detail::is_soft_delete, First, Rest...>;
+    static constexpr bool has_timestamps = std::tuple_size_v<timestamp_parts> > 0;
+    static constexpr bool has_soft_delete = std::tuple_size_v<soft_delete_parts> > 0;
     static constexpr FixedString sql_name = Name;
     static constexpr std::string_view name = Name.view();
     static constexpr std::size_t column_count = std::tuple_size_v<columns>;
@@ -276,9 +324,32 @@ private:
 
     template <class C>
     static constexpr bool column_ok() {
-        if constexpr (detail::is_index<C>::value) return index_ok<C>();
-        else return column_ok_impl<C>();
+        using Time = std::chrono::system_clock::time_point;
+        if constexpr (detail::is_index<C>::value) {
+            return index_ok<C>();
+        } else if constexpr (detail::is_timestamps<C>::value) {
+            constexpr bool ok = has_member_of_type<Time>(C::created_at) && has_member_of_type<Time>(C::updated_at);
+            return detail::check_timestamps_columns<Name, ok>::value;
+        } else if constexpr (detail::is_soft_delete<C>::value) {
+            return detail::check_soft_delete_column<Name, has_member_of_type<std::optional<Time>>(C::deleted_at)>::value;
+        } else {
+            return column_ok_impl<C>();
+        }
     }
+    template <class V>
+    static constexpr bool generatable() {
+        return requires(const V& value) {
+            { column_type<V>::generate() } -> std::same_as<V>;
+            { column_type<V>::empty(value) } -> std::convertible_to<bool>;
+        };
+    }
+
+    template <class Wanted, class M>
+    static constexpr bool has_member_of_type(M member) {
+        if constexpr (std::is_same_v<typename detail::member_traits<M>::type, Wanted>) return has_member_value(member);
+        else return false;
+    }
+
     template <class C>
     static constexpr bool column_ok_impl() {
         constexpr bool same_struct = std::is_same_v<typename C::row_type, row_type>;
@@ -286,7 +357,8 @@ private:
         return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
                detail::check_column_type<Name, C::sql_name, C::supported>::value &&
                detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
-               detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value;
+               detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value &&
+               detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value;
     }
     static constexpr bool any_primary_key =
         std::apply([](auto... c) { return (decltype(c)::is_primary_key || ...); }, columns{});

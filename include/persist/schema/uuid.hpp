@@ -6,6 +6,7 @@
 #include "persist/error.hpp"
 #include "persist/schema/column_type.hpp"
 
+#include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/string_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
@@ -19,6 +20,13 @@ struct column_type<boost::uuids::uuid> {
     using stored = std::string;
     static constexpr ColumnType sql_type = ColumnType::text;
     static std::string to_stored(const boost::uuids::uuid& value) { return boost::uuids::to_string(value); }
+    /// A new random (version 4) UUID, for columns marked generated.
+    static boost::uuids::uuid generate() {
+        thread_local boost::uuids::random_generator generator;
+        return generator();
+    }
+    /// Whether `value` is the nil UUID, which a generated column replaces on insert.
+    static bool empty(const boost::uuids::uuid& value) { return value.is_nil(); }
     /// Throws schema_error for text that is not a UUID.
     static boost::uuids::uuid from_stored(const std::string& text) {
         try {

@@ -285,3 +285,50 @@ TEST_CASE("mixins: generated UUID keys, maintained timestamps, soft delete") {
         CHECK(count<Notes>(tx, all_rows(), Deleted::include) == 1);
     });
 }
+
+TEST_CASE("the initial migration is the schema's DDL, and migrate() applies it once") {
+    auto store = memory_store();
+    const InitialMigration<TeamSchema, sqlite::Dialect> initial;
+    const auto list = initial.migrations();
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].up == TeamSchema::create_script<sqlite::Dialect>());
+    CHECK(list[0].checksum == migrate::checksum(list[0].up).str());
+    CHECK(store.migrate(initial).applied == std::vector<std::int64_t>{1});
+    CHECK(store.migrate(initial).applied.empty());
+    CHECK(store.read([](auto& tx) { return verify<TeamSchema>(tx); }).empty());
+}
+
+namespace {
+// A user type with its own column_type specialisation: stored as text.
+struct Email {
+    std::string address;
+    bool operator==(const Email&) const = default;
+};
+struct Contact {
+    std::int64_t id;
+    Email email;
+};
+} // namespace
+
+template <>
+struct persist::schema::column_type<Email> {
+    using stored = std::string;
+    static constexpr persist::ColumnType sql_type = persist::ColumnType::text;
+    static std::string to_stored(const Email& value) { return value.address; }
+    static Email from_stored(std::string text) { return Email{std::move(text)}; }
+};
+
+namespace {
+using Contacts = Table<"contacts", Column<&Contact::id, "id", primary_key>, Column<&Contact::email, "email", unique>>;
+} // namespace
+
+TEST_CASE("user types plug in through column_type") {
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Contacts, sqlite::Dialect>());
+        insert<Contacts>(tx, Contact{1, Email{"ada@example.com"}});
+        CHECK(get<Contacts>(tx, 1)->email == Email{"ada@example.com"});
+        CHECK(select<Contacts>(tx, col<&Contact::email> == Email{"ada@example.com"}).size() == 1);
+        CHECK(tx.template query_one<std::string>("SELECT typeof(email) FROM contacts") == "text");
+    });
+}

@@ -19,6 +19,9 @@ using persist::schema::Action;
 using persist::schema::check;
 using persist::schema::Column;
 using persist::schema::default_value;
+using persist::schema::generated;
+using persist::schema::soft_delete;
+using persist::schema::timestamps;
 using persist::schema::Index;
 using persist::schema::on;
 using persist::schema::primary_key;
@@ -41,13 +44,13 @@ struct User {
     Time updated_at;
     std::optional<Time> deleted_at;
 };
-using Users = Table<"users", Column<&User::id, "id", primary_key>, Column<&User::email, "email", unique>,
+using Users = Table<"users", Column<&User::id, "id", primary_key, generated>, Column<&User::email, "email", unique>,
                     Column<&User::password_hash, "password_hash">, Column<&User::name, "name">,
                     Column<&User::is_active, "is_active", default_value<"1">>,
                     Column<&User::email_verified, "email_verified", default_value<"0">>,
                     Column<&User::created_at, "created_at">, Column<&User::updated_at, "updated_at">,
-                    Column<&User::deleted_at, "deleted_at">,
-                    Index<"idx_users_email", on<&User::email>, where<"deleted_at IS NULL">>>;
+                    Column<&User::deleted_at, "deleted_at">, timestamps<&User::created_at, &User::updated_at>,
+                    soft_delete<&User::deleted_at>, Index<"idx_users_email", on<&User::email>, where<"deleted_at IS NULL">>>;
 
 struct McpType {
     Uuid id;
@@ -64,7 +67,7 @@ struct McpType {
     Time created_at;
     Time updated_at;
 };
-using McpTypes = Table<"mcp_types", Column<&McpType::id, "id", primary_key>, Column<&McpType::name, "name", unique>,
+using McpTypes = Table<"mcp_types", Column<&McpType::id, "id", primary_key, generated>, Column<&McpType::name, "name", unique>,
                        Column<&McpType::display_name, "display_name">, Column<&McpType::description, "description">,
                        Column<&McpType::icon_url, "icon_url">, Column<&McpType::server_script, "server_script">,
                        Column<&McpType::config_template, "config_template">,
@@ -72,7 +75,7 @@ using McpTypes = Table<"mcp_types", Column<&McpType::id, "id", primary_key>, Col
                        Column<&McpType::resource_limits, "resource_limits">,
                        Column<&McpType::max_duration_minutes, "max_duration_minutes", default_value<"60">>,
                        Column<&McpType::is_active, "is_active">, Column<&McpType::created_at, "created_at">,
-                       Column<&McpType::updated_at, "updated_at">>;
+                       Column<&McpType::updated_at, "updated_at">, timestamps<&McpType::created_at, &McpType::updated_at>>;
 
 struct ApiKey {
     Uuid id;
@@ -116,7 +119,7 @@ struct McpInstance {
     std::optional<Time> deleted_at;
 };
 using McpInstances = Table<
-    "mcp_instances", Column<&McpInstance::id, "id", primary_key>,
+    "mcp_instances", Column<&McpInstance::id, "id", primary_key, generated>,
     Column<&McpInstance::user_id, "user_id", references<&User::id, Action::cascade>>,
     Column<&McpInstance::mcp_type_id, "mcp_type_id", references<&McpType::id>>,
     Column<&McpInstance::api_key_id, "api_key_id", references<&ApiKey::id>>,
@@ -128,6 +131,7 @@ using McpInstances = Table<
     Column<&McpInstance::error_message, "error_message">, Column<&McpInstance::last_accessed, "last_accessed">,
     Column<&McpInstance::stats, "stats">, Column<&McpInstance::created_at, "created_at">,
     Column<&McpInstance::updated_at, "updated_at">, Column<&McpInstance::deleted_at, "deleted_at">,
+    timestamps<&McpInstance::created_at, &McpInstance::updated_at>, soft_delete<&McpInstance::deleted_at>,
     Index<"idx_mcp_instances_status", on<&McpInstance::status>, where<"deleted_at IS NULL">>,
     Index<"idx_mcp_instances_expires_at", on<&McpInstance::expires_at>, where<"deleted_at IS NULL">>,
     Index<"idx_mcp_instances_user_status", on<&McpInstance::user_id, &McpInstance::status>, where<"deleted_at IS NULL">>>;
@@ -142,7 +146,7 @@ struct McpLog {
     std::string metadata = "{}";
     Time created_at;
 };
-using McpLogs = Table<"mcp_logs", Column<&McpLog::id, "id", primary_key>,
+using McpLogs = Table<"mcp_logs", Column<&McpLog::id, "id", primary_key, generated>,
                       Column<&McpLog::mcp_instance_id, "mcp_instance_id", references<&McpInstance::id, Action::cascade>>,
                       Column<&McpLog::timestamp, "timestamp">,
                       Column<&McpLog::level, "level", check<"level IN ('debug', 'info', 'warn', 'error')">>,

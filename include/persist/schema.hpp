@@ -3,6 +3,7 @@
 
 #include "persist/schema/column_type.hpp"
 #include "persist/schema/ddl.hpp"
+#include "persist/schema/initial_migration.hpp"
 #include "persist/schema/operations.hpp"
 #include "persist/schema/schema.hpp"
 #include "persist/schema/table.hpp"

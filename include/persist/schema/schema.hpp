@@ -90,10 +90,22 @@ struct Schema {
 
 private:
     template <class T>
-    static constexpr bool table_ok() {
-        constexpr int same_name = ((Tables::name == T::name) + ...);
-        return detail::check_unique_table<T::sql_name, same_name == 1>::value &&
-               std::apply([](auto... c) { return (column_ok<T, decltype(c)>() && ...); }, typename T::columns{});
+    static constexpr int tables_named_like() {
+        return ((Tables::name == T::name) + ...);
+    }
+    static constexpr bool names_unique = ((tables_named_like<Tables>() == 1) && ...);
+    template <class T, class... C>
+    static constexpr bool columns_ok(std::tuple<C...>) {
+        return (column_ok<T, C>() && ...);
+    }
+    // Foreign keys are checked only once table names are unique: with a duplicate table every
+    // reference to it would also fail, burying the one message that matters.
+    static constexpr bool references_ok() {
+        if constexpr (names_unique) {
+            return (columns_ok<Tables>(typename Tables::columns{}) && ...);
+        } else {
+            return false;
+        }
     }
     template <class T, class C>
     static constexpr bool column_ok() {
@@ -112,7 +124,8 @@ private:
             }
         }
     }
-    static_assert((table_ok<Tables>() && ...));
+    static_assert((detail::check_unique_table<Tables::sql_name, tables_named_like<Tables>() == 1>::value && ...));
+    static_assert(!names_unique || references_ok());
 };
 
 } // namespace persist::schema

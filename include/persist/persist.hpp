@@ -12,6 +12,7 @@
 #include "persist/lock/policy.hpp"
 #include "persist/lock/table.hpp"
 #include "persist/migrate.hpp"
+#include "persist/schema.hpp"
 #include "persist/sqlite.hpp"
 #include "persist/store.hpp"
 #include "persist/value.hpp"

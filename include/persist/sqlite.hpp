@@ -1,10 +1,12 @@
-// persist/sqlite.hpp: everything needed for a SQLite Store (link persist::sqlite).
+// persist/sqlite.hpp: everything needed for a SQLite Store, migrations included
+// (link persist::sqlite).
 #pragma once
 
 #include "persist/lock/file.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/none.hpp"
 #include "persist/lock/table.hpp"
+#include "persist/migrate.hpp"
 #include "persist/sqlite/backend.hpp"
 #include "persist/store.hpp"
 

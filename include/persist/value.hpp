@@ -50,9 +50,21 @@ concept ColumnValue =
     std::same_as<T, std::string> || std::same_as<T, Blob> || detail::is_time_point<T>::value ||
     (detail::is_optional<T>::value && !detail::is_optional<typename T::value_type>::value);
 
+/// Several values bound to consecutive parameters, for IN (?, ?, ...) lists whose length is
+/// known only at run time. Counts as values.size() parameters.
+template <class V>
+struct Many {
+    std::vector<V> values;
+};
+
+namespace detail {
+template <class T> struct is_many : std::false_type {};
+template <class V> struct is_many<Many<V>> : std::true_type {};
+} // namespace detail
+
 /// A type that can be bound as a parameter.
 template <class T>
-concept Parameter =
+concept Parameter = detail::is_many<std::remove_cvref_t<T>>::value ||
     ColumnValue<std::remove_cvref_t<T>> || std::convertible_to<T, std::string_view> ||
     std::convertible_to<T, std::span<const std::byte>> || std::same_as<std::remove_cvref_t<T>, std::nullptr_t>;
 

@@ -1,4 +1,5 @@
-# Usage: cmake -DCXX=... -DSOURCE=... -DINCLUDE=... -DEXPECTED=<regex> -P check.cmake
+# Usage: cmake -DCXX=... -DSOURCE=... -DINCLUDE=... -DEXPECTED=<regex> [-DMAX_LINES=n] -P check.cmake
+# MAX_LINES=0 (or unset) only reports the length of the diagnostic.
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror -I${INCLUDE})
 execute_process(COMMAND ${CXX} ${flags} ${SOURCE} RESULT_VARIABLE ok_result ERROR_VARIABLE ok_output)
 if(NOT ok_result EQUAL 0)
@@ -14,4 +15,7 @@ if(NOT fail_output MATCHES "${EXPECTED}")
 endif()
 string(REGEX MATCHALL "\n" lines "${fail_output}")
 list(LENGTH lines line_count)
+if(MAX_LINES GREATER 0 AND line_count GREATER MAX_LINES)
+  message(FATAL_ERROR "${SOURCE} failed as expected, but its diagnostic is ${line_count} lines long (at most ${MAX_LINES}):\n${fail_output}")
+endif()
 message(STATUS "failed as expected (${line_count} lines of compiler output)")

@@ -74,6 +74,12 @@ public:
     /// Throws schema_error (and the other SQLite-mapped errors) if `sql` does not prepare,
     /// usage_error if `sql` holds more than one statement.
     sqlite3_stmt* get(SQLite::Database& database, std::string_view sql) {
+        // Fast path: the same SQL as the previous call (loops, typed operations), found by one
+        // comparison instead of hashing.
+        if (!entries_.empty() && entries_.front().sql == sql) {
+            ++hits_;
+            return entries_.front().statement->get();
+        }
         if (auto found = index_.find(sql); found != index_.end()) {
             entries_.splice(entries_.begin(), entries_, found->second);
             ++hits_;

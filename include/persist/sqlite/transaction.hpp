@@ -7,6 +7,7 @@
 
 #include "persist/detail/row.hpp"
 #include "persist/sqlite/connection.hpp"
+#include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/values.hpp"
 
 #include <cstdint>
@@ -21,6 +22,9 @@ namespace persist::sqlite {
 /// A read transaction: every query sees the same consistent snapshot of the database.
 class ReadTransaction {
 public:
+    /// The SQL dialect of this backend (typed operations render their SQL with it).
+    using dialect = sqlite::Dialect;
+
     explicit ReadTransaction(Connection& connection) noexcept : connection_(&connection) {}
     ReadTransaction(const ReadTransaction&) = delete;
     ReadTransaction& operator=(const ReadTransaction&) = delete;
@@ -63,6 +67,32 @@ public:
         }, params...);
     }
 
+    /// One result row seen by for_each_row: column names and typed access by position.
+    class RowView {
+    public:
+        explicit RowView(sqlite3_stmt* statement) noexcept : statement_(statement) {}
+        int size() const noexcept { return sqlite3_column_count(statement_); }
+        std::string_view name(int index) const noexcept { return sqlite3_column_name(statement_, index); }
+        bool is_null(int index) const noexcept { return sqlite3_column_type(statement_, index) == SQLITE_NULL; }
+        /// Column `index` as V; schema_error as for query().
+        template <ColumnValue V>
+        V get(int index) const { return read_column<V>(statement_, index); }
+
+    private:
+        sqlite3_stmt* statement_;
+    };
+
+    /// Calls `visit(row)` with a RowView for each row of `sql`, for code that maps columns by
+    /// name. `visit` must not run other statements on this transaction.
+    template <class Visit, Parameter... Params>
+    void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        run<void>(sql, [&](sqlite3_stmt* statement) {
+            const RowView row(statement);
+            visit(row);
+            return true;
+        }, params...);
+    }
+
     /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
     /// or roll back transactions on it.
     Connection& connection() noexcept { return *connection_; }
@@ -78,9 +108,10 @@ protected:
             throw usage_error("store.read() runs read-only statements, but this one writes [" +
                               std::string(sql) + "]; do it inside store.write()");
         const int expected = sqlite3_bind_parameter_count(statement);
-        if (expected != static_cast<int>(sizeof...(Params)))
+        const int given = (parameter_width(params) + ... + 0);
+        if (expected != given)
             throw usage_error("the SQL has " + std::to_string(expected) + " parameter(s) but " +
-                              std::to_string(sizeof...(Params)) + " value(s) were given [" +
+                              std::to_string(given) + " value(s) were given [" +
                               std::string(sql) + "]");
         if constexpr (!std::is_void_v<RowType>) {
             const int columns = sqlite3_column_count(statement);
@@ -91,8 +122,8 @@ protected:
                                    "]; make the SELECT list and the row type agree");
         }
         Reset reset{statement};
-        int index = 0;
-        ((check_bind(bind_value(statement, ++index, params), sql)), ...);
+        [[maybe_unused]] int index = 1;
+        ((check_bind(bind_value(statement, index, params), sql), index += parameter_width(params)), ...);
         for (;;) {
             const int rc = sqlite3_step(statement);
             if (rc == SQLITE_ROW) {
@@ -109,13 +140,12 @@ protected:
         if (rc != SQLITE_OK) throw_error(rc, sqlite3_errstr(rc), sql);
     }
 
-    // Leaves the statement ready for its next use and drops pointers to caller-owned values.
+    // Leaves the statement ready for its next use. Bindings are not cleared: they may point
+    // at the caller's (now gone) text, but every use binds all parameters again before
+    // stepping (run() checks the count), so they are never read.
     struct Reset {
         sqlite3_stmt* statement;
-        ~Reset() {
-            sqlite3_reset(statement);
-            sqlite3_clear_bindings(statement);
-        }
+        ~Reset() { sqlite3_reset(statement); }
     };
 
     Connection* connection_;

@@ -19,7 +19,11 @@ namespace persist::sqlite {
 template <class T>
 int bind_value(sqlite3_stmt* statement, int index, const T& value) {
     using V = std::remove_cvref_t<T>;
-    if constexpr (std::same_as<V, std::nullptr_t>) {
+    if constexpr (detail::is_many<V>::value) {
+        for (std::size_t i = 0; i < value.values.size(); ++i)
+            if (const int rc = bind_value(statement, index + static_cast<int>(i), value.values[i]); rc != SQLITE_OK) return rc;
+        return SQLITE_OK;
+    } else if constexpr (std::same_as<V, std::nullptr_t>) {
         return sqlite3_bind_null(statement, index);
     } else if constexpr (detail::is_optional<V>::value) {
         return value ? bind_value(statement, index, *value) : sqlite3_bind_null(statement, index);
@@ -51,6 +55,13 @@ int bind_value(sqlite3_stmt* statement, int index, const T& value) {
     } else {
         static_assert(sizeof(V) == 0, "persist: this type cannot be bound as a SQL parameter");
     }
+}
+
+/// How many parameters `value` fills.
+template <class T>
+int parameter_width(const T& value) {
+    if constexpr (detail::is_many<std::remove_cvref_t<T>>::value) return static_cast<int>(value.values.size());
+    else return 1;
 }
 
 /// Reads column `index` (0-based) of the current row of `statement` as a T.

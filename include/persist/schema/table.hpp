@@ -1,0 +1,370 @@
+// persist/schema/table.hpp: describing a table from a plain struct by member pointers.
+//
+//   struct User { std::int64_t id; std::string email; std::optional<std::string> name; };
+//   using Users = persist::schema::Table<"users",
+//       persist::schema::Column<&User::id, "id", persist::schema::primary_key, persist::schema::autoincrement>,
+//       persist::schema::Column<&User::email, "email", persist::schema::unique>,
+//       persist::schema::Column<&User::name, "name">>;      // std::optional: nullable
+//
+// Checked at compile time, each check naming the table and column in the instantiation the
+// compiler prints: every column is a member of the same struct, column names are unique,
+// there is a primary key, primary key columns are not std::optional, and every member type
+// is a column type (see column_type.hpp).
+#pragma once
+
+#include "persist/migrate/embedded.hpp" // FixedString
+#include "persist/schema/column_type.hpp"
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <cstddef>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+namespace persist::schema {
+
+using migrate::FixedString;
+
+/// Column constraints.
+struct primary_key {};
+struct autoincrement {};
+struct unique {};
+template <FixedString Expression> struct default_value { static constexpr std::string_view sql = Expression.view(); };
+template <FixedString Expression> struct check { static constexpr std::string_view sql = Expression.view(); };
+template <FixedString Collation> struct collate { static constexpr std::string_view sql = Collation.view(); };
+
+/// What a foreign key does when the referenced row is deleted or its key updated.
+enum class Action { no_action, restrict, cascade, set_null, set_default };
+
+/// A foreign key to the column of another table of the same Schema that maps `Target`.
+template <auto Target, Action OnDelete = Action::no_action, Action OnUpdate = Action::no_action>
+struct references {
+    static constexpr auto target = Target;
+    static constexpr Action on_delete = OnDelete;
+    static constexpr Action on_update = OnUpdate;
+};
+
+/// The member pointers an index covers, in order.
+template <auto... Members> struct on {};
+/// Index options.
+struct unique_index {};
+
+/// Mixin: `created_at` and `updated_at` (system_clock time points) maintained by the typed
+/// operations: insert sets both, update and upsert set updated_at.
+template <auto CreatedAt, auto UpdatedAt>
+struct timestamps {
+    static constexpr auto created_at = CreatedAt;
+    static constexpr auto updated_at = UpdatedAt;
+};
+/// Mixin: remove() sets `deleted_at` (std::optional<system_clock::time_point>) instead of
+/// deleting; typed reads skip such rows unless asked; restore() clears it; purge() deletes.
+template <auto DeletedAt>
+struct soft_delete {
+    static constexpr auto deleted_at = DeletedAt;
+};
+/// Column constraint: insert fills an empty value (a nil UUID) with a new one
+/// (column_type<T>::generate()), and returns it when the column is the primary key.
+struct generated {};
+template <FixedString Condition> struct where { static constexpr std::string_view sql = Condition.view(); };
+
+/// An index of a table: its name, its columns (on<&Row::a, &Row::b>), and optionally
+/// unique_index and a partial-index condition where<"...">.
+template <FixedString Name, class Columns, class... Options>
+struct Index;
+template <FixedString Name, auto... Members, class... Options>
+struct Index<Name, on<Members...>, Options...> {
+    static constexpr FixedString sql_name = Name;
+    static constexpr std::string_view name = Name.view();
+    static constexpr bool is_unique = (std::is_same_v<Options, unique_index> || ...);
+    using options = std::tuple<Options...>;
+    static constexpr auto members = std::make_tuple(Members...);
+};
+
+namespace detail {
+template <class> struct member_traits;
+template <class C, class M> struct member_traits<M C::*> {
+    using owner = C;
+    using type = M;
+};
+
+template <class Wanted, class... List> constexpr bool has = (std::is_same_v<Wanted, List> || ...);
+
+template <template <FixedString> class Template, class T> struct is_instance : std::false_type {};
+template <template <FixedString> class Template, FixedString S> struct is_instance<Template, Template<S>> : std::true_type {};
+
+// Checks named by their template arguments: the compiler prints them with the message.
+template <FixedString TableName, FixedString ColumnName, bool Supported>
+struct check_column_type {
+    static_assert(Supported, "persist: this column's member type is not a column type; use an integer, floating "
+                             "point, bool, std::string, persist::Blob, a system_clock time_point, an enum or "
+                             "std::optional of one, or specialise persist::schema::column_type<T>");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString ColumnName, bool SameStruct>
+struct check_member_of_row {
+    static_assert(SameStruct, "persist: this column is a member of another struct than the table's first column; "
+                              "every Column<&Row::member, ...> of a table must use the same Row");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString ColumnName, bool Unique>
+struct check_unique_column {
+    static_assert(Unique, "persist: this column name appears twice in the table; give each Column its own name");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, bool HasKey>
+struct check_has_primary_key {
+    static_assert(HasKey, "persist: this table has no primary key; add persist::schema::primary_key to a column");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString ColumnName, bool NotNull>
+struct check_primary_key_not_nullable {
+    static_assert(NotNull, "persist: this primary key column is std::optional; a primary key cannot be NULL, so "
+                           "declare the member without std::optional");
+    static constexpr bool value = true;
+};
+} // namespace detail
+
+namespace detail {
+template <class T> struct is_references : std::false_type {};
+template <auto T, Action D, Action U> struct is_references<references<T, D, U>> : std::true_type {};
+template <class T> struct is_index : std::false_type {};
+template <FixedString N, class C, class... O> struct is_index<Index<N, C, O...>> : std::true_type {};
+
+template <class... Constraints>
+struct find_references {
+    using type = void;
+};
+template <class First, class... Rest>
+struct find_references<First, Rest...> {
+    using type = std::conditional_t<is_references<First>::value, First, typename find_references<Rest...>::type>;
+};
+
+} // namespace detail
+
+/// What DDL rendering and verification need to know of a column, as plain data: rendering
+/// loops over these at run time instead of instantiating templates per column, which keeps
+/// compile times down.
+struct ColumnInfo {
+    std::string_view name;
+    ColumnType type = ColumnType::blob;
+    bool nullable = false;
+    bool primary_key = false;
+    bool autoincrement = false;
+    bool unique = false;
+    std::string_view default_sql;
+    std::string_view check_sql;
+    std::string_view collate_sql;
+};
+
+/// An index as plain data (see ColumnInfo).
+struct IndexInfo {
+    std::string_view name;
+    bool unique = false;
+    std::string_view where_sql;
+    std::array<std::string_view, 16> columns{};
+    std::size_t column_count = 0;
+};
+
+namespace detail {
+template <template <FixedString> class Template, class... C>
+constexpr std::string_view sql_of() {
+    std::string_view result;
+    [[maybe_unused]] auto pick = [&]<class T>() {
+        if constexpr (is_instance<Template, T>::value) result = T::sql;
+    };
+    (pick.template operator()<C>(), ...);
+    return result;
+}
+template <class T>
+constexpr ColumnType sql_type_or_blob() {
+    if constexpr (ColumnMember<T>) return column_type<T>::sql_type;
+    else return ColumnType::blob; // reported by check_column_type
+}
+} // namespace detail
+
+/// One column: the member it maps, its SQL name, its constraints.
+template <auto Member, FixedString Name, class... Constraints>
+struct Column {
+    using row_type = typename detail::member_traits<decltype(Member)>::owner;
+    using member_type = typename detail::member_traits<decltype(Member)>::type;
+    using value_type = typename unwrap_optional<member_type>::type; // without std::optional
+    static constexpr auto member = Member;
+    static constexpr FixedString sql_name = Name;
+    static constexpr std::string_view name = Name.view();
+    static constexpr bool nullable = unwrap_optional<member_type>::nullable;
+    static constexpr bool is_primary_key = detail::has<primary_key, Constraints...>;
+    static constexpr bool is_autoincrement = detail::has<autoincrement, Constraints...>;
+    static constexpr bool is_unique = detail::has<unique, Constraints...>;
+    static constexpr bool is_generated = detail::has<generated, Constraints...>;
+    static constexpr bool supported = ColumnMember<value_type>;
+    using constraints = std::tuple<Constraints...>;
+    /// The references<...> constraint, or void.
+    using foreign_key = typename detail::find_references<Constraints...>::type;
+    static constexpr ColumnInfo info{name,
+                                     detail::sql_type_or_blob<value_type>(),
+                                     nullable,
+                                     is_primary_key,
+                                     is_autoincrement,
+                                     is_unique,
+                                     detail::sql_of<default_value, Constraints...>(),
+                                     detail::sql_of<check, Constraints...>(),
+                                     detail::sql_of<collate, Constraints...>()};
+};
+
+namespace detail {
+template <auto A, class M>
+constexpr bool same_member(M member) {
+    if constexpr (std::is_same_v<std::remove_cv_t<decltype(A)>, M>) return A == member;
+    else return false;
+}
+
+template <class T> struct is_timestamps : std::false_type {};
+template <auto C, auto U> struct is_timestamps<timestamps<C, U>> : std::true_type {};
+template <class T> struct is_soft_delete : std::false_type {};
+template <auto D> struct is_soft_delete<soft_delete<D>> : std::true_type {};
+
+template <FixedString TableName, bool Ok>
+struct check_timestamps_columns {
+    static_assert(Ok, "persist: timestamps<&Row::created_at, &Row::updated_at> needs two columns of this table of type "
+                      "std::chrono::system_clock::time_point (not optional)");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, bool Ok>
+struct check_soft_delete_column {
+    static_assert(Ok, "persist: soft_delete<&Row::deleted_at> needs a column of this table of type "
+                      "std::optional<std::chrono::system_clock::time_point>");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString ColumnName, bool Ok>
+struct check_generated_column {
+    static_assert(Ok, "persist: a generated column needs a type whose column_type<T> has generate() and empty(value), "
+                      "such as boost::uuids::uuid (include persist/schema/uuid.hpp)");
+    static constexpr bool value = true;
+};
+
+template <class T> struct is_column : std::false_type {};
+template <auto M, FixedString N, class... C> struct is_column<Column<M, N, C...>> : std::true_type {};
+
+template <FixedString TableName, FixedString IndexName, bool Known>
+struct check_index_columns {
+    static_assert(Known, "persist: this index names a member that is not a column of the table; list only members "
+                         "that have a Column<...> in the table");
+    static constexpr bool value = true;
+};
+
+// Filters a pack into a tuple of the types satisfying Predicate.
+template <template <class> class Predicate, class... T>
+using filter = decltype(std::tuple_cat(std::conditional_t<Predicate<T>::value, std::tuple<T>, std::tuple<>>{}...));
+} // namespace detail
+
+/// A table: its SQL name, its columns, then its indexes.
+template <FixedString Name, class First, class... Rest>
+struct Table {
+    using row_type = typename First::row_type;
+    using columns = detail::filter<detail::is_column, First, Rest...>;
+    using indexes = detail::filter<detail::is_index, First, Rest...>;
+    using timestamp_parts = detail::filter<detail::is_timestamps, First, Rest...>;
+    using soft_delete_parts = detail::filter<detail::is_soft_delete, First, Rest...>;
+    static constexpr bool has_timestamps = std::tuple_size_v<timestamp_parts> > 0;
+    static constexpr bool has_soft_delete = std::tuple_size_v<soft_delete_parts> > 0;
+    static constexpr FixedString sql_name = Name;
+    static constexpr std::string_view name = Name.view();
+    static constexpr std::size_t column_count = std::tuple_size_v<columns>;
+
+    /// The columns as plain data, in declaration order.
+    static constexpr auto column_infos =
+        std::apply([](auto... c) { return std::array<ColumnInfo, column_count>{decltype(c)::info...}; }, columns{});
+
+    /// The SQL name of the column mapping `member` (empty if none).
+    template <class M>
+    static constexpr std::string_view column_name_of(M member) {
+        std::string_view result;
+        std::apply([&](auto... c) { ((detail::same_member<decltype(c)::member>(member) ? (void)(result = decltype(c)::name) : void()), ...); },
+                   columns{});
+        return result;
+    }
+
+    /// The indexes as plain data.
+    static constexpr auto index_infos = std::apply(
+        [](auto... index) {
+            [[maybe_unused]] auto make = [](auto i) {
+                using I = decltype(i);
+                IndexInfo info{I::name, I::is_unique, {}, {}, 0};
+                std::apply([&](auto... option) {
+                    [[maybe_unused]] auto add = [&](auto o) {
+                        if constexpr (detail::is_instance<where, decltype(o)>::value) info.where_sql = decltype(o)::sql;
+                    };
+                    (add(option), ...);
+                }, typename I::options{});
+                std::apply([&](auto... member) { ((info.columns[info.column_count++] = column_name_of(member)), ...); }, I::members);
+                return info;
+            };
+            return std::array<IndexInfo, sizeof...(index)>{make(index)...};
+        },
+        indexes{});
+
+    /// Whether `Member` is mapped by a column of this table.
+    template <auto Member>
+    static constexpr bool has_member() {
+        return has_member_value(Member);
+    }
+
+private:
+    template <class I>
+    static constexpr bool index_ok() {
+        constexpr bool known = std::apply([](auto... member) { return (has_member_value(member) && ...); }, I::members);
+        return detail::check_index_columns<Name, I::sql_name, known>::value;
+    }
+    template <class M>
+    static constexpr bool has_member_value(M member) {
+        return std::apply([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); }, columns{});
+    }
+
+    template <class C>
+    static constexpr bool column_ok() {
+        using Time = std::chrono::system_clock::time_point;
+        if constexpr (detail::is_index<C>::value) {
+            return index_ok<C>();
+        } else if constexpr (detail::is_timestamps<C>::value) {
+            constexpr bool ok = has_member_of_type<Time>(C::created_at) && has_member_of_type<Time>(C::updated_at);
+            return detail::check_timestamps_columns<Name, ok>::value;
+        } else if constexpr (detail::is_soft_delete<C>::value) {
+            return detail::check_soft_delete_column<Name, has_member_of_type<std::optional<Time>>(C::deleted_at)>::value;
+        } else {
+            return column_ok_impl<C>();
+        }
+    }
+    template <class V>
+    static constexpr bool generatable() {
+        return requires(const V& value) {
+            { column_type<V>::generate() } -> std::same_as<V>;
+            { column_type<V>::empty(value) } -> std::convertible_to<bool>;
+        };
+    }
+
+    template <class Wanted, class M>
+    static constexpr bool has_member_of_type(M member) {
+        if constexpr (std::is_same_v<typename detail::member_traits<M>::type, Wanted>) return has_member_value(member);
+        else return false;
+    }
+
+    template <class C>
+    static constexpr bool column_ok_impl() {
+        constexpr bool same_struct = std::is_same_v<typename C::row_type, row_type>;
+        constexpr int same_name = std::apply([](auto... c) { return ((decltype(c)::name == C::name) + ... + 0); }, columns{});
+        return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
+               detail::check_column_type<Name, C::sql_name, C::supported>::value &&
+               detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
+               detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value &&
+               detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value;
+    }
+    static constexpr bool any_primary_key =
+        std::apply([](auto... c) { return (decltype(c)::is_primary_key || ...); }, columns{});
+    static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) &&
+                                    detail::check_has_primary_key<Name, any_primary_key>::value;
+    static_assert(checked);
+};
+
+} // namespace persist::schema

@@ -1,0 +1,9 @@
+#include "schema_checks.hpp"
+using namespace persist::schema;
+#ifdef PERSIST_COMPILE_FAIL
+using Users = Table<"users", Column<&User::id, "id", primary_key>, Column<&User::email, "id">>;
+#else
+using Users = Table<"users", Column<&User::id, "id", primary_key>, Column<&User::email, "email">>;
+#endif
+Users* users = nullptr;
+static_assert(Users::column_count == 2);

@@ -1,0 +1,8 @@
+#include "schema_checks.hpp"
+using namespace persist::schema;
+#ifdef PERSIST_COMPILE_FAIL
+using Table1 = Table<"users", Column<&User::id, "id", primary_key, generated>>;
+#else
+using Table1 = Table<"users", Column<&User::id, "id", primary_key>>;
+#endif
+static_assert(Table1::column_count == 1);

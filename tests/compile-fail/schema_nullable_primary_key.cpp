@@ -1,0 +1,8 @@
+#include "schema_checks.hpp"
+using namespace persist::schema;
+#ifdef PERSIST_COMPILE_FAIL
+using Users = Table<"users", Column<&User::name, "name", primary_key>>;
+#else
+using Users = Table<"users", Column<&User::id, "id", primary_key>, Column<&User::name, "name">>;
+#endif
+static_assert(Users::column_count >= 1);

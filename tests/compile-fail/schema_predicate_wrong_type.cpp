@@ -1,0 +1,12 @@
+#include <persist/schema.hpp>
+#include <persist/sqlite.hpp>
+using namespace persist::schema;
+struct User { std::int64_t id; std::string email; };
+using Users = Table<"users", Column<&User::id, "id", primary_key>, Column<&User::email, "email">>;
+void use(persist::sqlite::Transaction& tx) {
+#ifdef PERSIST_COMPILE_FAIL
+    select<Users>(tx, col<&User::email> == 42);
+#else
+    select<Users>(tx, col<&User::email> == "42");
+#endif
+}

@@ -7,6 +7,7 @@
 #include <persist/sqlite.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sqlite3.h>
@@ -59,6 +60,30 @@ TEST_CASE("write commits and returns the function's value; read sees it") {
     Store<sqlite::Backend> other(file_config(dir));
     CHECK(other.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
           std::vector<std::string>{"uno"});
+}
+
+TEST_CASE("closing the last Store keeps an empty -wal file and loses no commit") {
+    test::TempDir dir;
+    const Config config = file_config(dir);
+    {
+        Store<sqlite::Backend> store(config);
+        store.write([](auto& tx) {
+            tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+            tx.execute("INSERT INTO t (v) VALUES ('kept')");
+        });
+        store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t"); });
+        CHECK(std::filesystem::file_size(config.db_path + "-wal") > 0);
+    }
+    // Checkpointed into the database file and truncated, not deleted: the next open does not
+    // have to create it again.
+    REQUIRE(std::filesystem::exists(config.db_path + "-wal"));
+    CHECK(std::filesystem::file_size(config.db_path + "-wal") == 0);
+    Raw raw(config.db_path);
+    sqlite3_stmt* statement = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw.db, "SELECT v FROM t", -1, &statement, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(statement) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(statement, 0))) == "kept");
+    sqlite3_finalize(statement);
 }
 
 TEST_CASE("an exception in the function rolls back and propagates unchanged") {

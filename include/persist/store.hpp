@@ -1,6 +1,7 @@
 // persist/store.hpp: Store<Backend, LockPolicy>, the object an application keeps.
 #pragma once
 
+#include "persist/detail/process.hpp"
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/error.hpp"
@@ -63,13 +64,13 @@ public:
     /// Opens (and on first run creates) the database `config` describes.
     /// Throws config_error, permission_error, corrupt_error, io_error, connection_error.
     explicit Store(Config config = {})
-        : config_(std::move(config)), owner_pid_(::getpid()), backend_(config_), locks_(config_) {}
+        : config_(std::move(config)), owner_pid_(persist::detail::current_pid()), backend_(config_), locks_(config_) {}
 
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
 
     ~Store() {
-        if (::getpid() != owner_pid_) backend_.abandon();
+        if (persist::detail::current_pid() != owner_pid_) backend_.abandon();
     }
 
     /// Runs `fn(tx)` in one write transaction and commits; returns what `fn` returns.
@@ -160,9 +161,9 @@ private:
     using Clock = std::chrono::steady_clock;
 
     void check_process() const {
-        if (::getpid() != owner_pid_)
+        if (persist::detail::current_pid() != owner_pid_)
             throw usage_error("this Store was opened in process " + std::to_string(owner_pid_) +
-                              " and is being used in process " + std::to_string(::getpid()) +
+                              " and is being used in process " + std::to_string(persist::detail::current_pid()) +
                               " after fork(); database connections must not cross fork(). Fork "
                               "before opening the Store, or exec() in the child and open a Store there");
     }

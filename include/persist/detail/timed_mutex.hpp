@@ -58,11 +58,27 @@ private:
 /// lockers, so a stream of readers cannot starve a writer.
 class TimedSharedMutex {
 public:
+    /// Exclusive, without waiting: whether it was granted.
+    bool try_lock() {
+        std::lock_guard guard(state_);
+        if (writer_ || readers_ != 0) return false;
+        writer_ = true;
+        return true;
+    }
+    /// Shared, without waiting: whether it was granted.
+    bool try_lock_shared() {
+        std::lock_guard guard(state_);
+        if (writer_ || waiting_writers_ != 0) return false;
+        ++readers_;
+        return true;
+    }
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
         std::unique_lock guard(state_);
         ++waiting_writers_;
+        ++sleepers_;
         const bool granted = changed_.wait_until(guard, deadline, [&] { return !writer_ && readers_ == 0; });
+        --sleepers_;
         --waiting_writers_;
         if (granted) writer_ = true;
         else changed_.notify_all(); // readers held back by this waiter may go now
@@ -71,24 +87,30 @@ public:
     template <class Clock, class Duration>
     bool try_lock_shared_until(const std::chrono::time_point<Clock, Duration>& deadline) {
         std::unique_lock guard(state_);
+        ++sleepers_;
         const bool granted =
             changed_.wait_until(guard, deadline, [&] { return !writer_ && waiting_writers_ == 0; });
+        --sleepers_;
         if (granted) ++readers_;
         return granted;
     }
     void unlock() {
+        bool wake = false;
         {
             std::lock_guard guard(state_);
             writer_ = false;
+            wake = sleepers_ != 0;
         }
-        changed_.notify_all();
+        if (wake) changed_.notify_all();
     }
     void unlock_shared() {
+        bool wake = false;
         {
             std::lock_guard guard(state_);
             --readers_;
+            wake = sleepers_ != 0;
         }
-        changed_.notify_all();
+        if (wake) changed_.notify_all();
     }
 
 private:
@@ -97,6 +119,7 @@ private:
     bool writer_ = false;
     int readers_ = 0;
     int waiting_writers_ = 0;
+    int sleepers_ = 0; // threads in a wait: unlock notifies only when there are some
 };
 
 } // namespace persist::detail

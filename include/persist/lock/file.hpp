@@ -2,6 +2,7 @@
 // through operating-system locks on separate lock files beside the database.
 #pragma once
 
+#include "persist/detail/process.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
 #include "persist/detail/interruptible_wait.hpp"
@@ -108,7 +109,7 @@ public:
     static std::shared_ptr<OsLock<Mechanism>> get(const std::string& lock_path) {
         auto& self = instance();
         std::lock_guard lock(self.mutex_);
-        auto& slot = self.locks_[std::to_string(::getpid()) + ":" + lock_path];
+        auto& slot = self.locks_[std::to_string(persist::detail::current_pid()) + ":" + lock_path];
         if (!slot) slot = std::make_shared<OsLock<Mechanism>>(lock_path);
         return slot;
     }
@@ -177,10 +178,10 @@ public:
     private:
         friend class File;
         guard(std::shared_ptr<detail::ThreadLock> threads, std::shared_ptr<detail::OsLock<Mechanism>> os, Mode mode)
-            : threads_(std::move(threads)), os_(std::move(os)), mode_(mode), pid_(::getpid()) {}
+            : threads_(std::move(threads)), os_(std::move(os)), mode_(mode), pid_(persist::detail::current_pid()) {}
         void release() noexcept {
             if (!os_) return;
-            if (::getpid() == pid_) { // in a forked child the lock is not ours to release
+            if (persist::detail::current_pid() == pid_) { // in a forked child the lock is not ours to release
                 {
                     std::lock_guard state(os_->state);
                     if (mode_ == Mode::exclusive || --os_->shared_holders == 0) os_->mechanism.unlock();

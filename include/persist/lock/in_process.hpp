@@ -1,6 +1,7 @@
 // persist/lock/in_process.hpp: named reader/writer locks shared by the threads of one process.
 #pragma once
 
+#include "persist/detail/process.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/timed_mutex.hpp"
 #include "persist/error.hpp"
@@ -24,75 +25,101 @@ namespace detail {
 struct ThreadLock {
     persist::detail::TimedSharedMutex mutex;
     std::mutex info_mutex;
-    std::optional<Holder> holder;
     int holders = 0;
+    // The latest holder; the host is added when reported (it is this machine).
+    long holder_pid = 0;
+    std::chrono::system_clock::time_point holder_since;
+    std::string holder_purpose;
+    Mode holder_mode = Mode::exclusive;
 
     std::optional<Holder> current_holder() {
         std::lock_guard lock(info_mutex);
-        return holder;
+        if (holders == 0) return std::nullopt;
+        return Holder{holder_pid, this_host(), holder_since, holder_purpose, holder_mode};
     }
     bool held() {
         std::lock_guard lock(info_mutex);
         return holders > 0;
     }
+    static const std::string& this_host() {
+        static const std::string host = host_name();
+        return host;
+    }
 };
 
 /// The process-wide registry: one ThreadLock per key, never removed (a key is a database
-/// path plus a lock name, so the set stays small). Keys carry the pid: a forked child starts
-/// with locks of its own instead of copies of its parent's, which no thread of the child
-/// could ever release. A pthread_atfork handler keeps the registry's mutex consistent.
+/// path plus a lock name, so the set stays small). A forked child starts with an empty
+/// registry, so its locks are its own instead of copies of its parent's, which no thread of
+/// the child could ever release. A pthread_atfork handler keeps the registry consistent.
 class ThreadLockRegistry {
 public:
-    static std::shared_ptr<ThreadLock> get(const std::string& key) {
+    /// The lock for `scope` + `name`; allocates only the first time a key is seen.
+    static std::shared_ptr<ThreadLock> get(std::string_view scope, std::string_view name) {
+        thread_local std::string key;
+        key.assign(scope);
+        key.append(name);
         auto& self = instance();
         std::lock_guard lock(self.mutex_);
-        auto& slot = self.locks_[std::to_string(::getpid()) + ":" + key];
-        if (!slot) slot = std::make_shared<ThreadLock>();
-        return slot;
+        auto found = self.locks_.find(std::string_view(key));
+        if (found == self.locks_.end()) found = self.locks_.emplace(key, std::make_shared<ThreadLock>()).first;
+        return found->second;
     }
 
 private:
-    ThreadLockRegistry() { ::pthread_atfork(&prepare, &release, &release); }
+    ThreadLockRegistry() { ::pthread_atfork(&prepare, &parent, &child); }
     static ThreadLockRegistry& instance() {
         static ThreadLockRegistry* registry = new ThreadLockRegistry; // lives until exit
         return *registry;
     }
     static void prepare() { instance().mutex_.lock(); }
-    static void release() { instance().mutex_.unlock(); }
+    static void parent() { instance().mutex_.unlock(); }
+    static void child() {
+        instance().locks_.clear(); // guards copied from the parent keep their entries alive
+        instance().mutex_.unlock();
+    }
 
     std::mutex mutex_;
-    std::map<std::string, std::shared_ptr<ThreadLock>> locks_;
+    std::map<std::string, std::shared_ptr<ThreadLock>, std::less<>> locks_;
 };
 
-inline std::shared_ptr<ThreadLock> thread_lock(const std::string& key) { return ThreadLockRegistry::get(key); }
+inline std::shared_ptr<ThreadLock> thread_lock(std::string_view key) { return ThreadLockRegistry::get(key, {}); }
+inline std::shared_ptr<ThreadLock> thread_lock(std::string_view scope, std::string_view name) {
+    return ThreadLockRegistry::get(scope, name);
+}
 
 /// Takes `lock` for `request`, sending the wait notice when due. Records a timeout in
 /// `stats`, and the grant too when `record_grant`. Returns whether the request had to wait.
-/// Throws lock_timeout_error at the deadline.
+/// Throws lock_timeout_error at the deadline. The uncontended case reads no clock but the
+/// one that stamps the holder.
 inline bool take_thread_lock(ThreadLock& lock, std::string_view name, const Request& request,
                              const Config& config, StatsRecorder& stats, bool record_grant = true) {
-    WaitNotice notice(config, name);
-    auto attempt = [&](Deadline until) {
-        return request.mode == Mode::exclusive ? lock.mutex.try_lock_until(until)
-                                               : lock.mutex.try_lock_shared_until(until);
-    };
-    bool granted = attempt(notice.started());
-    const bool contended = !granted;
-    if (!granted && notice.due() < request.deadline) {
-        granted = attempt(notice.due());
-        if (!granted) notice.send(lock.current_holder());
-    }
-    if (!granted) granted = attempt(request.deadline);
-    const auto waited = std::chrono::steady_clock::now() - notice.started();
-    if (!granted) {
-        stats.timed_out(name, waited);
-        throw timeout_error(name, request.mode, waited, lock.current_holder());
+    const bool exclusive = request.mode == Mode::exclusive;
+    std::chrono::nanoseconds waited{0};
+    const bool contended = !(exclusive ? lock.mutex.try_lock() : lock.mutex.try_lock_shared());
+    if (contended) {
+        WaitNotice notice(config, name);
+        auto attempt = [&](Deadline until) {
+            return exclusive ? lock.mutex.try_lock_until(until) : lock.mutex.try_lock_shared_until(until);
+        };
+        bool granted = false;
+        if (notice.due() < request.deadline) {
+            granted = attempt(notice.due());
+            if (!granted) notice.send(lock.current_holder());
+        }
+        if (!granted) granted = attempt(request.deadline);
+        waited = std::chrono::steady_clock::now() - notice.started();
+        if (!granted) {
+            stats.timed_out(name, waited);
+            throw timeout_error(name, request.mode, waited, lock.current_holder());
+        }
     }
     {
         std::lock_guard info(lock.info_mutex);
         ++lock.holders;
-        lock.holder = Holder{static_cast<long>(::getpid()), host_name(), std::chrono::system_clock::now(),
-                             std::string(request.purpose), request.mode};
+        lock.holder_pid = static_cast<long>(persist::detail::current_pid());
+        lock.holder_since = std::chrono::system_clock::now();
+        lock.holder_purpose.assign(request.purpose);
+        lock.holder_mode = request.mode;
     }
     if (record_grant) stats.granted(name, waited, contended);
     return contended;
@@ -101,7 +128,7 @@ inline bool take_thread_lock(ThreadLock& lock, std::string_view name, const Requ
 inline void release_thread_lock(ThreadLock& lock, Mode mode) noexcept {
     {
         std::lock_guard info(lock.info_mutex);
-        if (--lock.holders == 0) lock.holder.reset();
+        --lock.holders;
     }
     if (mode == Mode::exclusive) lock.mutex.unlock();
     else lock.mutex.unlock_shared();
@@ -156,7 +183,7 @@ public:
     /// lock_timeout_error naming the holder when the deadline passes.
     guard acquire(std::string_view lock_name, const Request& request) {
         validate_name(lock_name);
-        auto lock = detail::thread_lock(scope_ + std::string(lock_name));
+        auto lock = detail::thread_lock(scope_, lock_name);
         detail::take_thread_lock(*lock, lock_name, request, config_, stats_);
         return guard(std::move(lock), request.mode);
     }
@@ -164,7 +191,7 @@ public:
     /// Whether a thread of this process holds `lock_name`, and which request took it.
     Status status(std::string_view lock_name) const {
         validate_name(lock_name);
-        auto lock = detail::thread_lock(scope_ + std::string(lock_name));
+        auto lock = detail::thread_lock(scope_, lock_name);
         return Status{lock->held(), lock->current_holder()};
     }
 

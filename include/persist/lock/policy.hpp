@@ -54,7 +54,7 @@ struct NameStats {
 };
 
 /// Counters per lock name.
-using Stats = std::map<std::string, NameStats>;
+using Stats = std::map<std::string, NameStats, std::less<>>;
 
 /// What Store<B, L> needs from a lock policy L:
 ///   L::name                          "none", "in-process", "file(ofd)", "table"

@@ -106,14 +106,14 @@ class StatsRecorder {
 public:
     void granted(std::string_view name, std::chrono::nanoseconds waited, bool contended) {
         std::lock_guard lock(mutex_);
-        auto& entry = stats_[std::string(name)];
+        auto& entry = entry_for(name);
         ++entry.acquisitions;
         if (contended) ++entry.contended;
         add_wait(entry, waited);
     }
     void timed_out(std::string_view name, std::chrono::nanoseconds waited) {
         std::lock_guard lock(mutex_);
-        auto& entry = stats_[std::string(name)];
+        auto& entry = entry_for(name);
         ++entry.timeouts;
         add_wait(entry, waited);
     }
@@ -123,6 +123,11 @@ public:
     }
 
 private:
+    NameStats& entry_for(std::string_view name) { // allocates only for a new name
+        auto found = stats_.find(name);
+        if (found == stats_.end()) found = stats_.emplace(std::string(name), NameStats{}).first;
+        return found->second;
+    }
     static void add_wait(NameStats& entry, std::chrono::nanoseconds waited) {
         entry.total_wait += waited;
         if (waited > entry.max_wait) entry.max_wait = waited;

@@ -1,6 +1,7 @@
 // persist/lock/table.hpp: lock::Table, advisory leases in a table of the database itself.
 #pragma once
 
+#include "persist/detail/process.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
 #include "persist/error.hpp"
@@ -86,7 +87,7 @@ public:
         friend class Table;
         void release() noexcept {
             if (!table_) return;
-            if (::getpid() == pid_) {
+            if (persist::detail::current_pid() == pid_) {
                 table_->release(name_, owner_, fence_);
                 detail::release_thread_lock(*threads_, Mode::exclusive);
             }
@@ -130,7 +131,7 @@ public:
             stopping_ = true;
         }
         heartbeat_wake_.notify_all();
-        if (::getpid() == owner_pid_) {
+        if (persist::detail::current_pid() == owner_pid_) {
             heartbeat_->join();
         } else {
             // A forked child has no renewal thread and must not close the parent's connection.
@@ -169,7 +170,7 @@ public:
                     result.name_ = std::string(lock_name);
                     result.owner_ = owner;
                     result.fence_ = *fence;
-                    result.pid_ = ::getpid();
+                    result.pid_ = persist::detail::current_pid();
                     return result;
                 }
                 const auto now = std::chrono::steady_clock::now();
@@ -238,9 +239,9 @@ public:
 private:
     // The connection must not cross fork(); a child gets a clear error instead.
     void check_process() const {
-        if (::getpid() != owner_pid_)
+        if (persist::detail::current_pid() != owner_pid_)
             throw usage_error("this lock::Table was created in process " + std::to_string(owner_pid_) +
-                              " and is being used in process " + std::to_string(::getpid()) +
+                              " and is being used in process " + std::to_string(persist::detail::current_pid()) +
                               " after fork(); create a new one (or a new Store) in the child");
     }
 
@@ -278,7 +279,7 @@ private:
         Reset reset{statement};
         sqlite::bind_value(statement, 1, lock_name);
         sqlite::bind_value(statement, 2, owner);
-        sqlite::bind_value(statement, 3, static_cast<std::int64_t>(::getpid()));
+        sqlite::bind_value(statement, 3, static_cast<std::int64_t>(persist::detail::current_pid()));
         sqlite::bind_value(statement, 4, host_);
         sqlite::bind_value(statement, 5, purpose);
         sqlite::bind_value(statement, 6, static_cast<std::int64_t>(config_.lease_ttl.count()));
@@ -355,7 +356,7 @@ private:
     Config config_;
     std::string database_;
     std::string host_ = host_name();
-    pid_t owner_pid_ = ::getpid();
+    pid_t owner_pid_ = persist::detail::current_pid();
     std::unique_ptr<sqlite::Connection> connection_;
     std::mutex connection_mutex_;
     StatsRecorder stats_;

@@ -70,14 +70,19 @@ void verify_table(Tx& tx, std::string_view table_name, std::span<const ColumnInf
     std::set<std::string> expected_indexes, live_indexes;
     for (const auto& index : indexes) {
         std::string names;
-        for (std::size_t i = 0; i < index.column_count; ++i) names += (i ? "," : "") + std::string(index.columns[i]);
+        for (std::size_t i = 0; i < index.column_count; ++i) {
+            if (i) names += ',';
+            names += index.columns[i];
+        }
         expected_indexes.insert(std::string(index.name) + (index.unique ? " UNIQUE (" : " (") + names + ")");
     }
     for (auto& [name, is_unique] : tx.template query<std::tuple<std::string, std::int64_t>>(
              "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin = 'c'", table)) {
         std::string names;
-        for (auto& column : tx.template query<std::string>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name))
-            names += (names.empty() ? "" : ",") + column;
+        for (auto& column : tx.template query<std::string>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name)) {
+            if (!names.empty()) names += ',';
+            names += column;
+        }
         live_indexes.insert(name + (is_unique ? " UNIQUE (" : " (") + names + ")");
     }
     for (const auto& index : expected_indexes)

@@ -66,11 +66,11 @@ public:
             if (begun_ && !committed_) rollback(*backend_.writer_);
         }
         void begin() {
-            backend_.writer_->run_script("BEGIN IMMEDIATE");
+            backend_.writer_->run_control(Connection::Control::begin_immediate);
             begun_ = true;
         }
         void commit() {
-            backend_.writer_->run_script("COMMIT");
+            backend_.writer_->run_control(Connection::Control::commit);
             committed_ = true;
         }
         Transaction& transaction() noexcept { return *transaction_; }
@@ -108,11 +108,11 @@ public:
             if (lease_) backend_.release_reader(std::move(lease_), generation_);
         }
         void begin() {
-            connection_->run_script("BEGIN");
+            connection_->run_control(Connection::Control::begin);
             begun_ = true;
         }
         void commit() {
-            connection_->run_script("COMMIT");
+            connection_->run_control(Connection::Control::commit);
             finished_ = true;
         }
         ReadTransaction& transaction() noexcept { return *transaction_; }

@@ -1,0 +1,104 @@
+// Shared pieces of the benchmark programs: the row and table every workload uses, the
+// pragmas every baseline applies (the same ones persist applies), scratch directories, the
+// smoke mode CI uses, and percentiles. Includes no SQLite header: SOCI's sqlite3 backend
+// header wraps <sqlite3.h> in a namespace of its own and cannot share a file with it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <vector>
+
+namespace bench {
+
+/// The 4-column row of the row workloads.
+struct Item {
+    std::int64_t id;
+    std::string name;
+    double price;
+    std::int64_t stock;
+};
+
+/// The row every insert workload writes as row i.
+inline Item row(std::int64_t i) { return Item{i, "widget", 1.5, 7}; }
+
+inline constexpr const char* items_ddl =
+    "CREATE TABLE IF NOT EXISTS items (id INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
+    "price REAL NOT NULL, stock INTEGER NOT NULL)";
+inline constexpr const char* insert_sql = "INSERT INTO items (id, name, price, stock) VALUES (?, ?, ?, ?)";
+inline constexpr const char* get_sql = "SELECT id, name, price, stock FROM items WHERE id = ?";
+inline constexpr const char* scan_sql = "SELECT id, name, price, stock FROM items";
+
+/// Fills items with ids 0 .. n-1 in one statement (setup, not measured).
+inline std::string fill_sql(std::int64_t n) {
+    return "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(n - 1) +
+           ") INSERT INTO items SELECT i, 'widget-' || i, i * 0.5, i % 100 FROM n";
+}
+
+/// The connection pragmas persist applies (sqlite/connection.hpp), for the baselines.
+/// `synchronous` is NORMAL or FULL; journal_mode=WAL is added for files.
+inline std::string baseline_pragmas(bool file, std::string_view synchronous = "NORMAL") {
+    return std::string("PRAGMA busy_timeout=30000;PRAGMA foreign_keys=ON;PRAGMA temp_store=MEMORY;"
+                       "PRAGMA trusted_schema=OFF;PRAGMA cache_size=-8192;") +
+           (file ? "PRAGMA journal_mode=WAL;" : "") + "PRAGMA synchronous=" + std::string(synchronous);
+}
+
+/// CI runs every benchmark once with tiny sizes: PERSIST_BENCH_SMOKE=1.
+inline bool smoke() {
+    const char* value = std::getenv("PERSIST_BENCH_SMOKE");
+    return value && *value && std::string_view(value) != "0";
+}
+
+/// `full` normally, `tiny` in smoke mode.
+inline std::int64_t scaled(std::int64_t full, std::int64_t tiny) { return smoke() ? tiny : full; }
+
+/// A scratch directory under /tmp (or PERSIST_BENCH_DIR, to measure another disk), removed
+/// at exit of the scope.
+class ScratchDir {
+public:
+    explicit ScratchDir(std::string_view tag) {
+        const char* base = std::getenv("PERSIST_BENCH_DIR");
+        path_ = std::filesystem::path(base && *base ? base : "/tmp") /
+                ("persist-bench-" + std::string(tag) + "-" + std::to_string(::getpid()));
+        std::filesystem::remove_all(path_);
+        std::filesystem::create_directories(path_);
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ~ScratchDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
+/// The q-quantile (0..1) of `samples` (sorted in place), nearest rank.
+inline double quantile(std::vector<double>& samples, double q) {
+    if (samples.empty()) return 0;
+    std::sort(samples.begin(), samples.end());
+    const auto rank = static_cast<std::size_t>(q * double(samples.size() - 1) + 0.5);
+    return samples[std::min(rank, samples.size() - 1)];
+}
+
+/// Row workload sizes: the 1e6 rows and lookups; a few hundred in smoke mode.
+inline std::int64_t insert_rows() { return scaled(1'000'000, 200); }
+inline std::int64_t table_rows() { return scaled(100'000, 200); }
+inline std::int64_t lookups() { return scaled(1'000'000, 200); }
+inline std::int64_t scan_rows() { return scaled(1'000'000, 200); }
+/// The keys looked up, in a fixed pseudo-random order (the same for every library).
+inline std::int64_t key(std::int64_t i) { return (i * 7919) % table_rows(); }
+
+inline std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace bench

@@ -1,0 +1,341 @@
+#!/usr/bin/python3
+"""Turns the JSON of one benchmarks/run into RESULTS.md and PNG plots.
+
+    report.py RESULTS_DIR OUTPUT.md PLOTS_DIR
+
+RESULTS_DIR holds rows.json, locks.json, processes.json (Google Benchmark output) and
+machine.txt. Every ratio compares figures from the same run.
+"""
+import json
+import os
+import re
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def load(results_dir):
+    """name -> benchmark entry, for every program's JSON; names without Google Benchmark's
+    /iterations:N and /manual_time suffixes."""
+    entries = {}
+    for program in ("rows", "locks", "processes"):
+        path = os.path.join(results_dir, program + ".json")
+        with open(path) as f:
+            data = json.load(f)
+        for b in data["benchmarks"]:
+            if b.get("run_type") == "aggregate":
+                continue
+            name = re.sub(r"/(iterations:\d+|manual_time|real_time)", "", b["name"])
+            b["time_ns"] = b["real_time"] * UNIT_NS[b["time_unit"]]
+            b["error"] = b.get("error_occurred", False)
+            entries[name] = b
+    return entries
+
+
+class Report:
+    def __init__(self, entries):
+        self.e = entries
+        self.lines = []
+        self.goals = []  # (workload, measured, goal, met)
+
+    def get(self, name, field):
+        b = self.e.get(name)
+        if b is None or b["error"] or field not in b:
+            return None
+        return b[field]
+
+    def ips(self, name):
+        return self.get(name, "items_per_second")
+
+    def goal(self, workload, value, text, met, measured):
+        if value is None:
+            self.goals.append((workload, "not measured", text, "no"))
+        else:
+            self.goals.append((workload, measured, text, "yes" if met else "**no**"))
+
+    def out(self, line=""):
+        self.lines.append(line)
+
+
+def fmt_rate(x):
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M/s"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k/s"
+    return f"{x:.0f} /s"
+
+
+def fmt_ns(x):
+    if x is None:
+        return "-"
+    if x >= 1e6:
+        return f"{x / 1e6:.1f} ms"
+    if x >= 1e3:
+        return f"{x / 1e3:.2f} µs"
+    return f"{x:.1f} ns"
+
+
+def ratio(a, b):
+    return None if a is None or b in (None, 0) else a / b
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}x"
+
+
+LIBRARIES = ["raw_sqlite3", "sqlitecpp", "soci", "persist"]
+
+
+def rows_section(r):
+    r.out("## Row workloads (`bench_rows`)")
+    r.out()
+    r.out("Rows per second of wall-clock time; ratio to raw sqlite3 in the same run (higher is better). "
+          "Databases in WAL mode with synchronous=NORMAL unless the row says otherwise.")
+    r.out()
+    r.out("| workload | " + " | ".join(LIBRARIES) + " | persist / raw |")
+    r.out("|---|" + "---|" * (len(LIBRARIES) + 1))
+    workloads = [
+        ("insert/memory", "bulk insert, 1 transaction, :memory:"),
+        ("insert/wal", "bulk insert, 1 transaction, WAL file"),
+        ("get/one_per_read", "point select, one read transaction each"),
+        ("get/batched", "point select, all in one read transaction"),
+        ("scan", "full scan into structs"),
+        ("commit/full", "single-row commits, synchronous=FULL"),
+        ("commit/normal", "single-row commits, synchronous=NORMAL"),
+    ]
+    for prefix, label in workloads:
+        rates = [r.ips(f"{prefix}/{lib}") for lib in LIBRARIES]
+        r.out(f"| {label} | " + " | ".join(fmt_rate(x) for x in rates) +
+              f" | {fmt_ratio(ratio(rates[3], rates[0]))} |")
+    fsync = r.ips("commit/fsync_limit")
+    r.out(f"| disk limit: 4 KiB pwrite + fdatasync | {fmt_rate(fsync)} | | | | |")
+    r.out()
+    explicit = r.ips("get/one_per_read/raw_sqlite3_explicit")
+    r.out(f"Point select with prepared `BEGIN` / `COMMIT` around each lookup in raw sqlite3 (what "
+          f"`store.read()` does to give several statements one snapshot): {fmt_rate(explicit)}, "
+          f"{fmt_ratio(ratio(explicit, r.ips('get/one_per_read/raw_sqlite3')))} of autocommit; persist is "
+          f"{fmt_ratio(ratio(r.ips('get/one_per_read/persist'), explicit))} of it.")
+    r.out()
+
+    for prefix, label in [("insert/memory", "1e6 inserts, :memory:"), ("insert/wal", "1e6 inserts, WAL file"),
+                          ("get/one_per_read", "point select, one per read"), ("scan", "full scan into structs")]:
+        x = ratio(r.ips(f"{prefix}/persist"), r.ips(f"{prefix}/raw_sqlite3"))
+        r.goal(label, x, ">= 0.9x raw sqlite3", x is not None and x >= 0.9, fmt_ratio(x))
+    x = ratio(r.ips("get/batched/persist"), r.ips("get/one_per_read/persist"))
+    r.goal("point select, batched vs one per read", x, ">= 2x", x is not None and x >= 2, fmt_ratio(x))
+    x = ratio(r.ips("commit/full/persist"), fsync)
+    r.goal("durable (FULL) single-row commits", x, ">= 0.5x the disk's fsync rate", x is not None and x >= 0.5,
+           f"{fmt_ratio(x)} ({fmt_rate(r.ips('commit/full/persist'))} vs {fmt_rate(fsync)})")
+
+
+def locks_section(r):
+    r.out("## Locks (`bench_locks`)")
+    r.out()
+    r.out("Uncontended: one acquire + release, nobody else around.")
+    r.out()
+    r.out("| lock | time |")
+    r.out("|---|---|")
+    for name in ["std_mutex", "raw_flock", "raw_fcntl_ofd", "none", "in_process", "file_ofd", "file_flock",
+                 "file_boost", "table"]:
+        r.out(f"| `{name}` | {fmt_ns(r.get('uncontended/' + name, 'time_ns'))} |")
+    r.out()
+    r.out("Hand-off between two processes: from the holder's release to the waiter's return "
+          "(median and 99th percentile of the iterations).")
+    r.out()
+    r.out("| lock | median | p99 | mean |")
+    r.out("|---|---|---|---|")
+    for name in ["polled_lock_file_100ms", "raw_fcntl_ofd", "file_ofd", "file_flock", "file_boost", "table"]:
+        p50 = r.get("handoff/" + name, "p50_us")
+        p99 = r.get("handoff/" + name, "p99_us")
+        r.out(f"| `{name}` | {fmt_ns(p50 * 1e3 if p50 is not None else None)} | "
+              f"{fmt_ns(p99 * 1e3 if p99 is not None else None)} | {fmt_ns(r.get('handoff/' + name, 'time_ns'))} |")
+    r.out()
+    for name in ["file_ofd", "file_flock", "file_boost"]:
+        t = r.get("uncontended/" + name, "time_ns")
+        r.goal(f"uncontended acquire+release, `{name}`", t, "<= 2 µs", t is not None and t <= 2000, fmt_ns(t))
+    t = r.get("uncontended/in_process", "time_ns")
+    r.goal("uncontended acquire+release, `in_process`", t, "<= 100 ns", t is not None and t <= 100, fmt_ns(t))
+    polled = r.get("handoff/polled_lock_file_100ms", "p50_us")
+    for name in ["file_ofd", "file_flock", "file_boost"]:
+        p50 = r.get("handoff/" + name, "p50_us")
+        r.goal(f"hand-off median, `{name}`", p50, "<= 100 µs", p50 is not None and p50 <= 100,
+               f"{fmt_ns(p50 * 1e3) if p50 is not None else '-'} (polled lock file: "
+               f"{fmt_ns(polled * 1e3) if polled is not None else '-'})")
+
+
+def processes_section(r, plots, plot_dir):
+    r.out("## Processes (`bench_processes`)")
+    r.out()
+    r.out("Warm start: open an already-migrated database, apply the pragmas, find nothing to migrate.")
+    r.out()
+    r.out("| variant | raw sqlite3_open + close | persist open + migrate() | ratio |")
+    r.out("|---|---|---|---|")
+    for kind in ["in_process", "process"]:
+        raw = r.get(f"warm_start/{kind}/raw_sqlite3_open_close", "time_ns")
+        ours = r.get(f"warm_start/{kind}/persist_open_migrate", "time_ns")
+        label = "in one process (per open)" if kind == "in_process" else "a whole process (fork + exec + open + exit)"
+        r.out(f"| {label} | {fmt_ns(raw)} | {fmt_ns(ours)} | {fmt_ratio(ratio(ours, raw))} |")
+    exec_only = r.get("warm_start/process/exec_only", "time_ns")
+    r.out(f"| a process that does nothing | {fmt_ns(exec_only)} | | |")
+    r.out()
+    x = ratio(r.get("warm_start/process/persist_open_migrate", "time_ns"),
+              r.get("warm_start/process/raw_sqlite3_open_close", "time_ns"))
+    r.goal("warm start, per process", x, "<= 1.3x bare open + close", x is not None and x <= 1.3, fmt_ratio(x))
+
+    herd = [k for k in r.e if k.startswith("herd/")]
+    r.out("Herd: processes released together onto a fresh database whose first migration sleeps "
+          "300 ms; time from release to the last exit.")
+    r.out()
+    r.out("| processes | mean | over the migration: median | max |")
+    r.out("|---|---|---|---|")
+    for name in herd:
+        n = name.rsplit("/", 1)[1]
+        r.out(f"| {n} | {fmt_ns(r.get(name, 'time_ns'))} | {r.get(name, 'over_migration_ms_median') or 0:.0f} ms | "
+              f"{r.get(name, 'over_migration_ms_max') or 0:.0f} ms |")
+        over = r.get(name, "over_migration_ms_max")
+        r.goal(f"herd of {n} processes, 300 ms migration", over, "all done within +250 ms",
+               over is not None and over <= 250, f"+{over:.0f} ms (worst round)" if over is not None else "-")
+    r.out()
+
+    r.out("Writers: processes committing single-row transactions (synchronous=NORMAL) for 2 s each. "
+          "Throughput of all together; latency of each transaction, from the call to its return.")
+    r.out()
+    r.out("| mode | writers | transactions/s | vs 1 writer | p50 | p99 | p99.9 | max |")
+    r.out("|---|---|---|---|---|---|---|---|")
+    modes = [("raw_busy_timeout", "raw SQLite, busy_timeout"), ("persist", "persist"),
+             ("persist_guarded", "persist, guard_writes (lock::File)")]
+    curves = {}
+    for mode, label in modes:
+        one = r.get(f"writers/{mode}/1", "tx_per_s")
+        for n in (1, 2, 4, 8):
+            name = f"writers/{mode}/{n}"
+            tps = r.get(name, "tx_per_s")
+            q = {k: r.get(name, k) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us")}
+            curves[(mode, n)] = q
+            r.out(f"| {label} | {n} | {fmt_rate(tps)} | {fmt_ratio(ratio(tps, one))} | " +
+                  " | ".join(fmt_ns(q[k] * 1e3) if q[k] is not None else "-"
+                             for k in ("p50_us", "p99_us", "p999_us", "max_us")) + " |")
+            # The throughput goal is for persist's default writes; guard_writes trades throughput
+            # for bounded latency (its goal is the p99 below; README.md has the analysis).
+            if mode == "persist" and n > 1:
+                x = ratio(tps, one)
+                r.goal(f"{n} writer processes, {label}: throughput", x, ">= 0.9x one process",
+                       x is not None and x >= 0.9, fmt_ratio(x))
+            if mode == "persist_guarded":
+                p99 = q["p99_us"]
+                r.goal(f"{n} writer process{'es' if n > 1 else ''}, guarded: p99 latency", p99, "<= 10 ms",
+                       p99 is not None and p99 <= 10_000, fmt_ns(p99 * 1e3) if p99 is not None else "-")
+    r.out()
+    r.out("![tail latency of writer processes](plots/writers_latency.png)")
+    r.out()
+    plots.append(plot_latency(curves, modes, plot_dir))
+
+    r.out("Peak resident memory (VmHWM) of a process inserting 1e6 rows in one transaction.")
+    r.out()
+    r.out("| process | peak |")
+    r.out("|---|---|")
+    for name, label in [("memory/process_floor", "doing nothing (the floor)"),
+                        ("memory/insert_1e6/raw_sqlite3", "raw sqlite3"), ("memory/insert_1e6/persist", "persist")]:
+        kib = r.get(name, "peak_kib")
+        r.out(f"| {label} | {kib / 1024:.1f} MiB |" if kib is not None else f"| {label} | - |")
+    r.out()
+    x = ratio(r.get("memory/insert_1e6/persist", "peak_kib"), r.get("memory/insert_1e6/raw_sqlite3", "peak_kib"))
+    r.goal("peak memory of a 1e6-row insert", x, "<= 1.1x raw sqlite3", x is not None and x <= 1.1, fmt_ratio(x))
+
+
+def plot_ratios(r, plot_dir):
+    workloads = ["insert/memory", "insert/wal", "get/one_per_read", "get/batched", "scan", "commit/full",
+                 "commit/normal"]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.27
+    for i, lib in enumerate(["sqlitecpp", "soci", "persist"]):
+        values = [ratio(r.ips(f"{w}/{lib}"), r.ips(f"{w}/raw_sqlite3")) or 0 for w in workloads]
+        ax.bar([x + (i - 1) * width for x in range(len(workloads))], values, width, label=lib)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(0.9, color="gray", linestyle="--", linewidth=0.8, label="0.9x goal")
+    ax.set_xticks(range(len(workloads)))
+    ax.set_xticklabels(workloads, rotation=20)
+    ax.set_ylabel("throughput / raw sqlite3")
+    ax.set_title("Throughput relative to the raw sqlite3 C API (same run)")
+    ax.legend()
+    fig.tight_layout()
+    path = os.path.join(plot_dir, "throughput_ratios.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_latency(curves, modes, plot_dir):
+    fig, axes = plt.subplots(1, len(modes), figsize=(13, 4), sharey=True)
+    points = [("p50_us", 50), ("p90_us", 90), ("p99_us", 99), ("p999_us", 99.9), ("max_us", 100)]
+    for ax, (mode, label) in zip(axes, modes):
+        for n in (1, 2, 4, 8):
+            q = curves.get((mode, n), {})
+            xs = [i for i, (k, _) in enumerate(points) if q.get(k) is not None]
+            ys = [q[points[i][0]] / 1e3 for i in xs]
+            ax.plot(xs, ys, marker="o", label=f"{n} writers")
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(points)))
+        ax.set_xticklabels([f"p{p}" if p < 100 else "max" for _, p in points])
+        ax.set_title(label)
+        ax.axhline(10, color="gray", linestyle="--", linewidth=0.8)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("transaction latency (ms, log)")
+    axes[0].legend()
+    fig.suptitle("Single-row write transactions from several processes: latency percentiles")
+    fig.tight_layout()
+    path = os.path.join(plot_dir, "writers_latency.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def main():
+    results_dir, output, plot_dir = sys.argv[1:4]
+    os.makedirs(plot_dir, exist_ok=True)
+    r = Report(load(results_dir))
+    with open(os.path.join(results_dir, "machine.txt")) as f:
+        machine = [line.rstrip("\n") for line in f if line.strip()]
+    plots = []
+
+    body = Report(r.e)
+    rows_section(body)
+    body.out("![throughput ratios](plots/throughput_ratios.png)")
+    body.out()
+    plots.append(plot_ratios(body, plot_dir))
+    locks_section(body)
+    body.out()
+    processes_section(body, plots, plot_dir)
+
+    r.out("# Benchmark results")
+    r.out()
+    r.out("Generated by `benchmarks/report.py` from one run of `benchmarks/run`; do not edit by hand. "
+          "Analyses of the goals not met are in [README.md](README.md).")
+    r.out()
+    for line in machine:
+        key, _, value = line.partition(": ")
+        r.out(f"- {key}: `{value}`" if key == "command" else f"- {key}: {value}")
+    r.out()
+    met = sum(1 for g in body.goals if g[3] == "yes")
+    r.out(f"## Goals ({met} of {len(body.goals)} met)")
+    r.out()
+    r.out("| workload | measured | goal | met |")
+    r.out("|---|---|---|---|")
+    for workload, measured, goal, ok in body.goals:
+        r.out(f"| {workload} | {measured} | {goal} | {ok} |")
+    r.out()
+    r.lines += body.lines
+    with open(output, "w") as f:
+        f.write("\n".join(r.lines).rstrip() + "\n")
+    print(f"wrote {output} ({met} of {len(body.goals)} goals met) and {len(plots)} plots in {plot_dir}")
+
+
+if __name__ == "__main__":
+    main()

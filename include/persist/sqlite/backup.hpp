@@ -226,7 +226,7 @@ inline void describe(sqlite3* db, Manifest& manifest) {
               [&](sqlite3_stmt* s) { manifest.row_counts[table] = sqlite3_column_int64(s, 0); });
     }
     if (manifest.row_counts.count("persist_schema_history"))
-        query("SELECT version, checksum FROM persist_schema_history WHERE state = 'applied' ORDER BY version",
+        query("SELECT version, checksum FROM persist_schema_history WHERE state IN ('applied', 'baseline') ORDER BY version",
               [&](sqlite3_stmt* s) {
                   const std::int64_t version = sqlite3_column_int64(s, 0);
                   manifest.migrations[version] = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
@@ -395,7 +395,8 @@ inline Manifest verify(const std::string& path) {
                 std::string row;
                 for (int i = 0; i < sqlite3_column_count(statement); ++i) {
                     const auto* value = sqlite3_column_text(statement, i);
-                    row += (i ? " " : "") + std::string(value ? reinterpret_cast<const char*>(value) : "NULL");
+                    if (i) row += ' ';
+                    row += value ? reinterpret_cast<const char*>(value) : "NULL";
                 }
                 out.push_back(row);
             }
@@ -406,7 +407,10 @@ inline Manifest verify(const std::string& path) {
         const auto integrity = lines("PRAGMA integrity_check");
         if (integrity != std::vector<std::string>{"ok"}) {
             std::string joined;
-            for (std::size_t i = 0; i < integrity.size() && i < 5; ++i) joined += (i ? "; " : "") + integrity[i];
+            for (std::size_t i = 0; i < integrity.size() && i < 5; ++i) {
+                if (i) joined += "; ";
+                joined += integrity[i];
+            }
             problems.push_back("integrity_check: " + (joined.empty() ? std::string("no answer") : joined));
         } else {
             const auto keys = lines("PRAGMA foreign_key_check");

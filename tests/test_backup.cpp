@@ -81,12 +81,16 @@ TEST_CASE("a backup is a verified copy with a manifest, under the final name onl
     CHECK(made.manifest.sha256.size() == 64);
     CHECK_FALSE(fs::exists(made.path + "-wal")); // a self-contained file
     REQUIRE(progress.size() >= 2);
-    CHECK(progress.back().pages_done == progress.back().pages_total);
+    CHECK(progress.back().done == progress.back().total);
+    CHECK(progress.front().done < progress.front().total);
     // Only the backup and its manifest: no temporary file is left behind.
     CHECK(std::distance(fs::directory_iterator(dir / "backups"), fs::directory_iterator{}) == 2);
 
-    const auto checked = sqlite::verify(made.path);
+    std::vector<sqlite::Progress> hashed;
+    const auto checked = sqlite::verify(made.path, [&](const sqlite::Progress& p) { hashed.push_back(p); });
     CHECK(checked.row_counts.at("notes") == 2500);
+    REQUIRE_FALSE(hashed.empty());
+    CHECK(hashed.back().done == made.manifest.size);
     CHECK(checked.sha256 == made.manifest.sha256);
 }
 

@@ -115,11 +115,15 @@ struct Manifest {
     }
 };
 
-/// How far a backup or restore has come, in database pages.
+/// How far a long operation has come: database pages for backup() and restore(), bytes
+/// hashed for verify().
 struct Progress {
-    std::int64_t pages_done = 0;
-    std::int64_t pages_total = 0;
+    std::int64_t done = 0;
+    std::int64_t total = 0;
 };
+
+/// Receives Progress; called from the thread doing the work.
+using ProgressCallback = std::function<void(const Progress&)>;
 
 /// How backup() works.
 struct BackupOptions {
@@ -128,8 +132,8 @@ struct BackupOptions {
     std::optional<std::size_t> keep;
     /// After the backup, delete backups of this database older than this.
     std::optional<std::chrono::seconds> max_age;
-    /// Called after every step of the copy, and once at the end (pages_done == pages_total).
-    std::function<void(const Progress&)> on_progress;
+    /// Called after every step of the copy; the last call has done == total.
+    ProgressCallback on_progress;
     /// Pages copied per step (between progress calls).
     int pages_per_step = 1024;
 };
@@ -155,9 +159,11 @@ inline std::string utc_now_iso() {
 }
 
 /// SHA-256 and size of a file. Throws io_error if it cannot be read.
-inline std::pair<std::string, std::int64_t> file_digest(const std::string& path) {
+inline std::pair<std::string, std::int64_t> file_digest(const std::string& path, const ProgressCallback& on_progress = {}) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot read " + path + ": " + std::strerror(errno));
+    std::error_code ec;
+    const auto total = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
     migrate::detail::Sha256 sha;
     std::vector<char> buffer(1 << 16);
     std::int64_t size = 0;
@@ -166,6 +172,7 @@ inline std::pair<std::string, std::int64_t> file_digest(const std::string& path)
         const auto got = in.gcount();
         for (std::streamsize i = 0; i < got; ++i) sha.add(static_cast<unsigned char>(buffer[static_cast<std::size_t>(i)]));
         size += got;
+        if (on_progress) on_progress({size, std::max(total, size)});
     }
     return {sha.finish().str(), size};
 }
@@ -360,7 +367,8 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 /// "ok", foreign_key_check empty, and the file's SHA-256, size, schema version, migrations
 /// and row counts as recorded. Returns the manifest. Throws backup_error listing every
 /// problem (a corrupt, truncated or non-database file included; never a crash).
-inline Manifest verify(const std::string& path) {
+/// `on_progress` follows the hashing of the file, in bytes.
+inline Manifest verify(const std::string& path, const ProgressCallback& on_progress = {}) {
     const std::string manifest_path = path + ".manifest";
     std::ifstream manifest_file(manifest_path, std::ios::binary);
     if (!std::filesystem::exists(path))
@@ -372,7 +380,7 @@ inline Manifest verify(const std::string& path) {
     const Manifest expected = Manifest::parse(text, manifest_path);
 
     std::vector<std::string> problems;
-    const auto [sha, size] = detail::file_digest(path);
+    const auto [sha, size] = detail::file_digest(path, on_progress);
     if (size != expected.size)
         problems.push_back("size is " + std::to_string(size) + " bytes, the manifest says " + std::to_string(expected.size));
     if (sha != expected.sha256)

@@ -380,4 +380,30 @@ TEST_CASE("info reports sizes, tables, migrations, locks and settings without ch
     CHECK(report.sqlite_version == sqlite3_libversion());
     REQUIRE(report.locks.size() == 2);
     CHECK_FALSE(report.locks[0].second.held);
+    CHECK(report.pending.empty());
+
+    const auto with_source = sqlite::info(
+        store, migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)">,
+                                 migrate::Sql<2, "tags", "CREATE TABLE tags (name TEXT PRIMARY KEY)">>{});
+    REQUIRE(with_source.pending.size() == 1);
+    CHECK(with_source.pending[0] == std::pair<std::int64_t, std::string>{2, "tags"});
+    CHECK(sqlite::info(store).row_counts == report.row_counts); // nothing changed
+}
+
+TEST_CASE("retention by age deletes older backups of the database, and only those") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 3);
+    fs::create_directories(dir / "backups");
+    const auto old = sqlite::backup(store, dir / "backups").path;
+    fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(24 * 10));
+    write_file(dir / "backups/unrelated.db", "not ours");
+    fs::last_write_time(dir / "backups/unrelated.db", fs::file_time_type::clock::now() - std::chrono::hours(24 * 10));
+    sqlite::BackupOptions week;
+    week.max_age = std::chrono::hours(24 * 7);
+    const auto made = sqlite::backup(store, dir / "backups", week);
+    CHECK(made.removed == std::vector<std::string>{old});
+    CHECK_FALSE(fs::exists(old));
+    CHECK(fs::exists(made.path));
+    CHECK(fs::exists(dir / "backups/unrelated.db"));
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <fcntl.h>
+#include <pty.h>
 #include <thread>
 #include <filesystem>
 #include <fstream>
@@ -133,14 +134,19 @@ TEST_CASE("plan, migrate, status, info, down, baseline and repair") {
     r = cli({"info"});
     CHECK(r.code == 0);
     CHECK(r.out.find("notes  2 rows") != std::string::npos);
-    CHECK(r.out.find("journal mode wal") != std::string::npos);
+    CHECK(r.out.find("journal mode wal, durability normal") != std::string::npos);
     r = cli({"--json", "info"});
     CHECK(r.out.find("{\"name\":\"notes\",\"rows\":2}") != std::string::npos);
+
+    r = run({"--db", cli.db, "info"}, cli.dir.path); // without --migrations: nothing pending is known
+    CHECK(r.out.find("pending") == std::string::npos);
 
     r = cli({"down", "--to", "1"});
     CHECK(r.code == 0);
     CHECK(r.out == "version 2 -> 1, reverted [2]\n");
     CHECK(cli({"plan"}).out == "would apply 2 seed\n");
+    CHECK(cli({"info"}).out.find("  2 seed  pending\n") != std::string::npos);
+    CHECK(cli({"--json", "info"}).out.find("\"pending\":[{\"version\":2,\"name\":\"seed\"}]") != std::string::npos);
 
     // A changed migration is refused (exit 5) until repaired.
     std::ofstream(cli.migrations + "/1_notes.up.sql") << "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n";
@@ -260,4 +266,30 @@ TEST_CASE("lock-status, unlock, and a locked database") {
     release = true;
     thread.join();
     CHECK(cli({"migrate"}).out == "version 2 -> 3, applied [3]\n");
+}
+
+TEST_CASE("backup and verify draw a progress bar when stderr is a terminal") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    std::vector<std::string> all{PERSIST_CLI, "--db", cli.db, "backup", cli.dir / "tty.db"};
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int terminal = -1;
+    const pid_t child = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::execv(all[0].c_str(), argv.data());
+        ::_exit(127);
+    }
+    std::string screen;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(terminal, buffer, sizeof buffer)) > 0;) screen.append(buffer, static_cast<std::size_t>(n));
+    ::close(terminal);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(screen.find("backup [") != std::string::npos);
+    CHECK(screen.find("100%") != std::string::npos);
+    CHECK(screen.find("backup written to") != std::string::npos);
 }

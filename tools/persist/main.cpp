@@ -227,7 +227,10 @@ int run(const std::string& command, const Options& options) {
     const bool creates = command == "migrate" || command == "baseline" || command == "load";
     auto store = open_store(options, creates);
     if (command == "info") {
-        const auto i = persist::sqlite::info(*store);
+        const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
+                                                  : persist::sqlite::info(*store, migrations_of(options));
+        const char* durability = i.durability == persist::Durability::full ? "full"
+                                 : i.durability == persist::Durability::off ? "off" : "normal";
         if (options.json) {
             std::vector<std::string> tables, migrations, locks;
             for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).str());
@@ -235,6 +238,8 @@ int run(const std::string& command, const Options& options) {
                 migrations.push_back(
                     Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).str());
             for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+            std::vector<std::string> pending;
+            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).str());
             say("", Json()
                         .text("path", i.path)
                         .number("file_bytes", i.file_bytes)
@@ -244,8 +249,10 @@ int run(const std::string& command, const Options& options) {
                         .number("free_pages", i.free_pages)
                         .text("journal_mode", i.journal_mode)
                         .text("sqlite_version", i.sqlite_version)
+                        .text("durability", durability)
                         .field("tables", json_array(tables))
                         .field("migrations", json_array(migrations))
+                        .field("pending", json_array(pending))
                         .field("locks", json_array(locks))
                         .str());
         } else {
@@ -253,12 +260,13 @@ int run(const std::string& command, const Options& options) {
             out << "database     " << i.path << "\n"
                 << "size         " << i.file_bytes << " bytes (+ " << i.wal_bytes << " bytes of WAL)\n"
                 << "pages        " << i.page_count << " of " << i.page_size << " bytes, " << i.free_pages << " free\n"
-                << "journal mode " << i.journal_mode << ", SQLite " << i.sqlite_version << "\n"
+                << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
                 << "tables\n";
             for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
             out << "migrations\n";
             if (i.migrations.empty()) out << "  (none recorded)\n";
             for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
+            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
             out << "locks\n";
             for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
             std::cout << out.str();

@@ -3,6 +3,7 @@
 
 #include "persist/config.hpp"
 #include "persist/lock/policy.hpp"
+#include "persist/migrate.hpp"
 #include "persist/sqlite/backup.hpp"
 
 #include <filesystem>
@@ -31,6 +32,7 @@ struct Info {
     std::int64_t free_pages = 0;                           ///< pages VACUUM would give back
     std::map<std::string, std::int64_t> row_counts;       ///< table -> rows
     std::vector<AppliedMigration> migrations;              ///< from persist_schema_history
+    std::vector<std::pair<std::int64_t, std::string>> pending;  ///< version, name; info(store, source) only
     std::vector<std::pair<std::string, lock::Status>> locks;  ///< "migrate" and "persist.write"
     std::string sqlite_version;
     std::string journal_mode;
@@ -71,6 +73,16 @@ Info info(Store& store) {
                 result.migrations.push_back({version, std::move(name), std::move(state), std::move(at)});
     });
     for (const char* name : {"migrate", "persist.write"}) result.locks.emplace_back(name, store.lock_status(name));
+    return result;
+}
+
+/// info(store), plus the migrations of `source` not applied yet.
+template <class Store, class Source>
+Info info(Store& store, Source source) {
+    Info result = info(store);
+    migrate::Migrator migrator(store, std::move(source));
+    for (const auto& version : migrator.status())
+        if (version.state == migrate::VersionStatus::State::pending) result.pending.emplace_back(version.version, version.name);
     return result;
 }
 

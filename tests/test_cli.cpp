@@ -293,3 +293,26 @@ TEST_CASE("backup and verify draw a progress bar when stderr is a terminal") {
     CHECK(screen.find("100%") != std::string::npos);
     CHECK(screen.find("backup written to") != std::string::npos);
 }
+
+TEST_CASE("with --lock table the tool sees and breaks the application's leases") {
+    Fixture cli;
+    REQUIRE(cli({"--lock", "table", "migrate"}).code == 0);
+    Config config = cli.config();
+    config.lease_ttl = std::chrono::seconds(60);
+    const pid_t holder = ::fork();
+    if (holder == 0) {
+        // Takes the lease and dies without releasing it.
+        SqliteLeaseStore store(config);
+        auto guard = store.locks().acquire("migrate", lock::Request{lock::Mode::exclusive,
+                                                                    std::chrono::steady_clock::now() + std::chrono::seconds(5), "crashed"});
+        ::_exit(0);
+    }
+    ::waitpid(holder, nullptr, 0);
+    auto r = cli({"--lock", "table", "lock-status", "migrate"});
+    CHECK(r.out.find("migrate  held by pid " + std::to_string(holder)) != std::string::npos);
+    r = cli({"--lock", "table", "unlock", "--force", "migrate"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "lock migrate released\n");
+    CHECK(cli({"--lock", "table", "lock-status", "migrate"}).out == "migrate  free\n");
+    CHECK(cli({"--lock", "bogus", "info"}).code == 2);
+}

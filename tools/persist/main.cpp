@@ -131,6 +131,7 @@ struct Options {
     std::string lock_name;
     bool force = false;
     std::vector<std::string> lock_names;
+    std::string lock = "file";
 };
 
 persist::Config make_config(const Options& options) {
@@ -146,13 +147,14 @@ persist::Config make_config(const Options& options) {
 }
 
 /// Opens the store; refuses (exit 3) when the database file does not exist, unless `create`.
-std::unique_ptr<persist::SqliteProcessStore> open_store(const Options& options, bool create) {
+template <class StoreT>
+std::unique_ptr<StoreT> open_store(const Options& options, bool create) {
     const persist::Config config = make_config(options);
     const std::string path = config.path();
     if (!create && !persist::detail::is_memory_path(path) && !std::filesystem::exists(path))
         throw missing_database("no database at " + path + " (give --db PATH, or set " + options.env_prefix +
                                "_DB_PATH); nothing was created");
-    return std::make_unique<persist::SqliteProcessStore>(config);
+    return std::make_unique<StoreT>(config);
 }
 
 persist::migrate::Directory migrations_of(const Options& options) {
@@ -208,6 +210,7 @@ std::string manifest_json(const persist::sqlite::Manifest& m) {
         .str();
 }
 
+template <class StoreT>
 int run(const std::string& command, const Options& options) {
     auto say = [&](const std::string& human, const std::string& json) {
         std::cout << (options.json ? json : human) << "\n";
@@ -225,7 +228,7 @@ int run(const std::string& command, const Options& options) {
     if (migrates && options.migrations.empty())
         throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files)");
     const bool creates = command == "migrate" || command == "baseline" || command == "load";
-    auto store = open_store(options, creates);
+    auto store = open_store<StoreT>(options, creates);
     if (command == "info") {
         const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
                                                   : persist::sqlite::info(*store, migrations_of(options));
@@ -404,6 +407,8 @@ int main(int argc, char** argv) {
     app.add_option("--env-prefix", options.env_prefix, "prefix of the environment variables to read (default PERSIST)");
     app.add_option("--migrations", options.migrations, "directory of <version>_<name>.up.sql / .down.sql files");
     app.add_flag("--json", options.json, "print JSON instead of text");
+    app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
+        ->check(CLI::IsMember({"file", "table"}));
     app.add_option("--timeout", options.timeout_ms, "milliseconds to wait for the database or a lock (default 30000)")
         ->check(CLI::Range(0, 86'400'000));
 
@@ -446,7 +451,8 @@ int main(int argc, char** argv) {
     }
     const std::string command = app.get_subcommands().front()->get_name();
     try {
-        return run(command, options);
+        return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
+                                       : run<persist::SqliteProcessStore>(command, options);
     } catch (const usage_problem& e) {
         return report(bad_usage, "usage", e.what(), options.json);
     } catch (const missing_database& e) {

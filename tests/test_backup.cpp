@@ -101,6 +101,10 @@ TEST_CASE("the manifest records the applied migrations and the schema version") 
                                     migrate::Sql<2, "tags", "CREATE TABLE tags (name TEXT PRIMARY KEY)">>{});
     const auto made = sqlite::backup(store, dir / "copy.db");
     CHECK(made.path == dir / "copy.db");
+    // A destination ending in '/' is a directory, created when missing.
+    const auto into_new = sqlite::backup(store, dir / "new/dir/");
+    CHECK(fs::path(into_new.path).parent_path() == fs::path(dir / "new/dir"));
+    CHECK(sqlite::verify(into_new.path).schema_version == 2);
     CHECK(made.manifest.schema_version == 2);
     CHECK(made.manifest.migrations.size() == 2);
     const auto text = read_file(made.manifest_path);

@@ -261,7 +261,8 @@ inline std::vector<std::filesystem::path> backups_of(const std::filesystem::path
 } // namespace detail
 
 /// Writes a consistent copy of `store`'s database, with its manifest, while other
-/// connections and processes keep writing. `destination` is a directory (the file is named
+/// connections and processes keep writing. `destination` is a directory (one ending in '/'
+/// is created if missing; the file is named
 /// "<database stem>-<UTC time to the millisecond>.backup.db" there, and the retention options apply to such
 /// files) or a file path that does not exist yet. Throws usage_error for an in-memory
 /// database or an existing destination file, io_error when the disk fails; a failed or
@@ -276,6 +277,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     const std::string stem = database.stem().string();
     std::error_code ec;
     fs::path target(destination);
+    if (!destination.empty() && destination.back() == '/') fs::create_directories(target, ec); // "dir/": a directory
     const bool into_directory = fs::is_directory(target, ec);
     if (into_directory) {
         const auto now = std::chrono::system_clock::now();
@@ -387,8 +389,7 @@ inline Manifest verify(const std::string& path, const ProgressCallback& on_progr
         problems.push_back("SHA-256 is " + sha + ", the manifest says " + expected.sha256);
 
     detail::Handle db;
-    const std::string uri = "file:" + path + "?mode=ro&immutable=1";
-    if (sqlite3_open_v2(uri.c_str(), &db.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(path.c_str(), &db.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         problems.push_back(std::string("cannot open it: ") + sqlite3_errmsg(db.db));
     } else {
         auto lines = [&](const char* sql) {

@@ -161,6 +161,13 @@ public:
         : error(errc::corrupt, message, native_code) {}
 };
 
+/// A backup file or its manifest is missing, damaged, or does not match (errc::corrupt).
+/// The message lists every problem found.
+class backup_error : public corrupt_error {
+public:
+    explicit backup_error(const std::string& message) : corrupt_error(message) {}
+};
+
 /// The disk failed or is full.
 class io_error : public error {
 public:

@@ -1,5 +1,5 @@
-// persist/sqlite.hpp: everything needed for a SQLite Store, migrations included
-// (link persist::sqlite).
+// persist/sqlite.hpp: everything needed for a SQLite Store, migrations, backup, verify,
+// restore, dump, load and info included (link persist::sqlite).
 #pragma once
 
 #include "persist/lock/file.hpp"
@@ -8,6 +8,9 @@
 #include "persist/lock/table.hpp"
 #include "persist/migrate.hpp"
 #include "persist/sqlite/backend.hpp"
+#include "persist/sqlite/backup.hpp"
+#include "persist/sqlite/dump.hpp"
+#include "persist/sqlite/info.hpp"
 #include "persist/store.hpp"
 
 namespace persist {

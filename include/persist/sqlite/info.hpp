@@ -1,0 +1,89 @@
+// persist/sqlite/info.hpp: what a database holds and how it is set up, in one call.
+#pragma once
+
+#include "persist/config.hpp"
+#include "persist/lock/policy.hpp"
+#include "persist/migrate.hpp"
+#include "persist/sqlite/backup.hpp"
+
+#include <filesystem>
+#include <sqlite3.h>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace persist::sqlite {
+
+/// One row of persist_schema_history.
+struct AppliedMigration {
+    std::int64_t version = 0;
+    std::string name;
+    std::string state;       ///< applied, baseline, or started (a step that did not complete)
+    std::string applied_at;
+};
+
+/// What info() reports.
+struct Info {
+    std::string path;
+    std::int64_t file_bytes = 0;                           ///< the database file
+    std::int64_t wal_bytes = 0;                            ///< its -wal file (0 when absent)
+    std::int64_t page_size = 0;
+    std::int64_t page_count = 0;
+    std::int64_t free_pages = 0;                           ///< pages VACUUM would give back
+    std::map<std::string, std::int64_t> row_counts;       ///< table -> rows
+    std::vector<AppliedMigration> migrations;              ///< from persist_schema_history
+    std::vector<std::pair<std::int64_t, std::string>> pending;  ///< version, name; info(store, source) only
+    std::vector<std::pair<std::string, lock::Status>> locks;  ///< "migrate" and "persist.write"
+    std::string sqlite_version;
+    std::string journal_mode;
+    Durability durability = Durability::normal;            ///< as configured for this Store
+};
+
+/// The state of `store`'s database. Reads in one read transaction; changes nothing.
+template <class Store>
+Info info(Store& store) {
+    Info result;
+    result.path = store.path();
+    result.durability = store.config().durability;
+    result.sqlite_version = sqlite3_libversion();
+    std::error_code ec;
+    if (!persist::detail::is_memory_path(result.path)) {
+        result.file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(result.path, ec));
+        const auto wal = std::filesystem::file_size(result.path + "-wal", ec);
+        result.wal_bytes = ec ? 0 : static_cast<std::int64_t>(wal);
+    }
+    store.read([&](auto& tx) {
+        auto number = [&](const char* sql) { return tx.template query<std::int64_t>(sql).at(0); };
+        result.page_size = number("PRAGMA page_size");
+        result.page_count = number("PRAGMA page_count");
+        result.free_pages = number("PRAGMA freelist_count");
+        // PRAGMA journal_mode counts as a write for sqlite3_stmt_readonly, which read() refuses;
+        // asked directly, on a reader connection, it only reports.
+        sqlite3_stmt* mode = nullptr;
+        sqlite3* db = tx.connection().handle();
+        if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &mode, nullptr) != SQLITE_OK) throw_last_error(db, "PRAGMA journal_mode");
+        if (sqlite3_step(mode) == SQLITE_ROW) result.journal_mode = reinterpret_cast<const char*>(sqlite3_column_text(mode, 0));
+        sqlite3_finalize(mode);
+        Manifest counted;
+        detail::describe(tx.connection().handle(), counted);
+        result.row_counts = std::move(counted.row_counts);
+        if (result.row_counts.count("persist_schema_history"))
+            for (auto& [version, name, state, at] : tx.template query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
+                     "SELECT version, name, state, applied_at FROM persist_schema_history ORDER BY version"))
+                result.migrations.push_back({version, std::move(name), std::move(state), std::move(at)});
+    });
+    for (const char* name : {"migrate", "persist.write"}) result.locks.emplace_back(name, store.lock_status(name));
+    return result;
+}
+
+/// info(store), plus the migrations of `source` not applied yet.
+template <class Store, class Source>
+Info info(Store& store, Source source) {
+    Info result = info(store);
+    migrate::Migrator migrator(store, std::move(source));
+    for (const auto& version : migrator.status())
+        if (version.state == migrate::VersionStatus::State::pending) result.pending.emplace_back(version.version, version.name);
+    return result;
+}
+
+} // namespace persist::sqlite

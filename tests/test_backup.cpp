@@ -1,0 +1,413 @@
+// Online backup, verify and restore (persist/sqlite/backup.hpp).
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/sqlite.hpp>
+#include <persist/sqlite/backup.hpp>
+#include <persist/sqlite/dump.hpp>
+#include <persist/sqlite/info.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace persist;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+Config config_at(const std::string& path) {
+    Config config = Config::for_app("backup-test");
+    config.db_path = path;
+    return config;
+}
+
+std::int64_t rows(SqliteProcessStore& store) {
+    return store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; });
+}
+
+void seed(SqliteProcessStore& store, int count) {
+    store.write([&](auto& tx) {
+        tx.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+        for (int i = 0; i < count; ++i) tx.execute("INSERT INTO notes (body) VALUES (?)", "note " + std::to_string(i));
+    });
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+std::string integrity(const std::string& path) {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* statement = nullptr;
+    std::string result = "no answer";
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW)
+        result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+    sqlite3_finalize(statement);
+    sqlite3_close(db);
+    return result;
+}
+} // namespace
+
+TEST_CASE("a backup is a verified copy with a manifest, under the final name only when complete") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 2500);
+    fs::create_directories(dir / "backups");
+    std::vector<sqlite::Progress> progress;
+    sqlite::BackupOptions options;
+    options.pages_per_step = 2;
+    options.on_progress = [&](const sqlite::Progress& p) { progress.push_back(p); };
+    const auto made = sqlite::backup(store, dir / "backups", options);
+
+    CHECK(fs::path(made.path).parent_path() == fs::path(dir / "backups"));
+    CHECK(fs::path(made.path).filename().string().starts_with("app-"));
+    CHECK(made.manifest_path == made.path + ".manifest");
+    CHECK(made.manifest.row_counts.at("notes") == 2500);
+    CHECK(made.manifest.sha256.size() == 64);
+    CHECK_FALSE(fs::exists(made.path + "-wal")); // a self-contained file
+    REQUIRE(progress.size() >= 2);
+    CHECK(progress.back().done == progress.back().total);
+    CHECK(progress.front().done < progress.front().total);
+    // Only the backup and its manifest: no temporary file is left behind.
+    CHECK(std::distance(fs::directory_iterator(dir / "backups"), fs::directory_iterator{}) == 2);
+
+    std::vector<sqlite::Progress> hashed;
+    const auto checked = sqlite::verify(made.path, [&](const sqlite::Progress& p) { hashed.push_back(p); });
+    CHECK(checked.row_counts.at("notes") == 2500);
+    REQUIRE_FALSE(hashed.empty());
+    CHECK(hashed.back().done == made.manifest.size);
+    CHECK(checked.sha256 == made.manifest.sha256);
+}
+
+TEST_CASE("the manifest records the applied migrations and the schema version") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.migrate(migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)">,
+                                    migrate::Sql<2, "tags", "CREATE TABLE tags (name TEXT PRIMARY KEY)">>{});
+    const auto made = sqlite::backup(store, dir / "copy.db");
+    CHECK(made.path == dir / "copy.db");
+    // A destination ending in '/' is a directory, created when missing.
+    const auto into_new = sqlite::backup(store, dir / "new/dir/");
+    CHECK(fs::path(into_new.path).parent_path() == fs::path(dir / "new/dir"));
+    CHECK(sqlite::verify(into_new.path).schema_version == 2);
+    CHECK(made.manifest.schema_version == 2);
+    CHECK(made.manifest.migrations.size() == 2);
+    const auto text = read_file(made.manifest_path);
+    CHECK(text.find("schema-version 2\n") != std::string::npos);
+    CHECK(sqlite::Manifest::parse(text, made.manifest_path).migrations == made.manifest.migrations);
+}
+
+TEST_CASE("retention keeps the newest N backups of the database") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 3);
+    fs::create_directories(dir / "backups");
+    sqlite::BackupOptions keep_two;
+    keep_two.keep = 2;
+    std::vector<std::string> made;
+    for (int i = 0; i < 4; ++i) made.push_back(sqlite::backup(store, dir / "backups", keep_two).path);
+    CHECK_FALSE(fs::exists(made[0]));
+    CHECK_FALSE(fs::exists(made[0] + ".manifest"));
+    CHECK_FALSE(fs::exists(made[1]));
+    CHECK(fs::exists(made[2]));
+    CHECK(fs::exists(made[3]));
+    CHECK(fs::exists(made[3] + ".manifest"));
+}
+
+TEST_CASE("backup refuses an in-memory database and an existing destination file, creating nothing") {
+    test::TempDir dir;
+    SqliteStore memory(config_at(":memory:"));
+    CHECK_THROWS_WITH_AS(sqlite::backup(memory, dir / "x.db"),
+                         doctest::Contains("an in-memory database has nothing to back up"), usage_error);
+    CHECK_FALSE(fs::exists(dir / "x.db"));
+
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 1);
+    write_file(dir / "taken.db", "mine");
+    CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "taken.db"), doctest::Contains("already exists; pass a directory"),
+                         usage_error);
+    CHECK(read_file(dir / "taken.db") == "mine");
+}
+
+TEST_CASE("verify and restore refuse a damaged backup, and the live database stays as it was") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 100);
+    const auto made = sqlite::backup(store, dir / "good.db");
+    store.write([](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES ('after the backup')"); });
+    const std::string original = read_file(made.path);
+
+    SUBCASE("a flipped byte") {
+        std::string bytes = original;
+        bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x5a);
+        write_file(made.path, bytes);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("SHA-256 is"), backup_error);
+    }
+    SUBCASE("a truncated file") {
+        write_file(made.path, original.substr(0, original.size() / 3));
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("bytes, the manifest says"), backup_error);
+    }
+    SUBCASE("not a database at all") {
+        write_file(made.path, std::string(original.size(), 'x'));
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("does not verify"), backup_error);
+    }
+    SUBCASE("a manifest that does not match") {
+        std::string manifest = read_file(made.manifest_path);
+        const auto at = manifest.find("table notes 100");
+        REQUIRE(at != std::string::npos);
+        manifest.replace(at, 15, "table notes 999");
+        write_file(made.manifest_path, manifest);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("table notes has 100 rows, the manifest says 999"),
+                             backup_error);
+    }
+    SUBCASE("a missing manifest") {
+        fs::remove(made.manifest_path);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("has no manifest"), backup_error);
+    }
+    SUBCASE("a manifest persist did not write") {
+        write_file(made.manifest_path, "hello\n");
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("expected 'persist-backup-manifest 1'"),
+                             backup_error);
+    }
+    CHECK_THROWS_AS(sqlite::restore(store, made.path), backup_error);
+    CHECK(rows(store) == 101);
+    CHECK_FALSE(fs::exists(dir / "app.db.before-restore"));
+}
+
+TEST_CASE("verify of a file that does not exist names it") {
+    test::TempDir dir;
+    CHECK_THROWS_WITH_AS(sqlite::verify(dir / "nothing.db"), doctest::Contains("nothing.db does not exist"), backup_error);
+}
+
+TEST_CASE("restore brings the backup back, keeps a safety copy, and other connections see it") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 10);
+    const auto made = sqlite::backup(store, dir / "ten.db");
+    seed(store, 5);
+    SqliteProcessStore other(config_at(dir / "app.db"));
+    CHECK(rows(other) == 15);
+
+    const auto restored = sqlite::restore(store, made.path);
+    CHECK(rows(store) == 10);
+    CHECK(rows(other) == 10);
+    CHECK(restored.manifest.row_counts.at("notes") == 10);
+    // The database as it was before is kept, and is itself a verified backup.
+    REQUIRE(fs::exists(restored.safety_copy));
+    CHECK(sqlite::verify(restored.safety_copy).row_counts.at("notes") == 15);
+    CHECK(integrity(dir / "app.db") == "ok");
+}
+
+TEST_CASE("backups taken while another process writes 500 rows/s all verify, with counts in between") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 1);
+    const pid_t writer = ::fork();
+    if (writer == 0) {
+        // The child opens its own Store (connections must not cross fork()).
+        try {
+            SqliteProcessStore own(config_at(dir / "app.db"));
+            for (int i = 0; i < 1500; ++i) {
+                own.write([&](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES (?)", "live " + std::to_string(i)); });
+                std::this_thread::sleep_for(2ms);
+            }
+        } catch (...) {
+            ::_exit(1);
+        }
+        ::_exit(0);
+    }
+    fs::create_directories(dir / "backups");
+    for (int round = 0; round < 6; ++round) {
+        const auto before = rows(store);
+        const auto made = sqlite::backup(store, dir / "backups");
+        const auto after = rows(store);
+        const auto manifest = sqlite::verify(made.path);
+        const auto counted = manifest.row_counts.at("notes");
+        CHECK(counted >= before);
+        CHECK(counted <= after);
+        std::this_thread::sleep_for(100ms);
+    }
+    int status = 0;
+    ::waitpid(writer, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+}
+
+TEST_CASE("a backup killed with SIGKILL leaves nothing under the final name") {
+    test::TempDir dir;
+    {
+        SqliteProcessStore store(config_at(dir / "app.db"));
+        seed(store, 3000);
+    }
+    fs::create_directories(dir / "backups");
+    const std::string target = dir / "backups/killed.db";
+    const pid_t child = ::fork();
+    if (child == 0) {
+        SqliteProcessStore own(config_at(dir / "app.db"));
+        sqlite::BackupOptions slow;
+        slow.pages_per_step = 1;
+        slow.on_progress = [](const sqlite::Progress&) { std::this_thread::sleep_for(20ms); };
+        sqlite::backup(own, target, slow);
+        ::_exit(0);
+    }
+    // Wait until the copy is under way, then kill it.
+    bool started = false;
+    for (int i = 0; i < 500 && !started; ++i) {
+        for (const auto& entry : fs::directory_iterator(dir / "backups"))
+            if (entry.path().string().find(".tmp-") != std::string::npos) started = true;
+        if (!started) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(started);
+    std::this_thread::sleep_for(60ms);
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    CHECK_FALSE(fs::exists(target));
+    CHECK_FALSE(fs::exists(target + ".manifest"));
+    // The live database is untouched.
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    CHECK(rows(store) == 3000);
+}
+
+TEST_CASE("a restore killed with SIGKILL leaves the old database or the new one, never a mix") {
+    test::TempDir dir;
+    std::string backup_path;
+    {
+        SqliteProcessStore store(config_at(dir / "app.db"));
+        seed(store, 2000);
+        backup_path = sqlite::backup(store, dir / "old.db").path;
+        seed(store, 2000);
+    }
+    for (auto delay : {0ms, 2ms, 5ms, 10ms, 20ms}) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            SqliteProcessStore own(config_at(dir / "app.db"));
+            sqlite::restore(own, backup_path);
+            ::_exit(0);
+        }
+        std::this_thread::sleep_for(delay);
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        SqliteProcessStore store(config_at(dir / "app.db"));
+        const auto count = rows(store);
+        CHECK((count == 2000 || count == 4000));
+        CHECK(integrity(dir / "app.db") == "ok");
+        if (count == 2000) { // restored: put the newer content back for the next round
+            seed(store, 2000);
+        }
+    }
+}
+
+TEST_CASE("dump and load carry every table, value type and index into an empty database") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) {
+        tx.execute_script(
+            // people is created first, so its rows come before the teams they reference.
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, team INTEGER REFERENCES teams(id), score REAL, photo BLOB, note TEXT);"
+            "CREATE TABLE teams (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);"
+            "CREATE INDEX people_team ON people (team);"
+            "INSERT INTO teams (name) VALUES ('it''s us'), ('them');"
+            "INSERT INTO people VALUES (1, 2, 0.1, X'00ff10', NULL), (2, 2, 3.0, NULL, 'line\nbreak');"
+            "DELETE FROM teams WHERE id = 1; INSERT INTO teams (name) VALUES ('third');");
+    });
+    const auto dumped = sqlite::dump(store, dir / "app.sql");
+    CHECK(dumped.row_counts.at("people") == 2);
+    CHECK(dumped.row_counts.at("teams") == 2);
+
+    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    sqlite::load(fresh, dir / "app.sql");
+    auto snapshot = [](SqliteProcessStore& s) {
+        return s.read([](auto& tx) {
+            return tx.template query<std::tuple<std::int64_t, std::optional<std::int64_t>, std::optional<double>,
+                                                std::optional<persist::Blob>, std::optional<std::string>>>(
+                "SELECT id, team, score, photo, note FROM people ORDER BY id");
+        });
+    };
+    CHECK(snapshot(fresh) == snapshot(store));
+    CHECK(fresh.read([](auto& tx) { return tx.template query<std::string>("SELECT name FROM teams ORDER BY id"); }) ==
+          std::vector<std::string>{"them", "third"});
+    // AUTOINCREMENT continues after the highest id ever used (3), not after the rows present.
+    CHECK(fresh.write([](auto& tx) {
+        tx.execute("INSERT INTO teams (name) VALUES ('fourth')");
+        return tx.last_insert_id();
+    }) == 4);
+    CHECK(fresh.read([](auto& tx) {
+        return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 'people_team'")[0];
+    }) == 1);
+}
+
+TEST_CASE("load refuses a database that has tables, and a broken dump changes nothing") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 2);
+    sqlite::dump(store, dir / "app.sql");
+    CHECK_THROWS_WITH_AS(sqlite::load(store, dir / "app.sql"), doctest::Contains("needs an empty database, but"),
+                         usage_error);
+    CHECK(rows(store) == 2);
+
+    write_file(dir / "broken.sql", "CREATE TABLE a (x INTEGER);\nINSERT INTO a VALUES (1);\nINSERT INTO nowhere VALUES (2);\n");
+    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "broken.sql"), doctest::Contains("no such table: nowhere"), schema_error);
+    CHECK(fresh.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0]; }) == 0);
+    CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "missing.sql"), doctest::Contains("cannot read dump"), io_error);
+}
+
+TEST_CASE("info reports sizes, tables, migrations, locks and settings without changing anything") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.migrate(migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)">>{});
+    seed(store, 7);
+    const auto report = sqlite::info(store);
+    CHECK(report.path == dir / "app.db");
+    CHECK(report.file_bytes > 0);
+    CHECK(report.page_size == 4096);
+    CHECK(report.page_count > 0);
+    CHECK(report.row_counts.at("notes") == 7);
+    REQUIRE(report.migrations.size() == 1);
+    CHECK(report.migrations[0].name == "notes");
+    CHECK(report.migrations[0].state == "applied");
+    CHECK(report.journal_mode == "wal");
+    CHECK(report.sqlite_version == sqlite3_libversion());
+    REQUIRE(report.locks.size() == 2);
+    CHECK_FALSE(report.locks[0].second.held);
+    CHECK(report.pending.empty());
+
+    const auto with_source = sqlite::info(
+        store, migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)">,
+                                 migrate::Sql<2, "tags", "CREATE TABLE tags (name TEXT PRIMARY KEY)">>{});
+    REQUIRE(with_source.pending.size() == 1);
+    CHECK(with_source.pending[0] == std::pair<std::int64_t, std::string>{2, "tags"});
+    CHECK(sqlite::info(store).row_counts == report.row_counts); // nothing changed
+}
+
+TEST_CASE("retention by age deletes older backups of the database, and only those") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 3);
+    fs::create_directories(dir / "backups");
+    const auto old = sqlite::backup(store, dir / "backups").path;
+    fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(24 * 10));
+    write_file(dir / "backups/unrelated.db", "not ours");
+    fs::last_write_time(dir / "backups/unrelated.db", fs::file_time_type::clock::now() - std::chrono::hours(24 * 10));
+    sqlite::BackupOptions week;
+    week.max_age = std::chrono::hours(24 * 7);
+    const auto made = sqlite::backup(store, dir / "backups", week);
+    CHECK(made.removed == std::vector<std::string>{old});
+    CHECK_FALSE(fs::exists(old));
+    CHECK(fs::exists(made.path));
+    CHECK(fs::exists(dir / "backups/unrelated.db"));
+}

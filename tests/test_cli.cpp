@@ -1,0 +1,318 @@
+// The persist command-line tool, run as a process: every subcommand, bad input, a missing
+// database and a locked one, exit codes and output.
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/sqlite.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <fcntl.h>
+#include <pty.h>
+#include <thread>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace persist;
+namespace fs = std::filesystem;
+
+namespace {
+struct Result {
+    int code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string slurp(int fd) {
+    std::string text;
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(n));
+    return text;
+}
+
+/// Runs the tool with `args`; stdout and stderr captured (stderr into a file, so a full
+/// pipe can never block the child).
+Result run(const std::vector<std::string>& args, const std::string& scratch) {
+    std::vector<std::string> all{PERSIST_CLI};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out[2];
+    REQUIRE(::pipe(out) == 0);
+    const std::string err_path = scratch + "/stderr.txt";
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::dup2(out[1], 1);
+        const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(err, 2);
+        ::close(out[0]);
+        ::unsetenv("PERSIST_DB_PATH");
+        ::unsetenv("PERSIST_DB_DIR");
+        ::execv(all[0].c_str(), argv.data());
+        ::_exit(127);
+    }
+    ::close(out[1]);
+    Result result;
+    result.out = slurp(out[0]);
+    ::close(out[0]);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::ifstream err(err_path);
+    result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+    return result;
+}
+
+struct Fixture {
+    test::TempDir dir;
+    std::string db = dir / "app.db";
+    std::string migrations = dir / "migrations";
+    Fixture() {
+        fs::create_directories(migrations);
+        std::ofstream(migrations + "/1_notes.up.sql") << "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);\n";
+        std::ofstream(migrations + "/1_notes.down.sql") << "DROP TABLE notes;\n";
+        std::ofstream(migrations + "/2_seed.up.sql") << "INSERT INTO notes (body) VALUES ('first'), ('second');\n";
+        std::ofstream(migrations + "/2_seed.down.sql") << "DELETE FROM notes;\n";
+    }
+    Result operator()(std::vector<std::string> args) {
+        args.insert(args.begin(), {"--db", db, "--migrations", migrations});
+        return run(args, dir.path);
+    }
+    Config config() const {
+        Config c = Config::for_app("cli-test");
+        c.db_path = db;
+        return c;
+    }
+};
+} // namespace
+
+TEST_CASE("bad arguments: one line on stderr, exit code 2, nothing created") {
+    Fixture cli;
+    for (const auto& args : std::vector<std::vector<std::string>>{{"bogus"}, {"info", "--what"}, {"down"}, {"verify"}, {}}) {
+        const auto r = cli(args);
+        CHECK(r.code == 2);
+        CHECK(r.err.rfind("persist: ", 0) == 0);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    }
+    CHECK(cli({"bogus"}).err.find("unknown subcommand 'bogus'") != std::string::npos);
+    CHECK(run({"--db", cli.db, "status"}, cli.dir.path).err.find("needs --migrations DIR") != std::string::npos);
+    CHECK(cli({"--timeout", "-5", "info"}).code == 2);
+    CHECK_FALSE(fs::exists(cli.db));
+}
+
+TEST_CASE("a missing database: exit code 3, and it is not created") {
+    Fixture cli;
+    for (const char* command : {"info", "status", "plan", "backup", "dump", "lock-status"}) {
+        const auto r = cli({command});
+        CHECK(r.code == 3);
+        CHECK(r.err == "persist: no database at " + cli.db + " (give --db PATH, or set PERSIST_DB_PATH); nothing was created\n");
+    }
+    CHECK_FALSE(fs::exists(cli.db));
+    const auto json = cli({"--json", "info"});
+    CHECK(json.code == 3);
+    CHECK(json.out.find("\"error\":\"no_database\"") != std::string::npos);
+}
+
+TEST_CASE("plan, migrate, status, info, down, baseline and repair") {
+    Fixture cli;
+    // Only migrate, baseline and load create a database.
+    CHECK(cli({"plan"}).code == 3);
+    auto r = cli({"migrate"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "version 0 -> 2, applied [1,2]\n");
+    r = cli({"plan"});
+    CHECK(r.out == "nothing to apply\n");
+    r = cli({"status"});
+    CHECK(r.out.find("1  notes  applied") != std::string::npos);
+    CHECK(r.out.find("2  seed  applied") != std::string::npos);
+    r = cli({"--json", "status"});
+    CHECK(r.out.find("{\"version\":2,\"name\":\"seed\",\"state\":\"applied\"") != std::string::npos);
+    r = cli({"info"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("notes  2 rows") != std::string::npos);
+    CHECK(r.out.find("journal mode wal, durability normal") != std::string::npos);
+    r = cli({"--json", "info"});
+    CHECK(r.out.find("{\"name\":\"notes\",\"rows\":2}") != std::string::npos);
+
+    r = run({"--db", cli.db, "info"}, cli.dir.path); // without --migrations: nothing pending is known
+    CHECK(r.out.find("pending") == std::string::npos);
+
+    r = cli({"down", "--to", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "version 2 -> 1, reverted [2]\n");
+    CHECK(cli({"plan"}).out == "would apply 2 seed\n");
+    CHECK(cli({"info"}).out.find("  2 seed  pending\n") != std::string::npos);
+    CHECK(cli({"--json", "info"}).out.find("\"pending\":[{\"version\":2,\"name\":\"seed\"}]") != std::string::npos);
+
+    // A changed migration is refused (exit 5) until repaired.
+    std::ofstream(cli.migrations + "/1_notes.up.sql") << "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n";
+    r = cli({"migrate"});
+    CHECK(r.code == 5);
+    CHECK(r.err.find("migration 1 (notes) was applied with checksum") != std::string::npos);
+    r = cli({"repair", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "repaired version 1\n");
+    CHECK(cli({"migrate"}).code == 0);
+
+    // baseline on a database persist did not create.
+    Fixture other;
+    {
+        Store<sqlite::Backend> store(other.config());
+        store.write([](auto& tx) { tx.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"); });
+    }
+    r = other({"baseline", "1"});
+    CHECK(r.code == 0);
+    CHECK(other({"plan"}).out == "would apply 2 seed\n");
+}
+
+TEST_CASE("backup, verify, restore, dump and load") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    auto r = cli({"backup", "--keep", "2"});
+    CHECK(r.code == 0);
+    const auto backups = cli.db + ".backups";
+    std::vector<fs::path> made;
+    for (const auto& entry : fs::directory_iterator(backups))
+        if (entry.path().extension() == ".db") made.push_back(entry.path());
+    REQUIRE(made.size() == 1);
+    const std::string backup = made[0].string();
+    CHECK(r.out.find("backup written to " + backup) != std::string::npos);
+    CHECK(r.err.empty()); // no progress bar when stderr is not a terminal
+
+    r = cli({"verify", backup});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("verifies: schema version 2") != std::string::npos);
+
+    // Change the live database, then restore the backup.
+    {
+        SqliteProcessStore store(cli.config());
+        store.write([](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES ('third')"); });
+    }
+    r = cli({"restore", backup});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("the previous database is kept in") != std::string::npos);
+    {
+        SqliteProcessStore store(cli.config());
+        CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; }) == 2);
+    }
+
+    // A damaged backup: verify and restore refuse with exit code 5; the database is unchanged.
+    {
+        std::ofstream(backup, std::ios::app) << "x";
+    }
+    r = cli({"verify", backup});
+    CHECK(r.code == 5);
+    CHECK(r.err.find("does not verify") != std::string::npos);
+    CHECK(cli({"restore", backup}).code == 5);
+    CHECK(cli({"--json", "verify", backup}).out.find("\"error\":\"backup\"") != std::string::npos);
+
+    // dump to stdout and to a file; load into a new database, refused into a full one.
+    r = cli({"dump"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("INSERT INTO \"notes\" VALUES(2,'second');") != std::string::npos);
+    r = cli({"dump", cli.dir / "app.sql"});
+    CHECK(r.code == 0);
+    r = run({"--db", cli.dir / "copy.db", "load", cli.dir / "app.sql"}, cli.dir.path);
+    CHECK(r.code == 0);
+    CHECK(run({"--db", cli.dir / "copy.db", "dump"}, cli.dir.path).out.find("INSERT INTO \"notes\" VALUES(2,'second');") !=
+          std::string::npos);
+    r = cli({"load", cli.dir / "app.sql"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("needs an empty database") != std::string::npos);
+}
+
+TEST_CASE("lock-status, unlock, and a locked database") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    auto r = cli({"lock-status"});
+    CHECK(r.out == "migrate  free\npersist.write  free\n");
+
+    SqliteProcessStore holder(cli.config());
+    std::atomic<bool> release{false};
+    std::atomic<bool> held{false};
+    std::thread thread([&] {
+        LockOptions options;
+        options.purpose = "holding for the test";
+        holder.with_lock("migrate", [&] {
+            held = true;
+            while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }, options);
+    });
+    while (!held) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+    r = cli({"lock-status", "migrate"});
+    CHECK(r.out.find("migrate  held by pid " + std::to_string(::getpid())) != std::string::npos);
+    CHECK(r.out.find("holding for the test") != std::string::npos);
+
+    // A new migration waits for the lock, says for whom, and gives up at the timeout (exit 4).
+    std::ofstream(cli.migrations + "/3_more.up.sql") << "INSERT INTO notes (body) VALUES ('third');\n";
+    r = cli({"--timeout", "1500", "migrate"});
+    CHECK(r.code == 4);
+    CHECK(r.err.find("waiting for lock 'migrate' held by pid " + std::to_string(::getpid())) != std::string::npos);
+    CHECK(r.err.find("persist: ") != std::string::npos);
+    CHECK(cli({"plan"}).out == "would apply 3 more\n"); // nothing changed
+
+    r = cli({"unlock", "migrate"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("add --force") != std::string::npos);
+    r = cli({"unlock", "--force", "migrate"});
+    CHECK(r.code == 2); // an OS lock cannot be broken: the message says who holds it
+    CHECK(r.err.find("pid " + std::to_string(::getpid())) != std::string::npos);
+
+    release = true;
+    thread.join();
+    CHECK(cli({"migrate"}).out == "version 2 -> 3, applied [3]\n");
+}
+
+TEST_CASE("backup and verify draw a progress bar when stderr is a terminal") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    std::vector<std::string> all{PERSIST_CLI, "--db", cli.db, "backup", cli.dir / "tty.db"};
+    std::vector<char*> argv;
+    for (auto& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int terminal = -1;
+    const pid_t child = ::forkpty(&terminal, nullptr, nullptr, nullptr);
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::execv(all[0].c_str(), argv.data());
+        ::_exit(127);
+    }
+    std::string screen;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(terminal, buffer, sizeof buffer)) > 0;) screen.append(buffer, static_cast<std::size_t>(n));
+    ::close(terminal);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    CHECK(screen.find("backup [") != std::string::npos);
+    CHECK(screen.find("100%") != std::string::npos);
+    CHECK(screen.find("backup written to") != std::string::npos);
+}
+
+TEST_CASE("with --lock table the tool sees and breaks the application's leases") {
+    Fixture cli;
+    REQUIRE(cli({"--lock", "table", "migrate"}).code == 0);
+    Config config = cli.config();
+    config.lease_ttl = std::chrono::seconds(60);
+    const pid_t holder = ::fork();
+    if (holder == 0) {
+        // Takes the lease and dies without releasing it.
+        SqliteLeaseStore store(config);
+        auto guard = store.locks().acquire("migrate", lock::Request{lock::Mode::exclusive,
+                                                                    std::chrono::steady_clock::now() + std::chrono::seconds(5), "crashed"});
+        ::_exit(0);
+    }
+    ::waitpid(holder, nullptr, 0);
+    auto r = cli({"--lock", "table", "lock-status", "migrate"});
+    CHECK(r.out.find("migrate  held by pid " + std::to_string(holder)) != std::string::npos);
+    r = cli({"--lock", "table", "unlock", "--force", "migrate"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "lock migrate released\n");
+    CHECK(cli({"--lock", "table", "lock-status", "migrate"}).out == "migrate  free\n");
+    CHECK(cli({"--lock", "bogus", "info"}).code == 2);
+}

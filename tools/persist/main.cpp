@@ -1,0 +1,477 @@
+// persist: the command-line tool. Inspect, migrate, back up, verify and restore a persist
+// database from a shell. `persist --help` lists the subcommands; README.md has the reference
+// and the exit codes.
+#include <persist/persist.hpp>
+#include <persist/sqlite/backup.hpp>
+#include <persist/sqlite/dump.hpp>
+#include <persist/sqlite/info.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+/// Exit codes (documented in README.md).
+enum Exit : int {
+    ok = 0,
+    failure = 1,      ///< a persist error not listed below (I/O, corrupt database, ...)
+    bad_usage = 2,    ///< unknown subcommand or option, missing or malformed argument
+    no_database = 3,  ///< no database at the path (nothing was created)
+    busy = 4,         ///< the database or a lock stayed held by another process past the timeout
+    refused = 5,      ///< a backup does not verify, or the migrations do not validate
+};
+
+/// A usage problem found after parsing (exit code 2).
+struct usage_problem : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// No database at the path (exit code 3).
+struct missing_database : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// A tiny JSON writer: objects and arrays built as text.
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+            if (static_cast<unsigned char>(c) < 0x20) {
+                char escaped[8];
+                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+                out += escaped;
+            } else {
+                out += c;
+            }
+        }
+    }
+    return out + "\"";
+}
+
+class Json {
+public:
+    Json& field(std::string_view key, const std::string& raw) {
+        separator();
+        text_ += json_string(key) + ":" + raw;
+        return *this;
+    }
+    Json& text(std::string_view key, std::string_view value) { return field(key, json_string(value)); }
+    Json& number(std::string_view key, std::int64_t value) { return field(key, std::to_string(value)); }
+    Json& boolean(std::string_view key, bool value) { return field(key, value ? "true" : "false"); }
+    std::string str() const { return "{" + text_ + "}"; }
+
+private:
+    void separator() {
+        if (!text_.empty()) text_ += ",";
+    }
+    std::string text_;
+};
+
+std::string json_array(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ",";
+        out += items[i];
+    }
+    return out + "]";
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label) : label_(std::move(label)), shown_(::isatty(2) == 1) {}
+    ~ProgressBar() {
+        if (drawn_) std::fputs("\n", stderr);
+    }
+    void operator()(const persist::sqlite::Progress& progress) {
+        if (!shown_ || progress.total <= 0) return;
+        const int percent = static_cast<int>(progress.done * 100 / progress.total);
+        if (percent == last_) return;
+        last_ = percent;
+        const int width = 30, filled = percent * width / 100;
+        std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), percent);
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
+private:
+    std::string label_;
+    bool shown_;
+    bool drawn_ = false;
+    int last_ = -1;
+};
+
+struct Options {
+    std::string db;
+    std::string env_prefix = "PERSIST";
+    std::string migrations;
+    bool json = false;
+    int timeout_ms = 30'000;
+    // subcommand arguments
+    std::int64_t version = 0;
+    std::string file;
+    std::size_t keep = 0;
+    int max_age_days = 0;
+    std::string lock_name;
+    bool force = false;
+    std::vector<std::string> lock_names;
+    std::string lock = "file";
+};
+
+persist::Config make_config(const Options& options) {
+    persist::Config defaults;
+    persist::Config config = persist::Config::from_env(options.env_prefix, defaults);
+    if (!options.db.empty()) config.db_path = options.db;
+    config.busy_timeout = std::chrono::milliseconds(options.timeout_ms);
+    config.lock_wait_notice = std::chrono::milliseconds(1000);
+    config.on_event = [](const persist::Event& event) {
+        if (event.kind == persist::Event::Kind::wait) std::fprintf(stderr, "%s\n", event.message.c_str());
+    };
+    return config;
+}
+
+/// Opens the store; refuses (exit 3) when the database file does not exist, unless `create`.
+template <class StoreT>
+std::unique_ptr<StoreT> open_store(const Options& options, bool create) {
+    const persist::Config config = make_config(options);
+    const std::string path = config.path();
+    if (!create && !persist::detail::is_memory_path(path) && !std::filesystem::exists(path))
+        throw missing_database("no database at " + path + " (give --db PATH, or set " + options.env_prefix +
+                               "_DB_PATH); nothing was created");
+    return std::make_unique<StoreT>(config);
+}
+
+persist::migrate::Directory migrations_of(const Options& options) {
+    if (options.migrations.empty()) throw usage_problem("this subcommand needs --migrations DIR (the *.up.sql files)");
+    return persist::migrate::Directory(options.migrations);
+}
+
+const char* state_name(persist::migrate::VersionStatus::State state) {
+    using State = persist::migrate::VersionStatus::State;
+    switch (state) {
+    case State::applied: return "applied";
+    case State::baseline: return "baseline";
+    case State::pending: return "pending";
+    case State::incomplete: return "incomplete";
+    case State::changed: return "changed";
+    case State::missing_from_source: return "missing-from-source";
+    }
+    return "unknown";
+}
+
+std::string holder_text(const persist::lock::Status& status) {
+    if (!status.held) return "free";
+    if (!status.holder) return "held (holder unknown)";
+    const auto& h = *status.holder;
+    return "held by pid " + std::to_string(h.pid) + " on " + h.host + " since " + persist::lock::clock_time(h.since) + " (" +
+           persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + h.purpose) + ")";
+}
+
+std::string holder_json(const std::string& name, const persist::lock::Status& status) {
+    Json j;
+    j.text("name", name).boolean("held", status.held);
+    if (status.holder) {
+        j.number("pid", status.holder->pid).text("host", status.holder->host);
+        j.text("since", persist::lock::clock_time(status.holder->since)).text("mode", persist::lock::mode_name(status.holder->mode));
+        j.text("purpose", status.holder->purpose);
+    }
+    return j.str();
+}
+
+std::string manifest_json(const persist::sqlite::Manifest& m) {
+    std::vector<std::string> tables, migrations;
+    for (const auto& [table, rows] : m.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).str());
+    for (const auto& [version, checksum] : m.migrations)
+        migrations.push_back(Json().number("version", version).text("checksum", checksum).str());
+    return Json()
+        .text("persist_version", m.persist_version)
+        .text("created_at", m.created_at)
+        .number("size", m.size)
+        .text("sha256", m.sha256)
+        .number("schema_version", m.schema_version)
+        .field("migrations", json_array(migrations))
+        .field("tables", json_array(tables))
+        .str();
+}
+
+template <class StoreT>
+int run(const std::string& command, const Options& options) {
+    auto say = [&](const std::string& human, const std::string& json) {
+        std::cout << (options.json ? json : human) << "\n";
+    };
+    if (command == "verify") {
+        ProgressBar bar("verify");
+        const auto m = persist::sqlite::verify(options.file, std::ref(bar));
+        say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
+                std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
+            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).str());
+        return ok;
+    }
+    const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
+                          command == "baseline" || command == "repair";
+    if (migrates && options.migrations.empty())
+        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files)");
+    const bool creates = command == "migrate" || command == "baseline" || command == "load";
+    auto store = open_store<StoreT>(options, creates);
+    if (command == "info") {
+        const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
+                                                  : persist::sqlite::info(*store, migrations_of(options));
+        const char* durability = i.durability == persist::Durability::full ? "full"
+                                 : i.durability == persist::Durability::off ? "off" : "normal";
+        if (options.json) {
+            std::vector<std::string> tables, migrations, locks;
+            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).str());
+            for (const auto& m : i.migrations)
+                migrations.push_back(
+                    Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).str());
+            for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+            std::vector<std::string> pending;
+            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).str());
+            say("", Json()
+                        .text("path", i.path)
+                        .number("file_bytes", i.file_bytes)
+                        .number("wal_bytes", i.wal_bytes)
+                        .number("page_size", i.page_size)
+                        .number("page_count", i.page_count)
+                        .number("free_pages", i.free_pages)
+                        .text("journal_mode", i.journal_mode)
+                        .text("sqlite_version", i.sqlite_version)
+                        .text("durability", durability)
+                        .field("tables", json_array(tables))
+                        .field("migrations", json_array(migrations))
+                        .field("pending", json_array(pending))
+                        .field("locks", json_array(locks))
+                        .str());
+        } else {
+            std::ostringstream out;
+            out << "database     " << i.path << "\n"
+                << "size         " << i.file_bytes << " bytes (+ " << i.wal_bytes << " bytes of WAL)\n"
+                << "pages        " << i.page_count << " of " << i.page_size << " bytes, " << i.free_pages << " free\n"
+                << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
+                << "tables\n";
+            for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
+            out << "migrations\n";
+            if (i.migrations.empty()) out << "  (none recorded)\n";
+            for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
+            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
+            out << "locks\n";
+            for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
+            std::cout << out.str();
+        }
+        return ok;
+    }
+    if (migrates) {
+        persist::migrate::Options how;
+        how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
+        persist::migrate::Migrator migrator(*store, migrations_of(options), how);
+        if (command == "status") {
+            std::vector<std::string> rows;
+            std::ostringstream out;
+            for (const auto& v : migrator.status()) {
+                out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
+                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).str());
+            }
+            const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
+            say(options.json ? "" : human.substr(0, human.size() - (human.back() == '\n' ? 1 : 0)), json_array(rows));
+        } else if (command == "plan") {
+            std::vector<std::string> rows;
+            std::string human;
+            for (const auto& m : migrator.plan()) {
+                human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
+                rows.push_back(Json().number("version", m.version).text("name", m.name).str());
+            }
+            if (human.empty()) human = "nothing to apply\n";
+            say(human.substr(0, human.size() - 1), json_array(rows));
+        } else if (command == "migrate" || command == "down") {
+            const auto report = command == "migrate" ? migrator.migrate() : migrator.migrate_to(options.version);
+            std::vector<std::string> applied, reverted;
+            for (auto v : report.applied) applied.push_back(std::to_string(v));
+            for (auto v : report.reverted) reverted.push_back(std::to_string(v));
+            std::string human = "version " + std::to_string(report.from_version) + " -> " + std::to_string(report.to_version);
+            if (!applied.empty()) human += ", applied " + json_array(applied);
+            if (!reverted.empty()) human += ", reverted " + json_array(reverted);
+            say(human, Json()
+                           .number("from_version", report.from_version)
+                           .number("to_version", report.to_version)
+                           .field("applied", json_array(applied))
+                           .field("reverted", json_array(reverted))
+                           .str());
+        } else if (command == "baseline") {
+            migrator.baseline(options.version);
+            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).str());
+        } else {
+            const bool changed = migrator.repair(options.version);
+            say(changed ? "repaired version " + std::to_string(options.version) : "version " + std::to_string(options.version) + " needed no repair",
+                Json().number("version", options.version).boolean("changed", changed).str());
+        }
+        return ok;
+    }
+    if (command == "backup") {
+        persist::sqlite::BackupOptions backup;
+        if (options.keep) backup.keep = options.keep;
+        if (options.max_age_days > 0) backup.max_age = std::chrono::hours(24) * options.max_age_days;
+        ProgressBar bar("backup");
+        backup.on_progress = std::ref(bar);
+        std::string destination = options.file;
+        if (destination.empty()) {
+            destination = store->path() + ".backups";
+            std::filesystem::create_directories(destination);
+        }
+        const auto made = persist::sqlite::backup(*store, destination, backup);
+        std::vector<std::string> removed;
+        for (const auto& r : made.removed) removed.push_back(json_string(r));
+        say("backup written to " + made.path + " (" + std::to_string(made.manifest.size) + " bytes, manifest " + made.manifest_path +
+                ")" + (made.removed.empty() ? "" : ", removed " + std::to_string(made.removed.size()) + " older"),
+            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array(removed)).field("manifest_contents", manifest_json(made.manifest)).str());
+        return ok;
+    }
+    if (command == "restore") {
+        persist::sqlite::BackupOptions safety;
+        ProgressBar bar("safety copy");
+        safety.on_progress = std::ref(bar);
+        const auto restored = persist::sqlite::restore(*store, options.file, safety);
+        say("restored " + store->path() + " from " + options.file + "; the previous database is kept in " + restored.safety_copy,
+            Json().text("restored_from", options.file).text("safety_copy", restored.safety_copy).str());
+        return ok;
+    }
+    if (command == "dump") {
+        if (options.file.empty()) {
+            const auto temporary = std::filesystem::temp_directory_path() / ("persist-dump-" + std::to_string(::getpid()) + ".sql");
+            persist::sqlite::dump(*store, temporary.string());
+            std::ifstream in(temporary, std::ios::binary);
+            std::cout << in.rdbuf();
+            std::filesystem::remove(temporary);
+        } else {
+            const auto dumped = persist::sqlite::dump(*store, options.file);
+            say("dumped " + std::to_string(dumped.row_counts.size()) + " tables to " + options.file,
+                Json().text("path", options.file).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).str());
+        }
+        return ok;
+    }
+    if (command == "load") {
+        persist::sqlite::load(*store, options.file);
+        say("loaded " + options.file + " into " + store->path(), Json().text("loaded", options.file).text("into", store->path()).str());
+        return ok;
+    }
+    if (command == "lock-status") {
+        const std::vector<std::string> names = options.lock_names.empty() ? std::vector<std::string>{"migrate", "persist.write"} : options.lock_names;
+        std::vector<std::string> rows;
+        std::string human;
+        for (const auto& name : names) {
+            const auto status = store->lock_status(name);
+            human += name + "  " + holder_text(status) + "\n";
+            rows.push_back(holder_json(name, status));
+        }
+        say(human.substr(0, human.size() - 1), json_array(rows));
+        return ok;
+    }
+    if (command == "unlock") {
+        if (!options.force)
+            throw usage_problem("unlock breaks a lock another process may still hold; add --force if you are sure");
+        store->force_unlock(options.lock_name);
+        say("lock " + options.lock_name + " released", Json().text("unlocked", options.lock_name).str());
+        return ok;
+    }
+    throw usage_problem("unknown subcommand " + command);
+}
+
+int report(int code, const std::string& kind, const std::string& message, bool json) {
+    if (json) std::cout << Json().boolean("ok", false).text("error", kind).text("message", message).number("exit_code", code).str() << "\n";
+    else std::cerr << "persist: " << message << "\n";
+    return code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"persist: inspect, migrate, back up, verify and restore a persist (SQLite) database"};
+    app.require_subcommand(1, 1);
+    Options options;
+    app.add_option("--db", options.db, "database file (default: the <PREFIX>_DB_PATH / <PREFIX>_DB_DIR variables)");
+    app.add_option("--env-prefix", options.env_prefix, "prefix of the environment variables to read (default PERSIST)");
+    app.add_option("--migrations", options.migrations, "directory of <version>_<name>.up.sql / .down.sql files");
+    app.add_flag("--json", options.json, "print JSON instead of text");
+    app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
+        ->check(CLI::IsMember({"file", "table"}));
+    app.add_option("--timeout", options.timeout_ms, "milliseconds to wait for the database or a lock (default 30000)")
+        ->check(CLI::Range(0, 86'400'000));
+
+    app.add_subcommand("info", "sizes, tables with row counts, migrations, lock holders, settings");
+    app.add_subcommand("status", "every migration with its state (needs --migrations)");
+    app.add_subcommand("migrate", "apply every pending migration (needs --migrations)");
+    app.add_subcommand("plan", "what migrate would apply, without changing anything (needs --migrations)");
+    app.add_subcommand("down", "migrate down to a version with the down scripts (needs --migrations)")
+        ->add_option("--to", options.version, "the version to end at")->required();
+    app.add_subcommand("baseline", "record migrations up to N as applied, for an existing database")
+        ->add_option("N", options.version, "version")->required();
+    app.add_subcommand("repair", "accept the current text of migration N (recorded in persist_schema_audit)")
+        ->add_option("N", options.version, "version")->required();
+    auto* backup = app.add_subcommand("backup", "consistent online backup with a manifest (default: <db>.backups/)");
+    backup->add_option("DESTINATION", options.file, "directory, or a new file name");
+    backup->add_option("--keep", options.keep, "keep only the newest N backups in the directory");
+    backup->add_option("--max-age-days", options.max_age_days, "delete backups older than this many days");
+    app.add_subcommand("verify", "check a backup against its manifest")->add_option("FILE", options.file, "backup file")->required();
+    app.add_subcommand("restore", "verify a backup, then replace the database with it")->add_option("FILE", options.file, "backup file")->required();
+    app.add_subcommand("dump", "the database as SQL text (to stdout, or FILE)")->add_option("FILE", options.file, "output file");
+    app.add_subcommand("load", "run a dump into an empty database")->add_option("FILE", options.file, "SQL dump")->required();
+    app.add_subcommand("lock-status", "who holds the locks (default: migrate and persist.write)")
+        ->add_option("NAME", options.lock_names, "lock names");
+    auto* unlock = app.add_subcommand("unlock", "break a lock left by a holder that cannot release it");
+    unlock->add_option("NAME", options.lock_name, "lock name")->required();
+    unlock->add_flag("--force", options.force, "confirm");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        // CLI11 reports a misspelt subcommand as "a subcommand is required"; name the word.
+        const auto extra = app.remaining();
+        if (app.get_subcommands().empty() && !extra.empty())
+            std::cerr << "persist: unknown subcommand '" << extra.front() << "' (see persist --help)\n";
+        else
+            std::cerr << "persist: " << e.what() << " (see persist --help)\n";
+        return bad_usage;
+    }
+    const std::string command = app.get_subcommands().front()->get_name();
+    try {
+        return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
+                                       : run<persist::SqliteProcessStore>(command, options);
+    } catch (const usage_problem& e) {
+        return report(bad_usage, "usage", e.what(), options.json);
+    } catch (const missing_database& e) {
+        return report(no_database, "no_database", e.what(), options.json);
+    } catch (const persist::backup_error& e) {
+        return report(refused, "backup", e.what(), options.json);
+    } catch (const persist::migration_error& e) {
+        return report(refused, "migration", e.what(), options.json);
+    } catch (const persist::busy_error& e) {
+        return report(busy, "busy", e.what(), options.json);
+    } catch (const persist::lock_timeout_error& e) {
+        return report(busy, "lock_timeout", e.what(), options.json);
+    } catch (const persist::config_error& e) {
+        return report(bad_usage, "config", e.what(), options.json);
+    } catch (const persist::usage_error& e) {
+        return report(bad_usage, "usage", e.what(), options.json);
+    } catch (const persist::error& e) {
+        return report(failure, "error", e.what(), options.json);
+    } catch (const std::exception& e) {
+        return report(failure, "error", e.what(), options.json);
+    }
+}

@@ -7,6 +7,7 @@
 #include <persist/postgres/connection.hpp>
 
 #include <atomic>
+#include <limits>
 #include <thread>
 
 using namespace persist;
@@ -114,4 +115,36 @@ TEST_CASE("a terminated backend is connection_error") {
     Connection victim(server().conninfo()), admin(server().conninfo());
     admin.execute("SELECT pg_terminate_backend($1)", {std::to_string(victim.backend_pid())});
     CHECK_THROWS_AS(victim.execute("SELECT 1"), connection_error);
+}
+
+TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged") {
+    Connection db(server().conninfo());
+    db.execute("DROP TABLE IF EXISTS everything");
+    db.execute("CREATE TABLE everything (i BIGINT, small INT, flag BOOLEAN, x DOUBLE PRECISION, s TEXT, b BYTEA, "
+               "at TIMESTAMPTZ, maybe TEXT)");
+    const auto when = std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + std::chrono::hours{8} +
+                      std::chrono::microseconds{123456};
+    const Blob bytes{std::byte{0}, std::byte{0xff}, std::byte{0x10}};
+    db.run("INSERT INTO everything VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", std::int64_t{-9'000'000'000}, 42, true, 0.1,
+           std::string("it's \"quoted\"\nand multi-line"), bytes, std::chrono::time_point_cast<std::chrono::microseconds>(when),
+           std::optional<std::string>{});
+    db.run("INSERT INTO everything (x) VALUES ($1), ($2)", std::numeric_limits<double>::infinity(), 1e300);
+    using Row = std::tuple<std::int64_t, int, bool, double, std::string, Blob, std::chrono::sys_time<std::chrono::microseconds>,
+                           std::optional<std::string>>;
+    const auto rows = db.query<Row>("SELECT i, small, flag, x, s, b, at, maybe FROM everything WHERE i IS NOT NULL");
+    REQUIRE(rows.size() == 1);
+    CHECK(std::get<0>(rows[0]) == -9'000'000'000);
+    CHECK(std::get<1>(rows[0]) == 42);
+    CHECK(std::get<2>(rows[0]) == true);
+    CHECK(std::get<3>(rows[0]) == 0.1);
+    CHECK(std::get<4>(rows[0]) == "it's \"quoted\"\nand multi-line");
+    CHECK(std::get<5>(rows[0]) == bytes);
+    CHECK(std::get<6>(rows[0]) == when);
+    CHECK(std::get<7>(rows[0]) == std::nullopt);
+    CHECK(db.query<double>("SELECT x FROM everything WHERE i IS NULL ORDER BY x") == std::vector<double>{1e300, std::numeric_limits<double>::infinity()});
+    // Reading a value into a type that cannot hold it is a schema_error naming the column.
+    CHECK_THROWS_WITH_AS(db.query<std::int8_t>("SELECT small * 10 FROM everything WHERE i IS NOT NULL"),
+                         doctest::Contains("not in the range of the C++ type"), schema_error);
+    CHECK_THROWS_WITH_AS(db.query<std::int64_t>("SELECT maybe FROM everything WHERE i IS NOT NULL"),
+                         doctest::Contains("is NULL; read it as std::optional"), schema_error);
 }

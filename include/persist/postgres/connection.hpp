@@ -3,7 +3,9 @@
 #pragma once
 
 #include "persist/error.hpp"
+#include "persist/detail/row.hpp"
 #include "persist/postgres/errors.hpp"
+#include "persist/postgres/values.hpp"
 
 #include <libpq-fe.h>
 #include <memory>
@@ -52,6 +54,12 @@ public:
             const std::string why = connection_ ? PQerrorMessage(connection_.get()) : "out of memory";
             throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
         }
+        // Server notices (e.g. "table does not exist, skipping") are not errors; libpq would
+        // print them on stderr.
+        PQsetNoticeProcessor(connection_.get(), [](void*, const char*) {}, nullptr);
+        // Time points are exchanged as UTC text (see values.hpp).
+        execute("SET TimeZone = 'UTC'");
+        execute("SET DateStyle = 'ISO'");
     }
 
     PGconn* handle() const noexcept { return connection_.get(); }
@@ -66,6 +74,26 @@ public:
         const auto status = PQresultStatus(result.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
         return result;
+    }
+
+    /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
+    template <class... Params>
+    Result run(std::string_view sql, const Params&... params) {
+        return execute(sql, text_params(params...));
+    }
+
+    /// Every row of `sql`, read as RowType (a value, a tuple or an aggregate; see
+    /// persist/detail/row.hpp).
+    template <class RowType, class... Params>
+    std::vector<RowType> query(std::string_view sql, const Params&... params) {
+        const Result result = run(sql, params...);
+        std::vector<RowType> rows;
+        rows.reserve(static_cast<std::size_t>(result.rows()));
+        for (int r = 0; r < result.rows(); ++r) {
+            Columns columns(result.get(), r);
+            rows.push_back(persist::detail::read_row<RowType>(columns));
+        }
+        return rows;
     }
 
     /// The server process serving this connection (for pg_terminate_backend in tests).

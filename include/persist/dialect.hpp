@@ -20,6 +20,8 @@ enum class ColumnType { integer, real, text, blob, boolean, timestamp };
 ///   D::quote_identifier(name)                 a safely quoted identifier
 ///   D::type_name(ColumnType)                  the column type in DDL
 ///   D::upsert_clause(conflict, update)        the clause turning an INSERT into an upsert
+///   D::autoincrement_clause()                 what follows a column whose values the database
+///                                             generates (" AUTOINCREMENT", " GENERATED ... IDENTITY")
 template <class D>
 concept Dialect = requires(int index, std::string_view name, ColumnType type,
                            std::span<const std::string_view> columns) {
@@ -28,6 +30,7 @@ concept Dialect = requires(int index, std::string_view name, ColumnType type,
     { D::quote_identifier(name) } -> std::convertible_to<std::string>;
     { D::type_name(type) } -> std::convertible_to<std::string_view>;
     { D::upsert_clause(columns, columns) } -> std::convertible_to<std::string>;
+    { D::autoincrement_clause() } -> std::convertible_to<std::string_view>;
 };
 
 namespace detail {

@@ -31,6 +31,9 @@ struct Dialect {
         return "BLOB";
     }
 
+    /// Keys are never reused, even after the newest row is deleted.
+    static std::string_view autoincrement_clause() { return " AUTOINCREMENT"; }
+
     static std::string upsert_clause(std::span<const std::string_view> conflict,
                                      std::span<const std::string_view> update) {
         return detail::on_conflict_clause(conflict, update, "excluded");

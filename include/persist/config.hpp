@@ -61,6 +61,9 @@ struct Config {
     /// Database file, ":memory:" for a private in-memory database, or empty for the default
     /// path (see default_path()).
     std::string db_path;
+    /// PostgreSQL connection string or URI (postgres::Backend only), e.g.
+    /// "postgresql://app@db.internal/app" or "host=/run/postgresql dbname=app".
+    std::string db_url;
     /// Longest time a read or write waits for the database before throwing busy_error.
     std::chrono::milliseconds busy_timeout{30'000};
     /// See Durability. Default: normal.
@@ -94,6 +97,7 @@ struct Config {
     /// `defaults` with overrides from the environment, for the variable prefix `prefix`:
     ///   PREFIX_DB_PATH          database file, or :memory:          (wins over PREFIX_DB_DIR)
     ///   PREFIX_DB_DIR           directory for <app>.db
+    ///   PREFIX_DB_URL           PostgreSQL connection string or URI (postgres::Backend)
     ///   PREFIX_BUSY_TIMEOUT_MS  busy_timeout in milliseconds (0..86400000)
     ///   PREFIX_DURABILITY       off | normal | full
     ///   PREFIX_CACHE_SIZE_KIB   cache_size_kib (16..16777216)
@@ -126,6 +130,11 @@ struct Config {
                 throw config_error(p + "_DB_PATH is set but empty; unset it or give a file "
                                        "path or :memory:");
             config.db_path = *path;
+        }
+        if (auto url = env(p + "_DB_URL")) {
+            if (url->empty())
+                throw config_error(p + "_DB_URL is set but empty; unset it or give a PostgreSQL connection string");
+            config.db_url = *url;
         }
         if (auto value = env(p + "_BUSY_TIMEOUT_MS"))
             config.busy_timeout = std::chrono::milliseconds(

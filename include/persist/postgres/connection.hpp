@@ -76,6 +76,20 @@ public:
         return result;
     }
 
+    /// Runs parameterless SQL that may hold several statements (DDL scripts).
+    void execute_script(const std::string& sql) {
+        Result result(PQexec(connection_.get(), sql.c_str()));
+        const auto status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+    }
+
+    /// Whether libpq still considers the connection usable.
+    bool ok() const noexcept { return PQstatus(connection_.get()) == CONNECTION_OK; }
+
+    /// ok(), after reading whatever the server sent meanwhile without waiting: a backend the
+    /// server terminated (pg_terminate_backend, restart) shows up here as not alive.
+    bool alive() noexcept { return PQconsumeInput(connection_.get()) == 1 && ok(); }
+
     /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
     template <class... Params>
     Result run(std::string_view sql, const Params&... params) {

@@ -95,3 +95,20 @@ TEST_CASE("a deadlock between two writers is retried by Store, and both commit")
     CHECK(retries == 1);
     CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT v FROM pair ORDER BY id"); }) == std::vector<int>{2, 2});
 }
+
+TEST_CASE("a connection lost when COMMIT is sent is reported as outcome unknown, and not run again") {
+    PgStore store(pg_config());
+    store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS outcome; CREATE TABLE outcome (v INT)"); });
+    postgres::Connection admin(server().conninfo());
+    int attempts = 0;
+    CHECK_THROWS_WITH_AS(store.write([&](auto& tx) {
+        ++attempts;
+        tx.execute("INSERT INTO outcome VALUES (1)");
+        const int pid = tx.template query<int>("SELECT pg_backend_pid()")[0];
+        // Ends this transaction's session and waits until it is gone: the next thing sent is COMMIT.
+        admin.run("SELECT pg_terminate_backend($1, 5000)", pid);
+    }), doctest::Contains("may or may not be committed"), postgres::commit_outcome_unknown);
+    CHECK(attempts == 1);
+    // Here the server had ended the session first, so nothing was committed; the pool heals.
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM outcome")[0]; }) == 0);
+}

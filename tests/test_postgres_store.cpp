@@ -112,3 +112,20 @@ TEST_CASE("a connection lost when COMMIT is sent is reported as outcome unknown,
     // Here the server had ended the session first, so nothing was committed; the pool heals.
     CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM outcome")[0]; }) == 0);
 }
+
+TEST_CASE("statement_timeout and lock_timeout from Config apply to every pooled session") {
+    Config config = pg_config();
+    config.statement_timeout = std::chrono::milliseconds(100);
+    config.lock_timeout = std::chrono::milliseconds(50);
+    PgStore store(config);
+    CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<std::string>("SELECT pg_sleep(1)::text"); }),
+                         doctest::Contains("SQLSTATE 57014"), statement_timeout_error);
+    store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS held; CREATE TABLE held (id INT PRIMARY KEY); INSERT INTO held VALUES (1)"); });
+    postgres::Connection other(server().conninfo());
+    other.execute("BEGIN");
+    other.execute("SELECT * FROM held FOR UPDATE");
+    CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute("UPDATE held SET id = 2 WHERE id = 1"); }),
+                         doctest::Contains("SQLSTATE 55P03"), lock_timeout_error);
+    other.execute("ROLLBACK");
+    CHECK(store.write([](auto& tx) { return tx.execute("UPDATE held SET id = 2 WHERE id = 1"); }) == 1);
+}

@@ -64,6 +64,12 @@ struct Config {
     /// PostgreSQL connection string or URI (postgres::Backend only), e.g.
     /// "postgresql://app@db.internal/app" or "host=/run/postgresql dbname=app".
     std::string db_url;
+    /// PostgreSQL: cancel a statement that runs longer than this (statement_timeout_error);
+    /// 0 = no limit.
+    std::chrono::milliseconds statement_timeout{0};
+    /// PostgreSQL: give up waiting for a row or table lock after this (lock_timeout_error);
+    /// 0 = wait as long as the statement may run.
+    std::chrono::milliseconds lock_timeout{0};
     /// Longest time a read or write waits for the database before throwing busy_error.
     std::chrono::milliseconds busy_timeout{30'000};
     /// See Durability. Default: normal.

@@ -5,6 +5,7 @@
 //
 // Connections come from a pool (up to Config::reader_connections + 1, opened on demand). A
 // connection is checked before it is handed out and replaced when the server dropped it.
+// Config::statement_timeout and Config::lock_timeout apply to every session.
 // Transactions are READ COMMITTED (reads: READ ONLY). A serialization failure or deadlock
 // (40001, 40P01) is a busy_error, so Store runs the whole transaction again. A connection
 // lost while COMMIT was in flight is reported as commit_outcome_unknown, never retried.
@@ -87,7 +88,7 @@ public:
         if (config.db_url.empty())
             throw config_error("postgres::Backend needs Config::db_url (or the <PREFIX>_DB_URL variable), e.g. "
                                "postgresql://app@localhost/app");
-        idle_.push_back(std::make_unique<Connection>(config.db_url));
+        idle_.push_back(connect());
         open_ = 1;
     }
     Backend(const Backend&) = delete;
@@ -178,6 +179,15 @@ public:
 private:
     std::size_t limit() const { return config_.reader_connections + 1; }
 
+    // A new connection with the configured session limits.
+    std::unique_ptr<Connection> connect() const {
+        auto connection = std::make_unique<Connection>(config_.db_url);
+        connection->execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+                            {std::to_string(config_.statement_timeout.count()) + "ms",
+                             std::to_string(config_.lock_timeout.count()) + "ms"});
+        return connection;
+    }
+
     std::string redacted_url() const {
         const auto& url = config_.db_url;
         const auto scheme = url.find("://");
@@ -205,7 +215,7 @@ private:
                 ++open_;
                 lock.unlock();
                 try {
-                    return std::make_unique<Connection>(config_.db_url);
+                    return connect();
                 } catch (...) {
                     lock.lock();
                     --open_;

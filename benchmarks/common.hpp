@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -95,6 +96,28 @@ inline std::int64_t lookups() { return scaled(1'000'000, 200); }
 inline std::int64_t scan_rows() { return scaled(1'000'000, 200); }
 /// The keys looked up, in a fixed pseudo-random order (the same for every library).
 inline std::int64_t key(std::int64_t i) { return (i * 7919) % table_rows(); }
+
+/// The bulk-insert loop every library shares: per iteration a new database at `path`
+/// (":memory:" or a file, deleted first), `open(path)` untimed, which returns the timed
+/// work; closing the database (the returned object going away) is untimed too.
+template <class Open>
+void bulk_insert_rounds(benchmark::State& state, const std::string& path, Open open) {
+    for (auto _ : state) {
+        state.PauseTiming();
+        if (path != ":memory:") {
+            std::filesystem::remove(path);
+            std::filesystem::remove(path + "-wal");
+        }
+        {
+            auto insert_all = open(path);
+            state.ResumeTiming();
+            insert_all();
+            state.PauseTiming();
+        }
+        state.ResumeTiming();
+    }
+    state.SetItemsProcessed(state.iterations() * insert_rows());
+}
 
 inline std::int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())

@@ -127,12 +127,18 @@ persist::lock::Request exclusive() {
     return {persist::lock::Mode::exclusive, steady_clock::now() + seconds(30), "benchmark"};
 }
 
+// A database in `dir` for the policies to put their lock files beside (lock::Table its table).
+persist::Config database_in(const bench::ScratchDir& dir) {
+    persist::Config config = persist::Config::for_app("bench");
+    config.db_path = dir.file("bench.db");
+    persist::Store<persist::sqlite::Backend> create(config);
+    return config;
+}
+
 template <class Policy>
 void handoff(benchmark::State& state) {
     bench::ScratchDir dir("handoff");
-    persist::Config config = persist::Config::for_app("bench");
-    config.db_path = dir.file("bench.db");
-    { persist::Store<persist::sqlite::Backend> create(config); }
+    const persist::Config config = database_in(dir);
 
     auto* shared = static_cast<Shared*>(
         ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
@@ -185,9 +191,7 @@ void handoff(benchmark::State& state) {
 template <class Policy>
 void uncontended(benchmark::State& state) {
     bench::ScratchDir dir("uncontended");
-    persist::Config config = persist::Config::for_app("bench");
-    config.db_path = dir.file("bench.db");
-    { persist::Store<persist::sqlite::Backend> create(config); }
+    const persist::Config config = database_in(dir);
     Policy locks(config);
     const auto request = exclusive();
     for (auto _ : state) {

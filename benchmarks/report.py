@@ -62,24 +62,21 @@ class Report:
         self.lines.append(line)
 
 
-def fmt_rate(x):
+def fmt_scaled(x, units):
+    """x in the largest of `units` ((factor, suffix, digits), largest first) it reaches."""
     if x is None:
         return "-"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M/s"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k/s"
-    return f"{x:.0f} /s"
+    for factor, suffix, digits in units:
+        if x >= factor or factor == units[-1][0]:
+            return f"{x / factor:.{digits}f} {suffix}"
+
+
+def fmt_rate(x):
+    return fmt_scaled(x, [(1e6, "M/s", 2), (1e3, "k/s", 1), (1, "/s", 0)])
 
 
 def fmt_ns(x):
-    if x is None:
-        return "-"
-    if x >= 1e6:
-        return f"{x / 1e6:.1f} ms"
-    if x >= 1e3:
-        return f"{x / 1e3:.2f} µs"
-    return f"{x:.1f} ns"
+    return fmt_scaled(x, [(1e6, "ms", 1), (1e3, "µs", 2), (1, "ns", 1)])
 
 
 def ratio(a, b):

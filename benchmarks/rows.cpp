@@ -44,6 +44,7 @@ void check(int rc, sqlite3* db, int expected = SQLITE_OK) {
 
 // ---- raw sqlite3 -----------------------------------------------------------------------
 
+// A raw connection with the baseline pragmas and the items table; owns the statements it prepares.
 struct Raw {
     sqlite3* db = nullptr;
     Raw(const std::string& path, std::string_view synchronous = "NORMAL") {
@@ -51,13 +52,20 @@ struct Raw {
         exec(bench::baseline_pragmas(path != ":memory:", synchronous));
         exec(bench::items_ddl);
     }
-    ~Raw() { sqlite3_close_v2(db); }
+    Raw(const Raw&) = delete;
+    Raw& operator=(const Raw&) = delete;
+    ~Raw() {
+        for (auto* statement : statements) sqlite3_finalize(statement);
+        sqlite3_close_v2(db);
+    }
     void exec(const std::string& sql) { check(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), db); }
     sqlite3_stmt* prepare(const char* sql) {
         sqlite3_stmt* statement = nullptr;
         check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr), db);
+        statements.push_back(statement);
         return statement;
     }
+    std::vector<sqlite3_stmt*> statements; // finalized with the connection
     void insert(sqlite3_stmt* statement, const Item& item) {
         sqlite3_bind_int64(statement, 1, item.id);
         sqlite3_bind_text(statement, 2, item.name.data(), int(item.name.size()), SQLITE_STATIC);
@@ -97,74 +105,60 @@ persist::Config persist_config(const std::string& path, persist::Durability dura
 
 void insert_raw(benchmark::State& state, Where where) {
     bench::ScratchDir dir("insert-raw");
-    for (auto _ : state) {
-        state.PauseTiming();
-        std::filesystem::remove(dir.file("raw.db"));
-        std::filesystem::remove(dir.file("raw.db-wal"));
-        {
-            Raw raw(database(dir, where, "raw.db"));
-            sqlite3_stmt* insert = raw.prepare(bench::insert_sql);
-            state.ResumeTiming();
-            raw.exec("BEGIN IMMEDIATE");
-            for (std::int64_t i = 0; i < insert_rows; ++i) raw.insert(insert, row(i));
-            raw.exec("COMMIT");
-            state.PauseTiming();
-            sqlite3_finalize(insert);
-        }
-        state.ResumeTiming();
-    }
-    state.SetItemsProcessed(state.iterations() * insert_rows);
+    bench::bulk_insert_rounds(state, database(dir, where, "raw.db"), [](const std::string& path) {
+        auto raw = std::make_shared<Raw>(path);
+        sqlite3_stmt* insert = raw->prepare(bench::insert_sql);
+        return [raw, insert] {
+            raw->exec("BEGIN IMMEDIATE");
+            for (std::int64_t i = 0; i < insert_rows; ++i) raw->insert(insert, row(i));
+            raw->exec("COMMIT");
+        };
+    });
 }
+
+// SQLiteCpp's connection and its prepared insert.
+struct CppInsert {
+    SQLite::Database db;
+    std::optional<SQLite::Statement> insert; // declared after db: destroyed before it
+    explicit CppInsert(const std::string& path) : db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE) {
+        db.exec(bench::baseline_pragmas(path != ":memory:"));
+        db.exec(bench::items_ddl);
+        insert.emplace(db, bench::insert_sql);
+    }
+    void insert_all() {
+        SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+        for (std::int64_t i = 0; i < insert_rows; ++i) {
+            const Item item = row(i);
+            insert->bind(1, item.id);
+            insert->bind(2, item.name);
+            insert->bind(3, item.price);
+            insert->bind(4, item.stock);
+            insert->exec();
+            insert->reset();
+        }
+        transaction.commit();
+    }
+};
 
 void insert_sqlitecpp(benchmark::State& state, Where where) {
     bench::ScratchDir dir("insert-cpp");
-    for (auto _ : state) {
-        state.PauseTiming();
-        std::filesystem::remove(dir.file("cpp.db"));
-        std::filesystem::remove(dir.file("cpp.db-wal"));
-        {
-            const std::string path = database(dir, where, "cpp.db");
-            SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-            db.exec(bench::baseline_pragmas(path != ":memory:"));
-            db.exec(bench::items_ddl);
-            SQLite::Statement insert(db, bench::insert_sql);
-            state.ResumeTiming();
-            SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
-            for (std::int64_t i = 0; i < insert_rows; ++i) {
-                const Item item = row(i);
-                insert.bind(1, item.id);
-                insert.bind(2, item.name);
-                insert.bind(3, item.price);
-                insert.bind(4, item.stock);
-                insert.exec();
-                insert.reset();
-            }
-            transaction.commit();
-            state.PauseTiming();
-        }
-        state.ResumeTiming();
-    }
-    state.SetItemsProcessed(state.iterations() * insert_rows);
+    bench::bulk_insert_rounds(state, database(dir, where, "cpp.db"), [](const std::string& path) {
+        auto target = std::make_shared<CppInsert>(path);
+        return [target] { target->insert_all(); };
+    });
 }
 
 void insert_persist(benchmark::State& state, Where where) {
     bench::ScratchDir dir("insert-persist");
-    for (auto _ : state) {
-        state.PauseTiming();
-        std::filesystem::remove(dir.file("persist.db"));
-        std::filesystem::remove(dir.file("persist.db-wal"));
-        {
-            persist::SqliteStore store(persist_config(database(dir, where, "persist.db")));
-            store.write([](auto& tx) { tx.execute(bench::items_ddl); });
-            state.ResumeTiming();
-            store.write([](auto& tx) {
+    bench::bulk_insert_rounds(state, database(dir, where, "persist.db"), [](const std::string& path) {
+        auto store = std::make_shared<persist::SqliteStore>(persist_config(path));
+        store->write([](auto& tx) { tx.execute(bench::items_ddl); });
+        return [store] {
+            store->write([](auto& tx) {
                 for (std::int64_t i = 0; i < insert_rows; ++i) persist::schema::insert<Items>(tx, row(i));
             });
-            state.PauseTiming();
-        }
-        state.ResumeTiming();
-    }
-    state.SetItemsProcessed(state.iterations() * insert_rows);
+        };
+    });
 }
 
 // ---- point select ------------------------------------------------------------------------
@@ -200,7 +194,6 @@ void get_raw(benchmark::State& state, Reads reads) {
         }
         if (reads == Reads::batched) run(commit);
     }
-    for (auto* statement : {get, begin, commit}) sqlite3_finalize(statement);
     state.SetItemsProcessed(state.iterations() * lookups);
 }
 
@@ -258,7 +251,6 @@ void scan_raw(benchmark::State& state) {
         raw.exec("COMMIT");
         benchmark::DoNotOptimize(rows.data());
     }
-    sqlite3_finalize(scan);
     state.SetItemsProcessed(state.iterations() * scan_rows);
 }
 
@@ -315,7 +307,6 @@ void commit_raw(benchmark::State& state, const char* synchronous) {
     sqlite3_stmt* insert = raw.prepare(bench::insert_sql);
     std::int64_t i = 0;
     for (auto _ : state) raw.insert(insert, row(i++)); // autocommit: one transaction per row
-    sqlite3_finalize(insert);
     state.SetItemsProcessed(state.iterations());
 }
 

@@ -26,35 +26,39 @@ std::unique_ptr<soci::session> soci_open(const std::string& path, std::string_vi
 
 } // namespace
 
+namespace {
+// A SOCI session with its prepared insert and the variables the insert is bound to.
+struct SociInsert {
+    std::unique_ptr<soci::session> sql;
+    long long id = 0, stock = 0;
+    std::string name;
+    double price = 0;
+    soci::statement insert;
+    explicit SociInsert(const std::string& path)
+        : sql(soci_open(path)),
+          insert((sql->prepare << "INSERT INTO items (id, name, price, stock) VALUES (:id, :name, :price, :stock)",
+                  soci::use(id), soci::use(name), soci::use(price), soci::use(stock))) {}
+    void insert_all() {
+        soci::transaction transaction(*sql);
+        for (std::int64_t i = 0; i < insert_rows(); ++i) {
+            const Item item = row(i);
+            id = item.id;
+            name = item.name;
+            price = item.price;
+            stock = item.stock;
+            insert.execute(true);
+        }
+        transaction.commit();
+    }
+};
+} // namespace
+
 void insert_soci(benchmark::State& state, bool memory) {
     ScratchDir dir("insert-soci");
-    for (auto _ : state) {
-        state.PauseTiming();
-        std::filesystem::remove(dir.file("soci.db"));
-        std::filesystem::remove(dir.file("soci.db-wal"));
-        {
-            auto sql = soci_open(memory ? std::string(":memory:") : dir.file("soci.db"));
-            long long id = 0, stock = 0;
-            std::string name;
-            double price = 0;
-            soci::statement insert = (sql->prepare << "INSERT INTO items (id, name, price, stock) VALUES (:id, :name, :price, :stock)",
-                                      soci::use(id), soci::use(name), soci::use(price), soci::use(stock));
-            state.ResumeTiming();
-            soci::transaction transaction(*sql);
-            for (std::int64_t i = 0; i < insert_rows(); ++i) {
-                const Item item = row(i);
-                id = item.id;
-                name = item.name;
-                price = item.price;
-                stock = item.stock;
-                insert.execute(true);
-            }
-            transaction.commit();
-            state.PauseTiming();
-        }
-        state.ResumeTiming();
-    }
-    state.SetItemsProcessed(state.iterations() * insert_rows());
+    bulk_insert_rounds(state, memory ? std::string(":memory:") : dir.file("soci.db"), [](const std::string& path) {
+        auto target = std::make_shared<SociInsert>(path);
+        return [target] { target->insert_all(); };
+    });
 }
 
 void get_soci(benchmark::State& state, bool batched) {

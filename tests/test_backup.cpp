@@ -184,9 +184,36 @@ TEST_CASE("verify and restore refuse a damaged backup, and the live database sta
         CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("expected 'persist-backup-manifest 1'"),
                              backup_error);
     }
+    SUBCASE("an empty manifest") {
+        write_file(made.manifest_path, "");
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains(".manifest is empty"), backup_error);
+    }
+    SUBCASE("a manifest with an unknown line") {
+        write_file(made.manifest_path, read_file(made.manifest_path) + "colour blue\n");
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("unknown key 'colour'"), backup_error);
+    }
+    SUBCASE("a manifest with a malformed number") {
+        std::string manifest = read_file(made.manifest_path);
+        manifest.replace(manifest.find("table notes 100"), 15, "table notes ten");
+        write_file(made.manifest_path, manifest);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("expected a number after 'table'"), backup_error);
+    }
+    SUBCASE("a manifest without its checksum") {
+        write_file(made.manifest_path, "persist-backup-manifest 1\nsize 10\n");
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("has no sha256 line"), backup_error);
+    }
     CHECK_THROWS_AS(sqlite::restore(store, made.path), backup_error);
     CHECK(rows(store) == 101);
     CHECK_FALSE(fs::exists(dir / "app.db.before-restore"));
+}
+
+TEST_CASE("backup and dump into a directory that does not exist are io_error, leaving nothing") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    seed(store, 1);
+    CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "missing/copy.db"), doctest::Contains("cannot create backup file"), io_error);
+    CHECK_THROWS_WITH_AS(sqlite::dump(store, dir / "missing/app.sql"), doctest::Contains("cannot write"), io_error);
+    CHECK_FALSE(fs::exists(dir / "missing"));
 }
 
 TEST_CASE("verify of a file that does not exist names it") {

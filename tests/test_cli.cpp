@@ -33,14 +33,29 @@ std::string slurp(int fd) {
     return text;
 }
 
+/// The tool's command line: PERSIST_CLI, then `args`.
+class CommandLine {
+public:
+    explicit CommandLine(const std::vector<std::string>& args) : words_{PERSIST_CLI} {
+        words_.insert(words_.end(), args.begin(), args.end());
+        for (auto& word : words_) argv_.push_back(word.data());
+        argv_.push_back(nullptr);
+    }
+    /// In a forked child: becomes the tool (exit status 127 if it cannot be started).
+    [[noreturn]] void exec() {
+        ::execv(argv_[0], argv_.data());
+        ::_exit(127);
+    }
+
+private:
+    std::vector<std::string> words_;
+    std::vector<char*> argv_;
+};
+
 /// Runs the tool with `args`; stdout and stderr captured (stderr into a file, so a full
 /// pipe can never block the child).
 Result run(const std::vector<std::string>& args, const std::string& scratch) {
-    std::vector<std::string> all{PERSIST_CLI};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    CommandLine command(args);
     int out[2];
     REQUIRE(::pipe(out) == 0);
     const std::string err_path = scratch + "/stderr.txt";
@@ -52,8 +67,7 @@ Result run(const std::vector<std::string>& args, const std::string& scratch) {
         ::close(out[0]);
         ::unsetenv("PERSIST_DB_PATH");
         ::unsetenv("PERSIST_DB_DIR");
-        ::execv(all[0].c_str(), argv.data());
-        ::_exit(127);
+        command.exec();
     }
     ::close(out[1]);
     Result result;
@@ -271,17 +285,11 @@ TEST_CASE("lock-status, unlock, and a locked database") {
 TEST_CASE("backup and verify draw a progress bar when stderr is a terminal") {
     Fixture cli;
     REQUIRE(cli({"migrate"}).code == 0);
-    std::vector<std::string> all{PERSIST_CLI, "--db", cli.db, "backup", cli.dir / "tty.db"};
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    CommandLine command({"--db", cli.db, "backup", cli.dir / "tty.db"});
     int terminal = -1;
     const pid_t child = ::forkpty(&terminal, nullptr, nullptr, nullptr);
     REQUIRE(child >= 0);
-    if (child == 0) {
-        ::execv(all[0].c_str(), argv.data());
-        ::_exit(127);
-    }
+    if (child == 0) command.exec();
     std::string screen;
     char buffer[512];
     for (ssize_t n; (n = ::read(terminal, buffer, sizeof buffer)) > 0;) screen.append(buffer, static_cast<std::size_t>(n));
@@ -315,4 +323,21 @@ TEST_CASE("with --lock table the tool sees and breaks the application's leases")
     CHECK(r.out == "lock migrate released\n");
     CHECK(cli({"--lock", "table", "lock-status", "migrate"}).out == "migrate  free\n");
     CHECK(cli({"--lock", "bogus", "info"}).code == 2);
+}
+
+TEST_CASE("a bad environment value is exit code 2; a damaged live database is exit code 1") {
+    Fixture cli;
+    {
+        test::EnvVar timeout("PERSIST_BUSY_TIMEOUT_MS", "soon");
+        const auto r = cli({"info"});
+        CHECK(r.code == 2);
+        CHECK(r.err.find("persist: PERSIST_BUSY_TIMEOUT_MS") == 0);
+        CHECK_FALSE(fs::exists(cli.db));
+    }
+    std::ofstream(cli.db, std::ios::binary) << std::string(8192, 'x');
+    const auto r = cli({"info"});
+    CHECK(r.code == 1);
+    CHECK(r.err.rfind("persist: ", 0) == 0);
+    CHECK(r.err.find("not a database") != std::string::npos);
+    CHECK(cli({"--json", "info"}).out.find("\"exit_code\":1") != std::string::npos);
 }

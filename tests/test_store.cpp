@@ -86,6 +86,23 @@ TEST_CASE("closing the last Store keeps an empty -wal file and loses no commit")
     sqlite3_finalize(statement);
 }
 
+TEST_CASE("a COMMIT that fails is the mapped error naming COMMIT, and changes nothing") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
+        tx.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id))");
+    });
+    // Deferred foreign keys are checked at COMMIT, so COMMIT itself fails.
+    CHECK_THROWS_WITH_AS(store.write([](auto& tx) {
+        tx.execute("PRAGMA defer_foreign_keys = ON");
+        tx.execute("INSERT INTO child (parent) VALUES (42)");
+    }), doctest::Contains("[COMMIT]"), constraint_error);
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM child")[0]; }) == 0);
+    // The connection is usable again: the failed transaction was rolled back.
+    store.write([](auto& tx) { tx.execute("INSERT INTO parent (id) VALUES (1)"); });
+}
+
 TEST_CASE("an exception in the function rolls back and propagates unchanged") {
     test::TempDir dir;
     Store<sqlite::Backend> store(file_config(dir));

@@ -10,7 +10,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -157,10 +156,6 @@ std::unique_ptr<StoreT> open_store(const Options& options, bool create) {
     return std::make_unique<StoreT>(config);
 }
 
-persist::migrate::Directory migrations_of(const Options& options) {
-    if (options.migrations.empty()) throw usage_problem("this subcommand needs --migrations DIR (the *.up.sql files)");
-    return persist::migrate::Directory(options.migrations);
-}
 
 const char* state_name(persist::migrate::VersionStatus::State state) {
     using State = persist::migrate::VersionStatus::State;
@@ -231,7 +226,7 @@ int run(const std::string& command, const Options& options) {
     auto store = open_store<StoreT>(options, creates);
     if (command == "info") {
         const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
-                                                  : persist::sqlite::info(*store, migrations_of(options));
+                                                  : persist::sqlite::info(*store, persist::migrate::Directory(options.migrations));
         const char* durability = i.durability == persist::Durability::full ? "full"
                                  : i.durability == persist::Durability::off ? "off" : "normal";
         if (options.json) {
@@ -279,7 +274,7 @@ int run(const std::string& command, const Options& options) {
     if (migrates) {
         persist::migrate::Options how;
         how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
-        persist::migrate::Migrator migrator(*store, migrations_of(options), how);
+        persist::migrate::Migrator migrator(*store, persist::migrate::Directory(options.migrations), how);
         if (command == "status") {
             std::vector<std::string> rows;
             std::ostringstream out;
@@ -352,11 +347,7 @@ int run(const std::string& command, const Options& options) {
     }
     if (command == "dump") {
         if (options.file.empty()) {
-            const auto temporary = std::filesystem::temp_directory_path() / ("persist-dump-" + std::to_string(::getpid()) + ".sql");
-            persist::sqlite::dump(*store, temporary.string());
-            std::ifstream in(temporary, std::ios::binary);
-            std::cout << in.rdbuf();
-            std::filesystem::remove(temporary);
+            std::cout << persist::sqlite::dump_text(*store).text;
         } else {
             const auto dumped = persist::sqlite::dump(*store, options.file);
             say("dumped " + std::to_string(dumped.row_counts.size()) + " tables to " + options.file,

@@ -12,10 +12,12 @@
 // checks later.
 #pragma once
 
+#include "persist/dialect.hpp"
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/sqlite/backend.hpp"
 #include "persist/store.hpp"
+#include "persist/value.hpp"
 #include "persist/version.hpp"
 
 #include <algorithm>
@@ -23,7 +25,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
@@ -148,16 +149,6 @@ struct BackupResult {
 
 namespace detail {
 
-inline std::string utc_now_iso() {
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    std::tm parts{};
-    ::gmtime_r(&seconds, &parts);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-    return text;
-}
-
 /// SHA-256 and size of a file. Throws io_error if it cannot be read.
 inline std::pair<std::string, std::int64_t> file_digest(const std::string& path, const ProgressCallback& on_progress = {}) {
     std::ifstream in(path, std::ios::binary);
@@ -211,32 +202,50 @@ struct Handle {
     ~Handle() { sqlite3_close_v2(db); }
 };
 
+/// Runs `sql` on `db` and calls `row(statement)` for each result row. Throws the mapped
+/// persist error (naming the SQL) if it does not prepare or a step fails.
+template <class Row>
+void each_row(sqlite3* db, const std::string& sql, Row&& row) {
+    sqlite3_stmt* statement = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+        sqlite3_finalize(statement);
+        throw_last_error(db, sql);
+    }
+    int rc;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
+    if (rc != SQLITE_DONE) {
+        const int code = sqlite3_extended_errcode(db);
+        const std::string message = sqlite3_errmsg(db);
+        sqlite3_finalize(statement);
+        throw_error(code, message, sql);
+    }
+    sqlite3_finalize(statement);
+}
+
+/// Column `i` of the current row as text ("" for NULL).
+inline std::string column_text(sqlite3_stmt* statement, int i) {
+    const auto* text = sqlite3_column_text(statement, i);
+    return text ? reinterpret_cast<const char*>(text) : "";
+}
+
+/// The user tables of `db` (not SQLite's own), by name.
+inline std::vector<std::string> table_names(sqlite3* db) {
+    std::vector<std::string> tables;
+    each_row(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+             [&](sqlite3_stmt* s) { tables.push_back(column_text(s, 0)); });
+    return tables;
+}
+
 /// The schema version, migrations and row counts of the database behind `db`.
 inline void describe(sqlite3* db, Manifest& manifest) {
-    auto query = [&](const std::string& sql, auto&& row) {
-        sqlite3_stmt* statement = nullptr;
-        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK)
-            throw_last_error(db, sql);
-        int rc;
-        while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
-        sqlite3_finalize(statement);
-        if (rc != SQLITE_DONE) throw_last_error(db, sql);
-    };
-    std::vector<std::string> tables;
-    query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-          [&](sqlite3_stmt* s) { tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0))); });
-    for (const auto& table : tables) {
-        std::string quoted = "\"";
-        for (char c : table) quoted += (c == '"') ? std::string("\"\"") : std::string(1, c);
-        quoted += "\"";
-        query("SELECT count(*) FROM " + quoted,
-              [&](sqlite3_stmt* s) { manifest.row_counts[table] = sqlite3_column_int64(s, 0); });
-    }
+    for (const auto& table : table_names(db))
+        each_row(db, "SELECT count(*) FROM " + persist::detail::double_quote(table),
+                 [&](sqlite3_stmt* s) { manifest.row_counts[table] = sqlite3_column_int64(s, 0); });
     if (manifest.row_counts.count("persist_schema_history"))
-        query("SELECT version, checksum FROM persist_schema_history WHERE state IN ('applied', 'baseline') ORDER BY version",
+        each_row(db, "SELECT version, checksum FROM persist_schema_history WHERE state IN ('applied', 'baseline') ORDER BY version",
               [&](sqlite3_stmt* s) {
                   const std::int64_t version = sqlite3_column_int64(s, 0);
-                  manifest.migrations[version] = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
+                  manifest.migrations[version] = column_text(s, 1);
                   manifest.schema_version = std::max(manifest.schema_version, version);
               });
 }
@@ -263,10 +272,11 @@ inline std::vector<std::filesystem::path> backups_of(const std::filesystem::path
 /// Writes a consistent copy of `store`'s database, with its manifest, while other
 /// connections and processes keep writing. `destination` is a directory (one ending in '/'
 /// is created if missing; the file is named
-/// "<database stem>-<UTC time to the millisecond>.backup.db" there, and the retention options apply to such
+/// "<database stem>-<UTC time to the microsecond>.backup.db" there, and the retention options apply to such
 /// files) or a file path that does not exist yet. Throws usage_error for an in-memory
 /// database or an existing destination file, io_error when the disk fails; a failed or
-/// killed backup leaves nothing under the final name.
+/// killed backup leaves nothing under the final name. Thread-safety: as Store::read (it
+/// uses one reader connection; other threads and processes keep reading and writing).
 template <class Store>
 BackupResult backup(Store& store, const std::string& destination, const BackupOptions& options = {}) {
     const std::string source = store.path();
@@ -280,16 +290,12 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     if (!destination.empty() && destination.back() == '/') fs::create_directories(target, ec); // "dir/": a directory
     const bool into_directory = fs::is_directory(target, ec);
     if (into_directory) {
-        const auto now = std::chrono::system_clock::now();
-        const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-        std::tm parts{};
-        ::gmtime_r(&seconds, &parts);
-        char stamp[40];
-        const auto length = std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &parts);
-        const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-        std::snprintf(stamp + length, sizeof stamp - length, ".%03dZ", static_cast<int>(millis));
+        // format_time without '-' and ':': "20261123T081530.123456Z", sortable, one per microsecond.
+        std::string stamp;
+        for (char c : format_time(std::chrono::system_clock::now()))
+            if (c != '-' && c != ':') stamp += c;
         target /= stem + "-" + stamp + ".backup.db";
-        for (int n = 2; fs::exists(target, ec); ++n) // two backups within one millisecond
+        for (int n = 2; fs::exists(target, ec); ++n) // two backups within one microsecond
             target.replace_filename(stem + "-" + stamp + "-" + std::to_string(n) + ".backup.db");
     } else if (fs::exists(target, ec)) {
         throw usage_error("backup destination " + destination +
@@ -338,7 +344,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
         result.manifest.sha256 = sha;
         result.manifest.size = size;
         result.manifest.persist_version = PERSIST_VERSION_STRING;
-        result.manifest.created_at = detail::utc_now_iso();
+        result.manifest.created_at = format_time(std::chrono::system_clock::now());
         detail::write_file_atomically(result.manifest_path, result.manifest.text());
         if (std::rename(temporary.c_str(), final_path.c_str()) != 0)
             throw io_error("cannot rename " + temporary + " to " + final_path + ": " + std::strerror(errno));
@@ -369,7 +375,8 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 /// "ok", foreign_key_check empty, and the file's SHA-256, size, schema version, migrations
 /// and row counts as recorded. Returns the manifest. Throws backup_error listing every
 /// problem (a corrupt, truncated or non-database file included; never a crash).
-/// `on_progress` follows the hashing of the file, in bytes.
+/// `on_progress` follows the hashing of the file, in bytes. Thread-safety: touches no
+/// shared state; any thread may call it.
 inline Manifest verify(const std::string& path, const ProgressCallback& on_progress = {}) {
     const std::string manifest_path = path + ".manifest";
     std::ifstream manifest_file(manifest_path, std::ios::binary);
@@ -392,25 +399,21 @@ inline Manifest verify(const std::string& path, const ProgressCallback& on_progr
     if (sqlite3_open_v2(path.c_str(), &db.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
         problems.push_back(std::string("cannot open it: ") + sqlite3_errmsg(db.db));
     } else {
+        // Every row of `sql` as one line of text; a failure becomes a line starting "error: ".
         auto lines = [&](const char* sql) {
             std::vector<std::string> out;
-            sqlite3_stmt* statement = nullptr;
-            if (sqlite3_prepare_v2(db.db, sql, -1, &statement, nullptr) != SQLITE_OK) {
-                out.push_back(std::string("error: ") + sqlite3_errmsg(db.db));
-                return out;
+            try {
+                detail::each_row(db.db, sql, [&](sqlite3_stmt* statement) {
+                    std::string row;
+                    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
+                        if (i) row += ' ';
+                        row += sqlite3_column_type(statement, i) == SQLITE_NULL ? "NULL" : detail::column_text(statement, i);
+                    }
+                    out.push_back(row);
+                });
+            } catch (const error& e) {
+                out.push_back(std::string("error: ") + e.what());
             }
-            int rc;
-            while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-                std::string row;
-                for (int i = 0; i < sqlite3_column_count(statement); ++i) {
-                    const auto* value = sqlite3_column_text(statement, i);
-                    if (i) row += ' ';
-                    row += value ? reinterpret_cast<const char*>(value) : "NULL";
-                }
-                out.push_back(row);
-            }
-            if (rc != SQLITE_DONE) out.push_back(std::string("error: ") + sqlite3_errmsg(db.db));
-            sqlite3_finalize(statement);
             return out;
         };
         const auto integrity = lines("PRAGMA integrity_check");
@@ -466,7 +469,8 @@ struct RestoreResult {
 /// meanwhile, backs the current database up beside it ("<db>.before-restore" directory), then
 /// copies the backup in through SQLite's backup API inside one write transaction, so other
 /// connections see the old database or the new one, never a mix. Throws backup_error (the
-/// live database unchanged), lock_timeout_error, busy_error, io_error.
+/// live database unchanged), lock_timeout_error, busy_error, io_error. Thread-safety: as
+/// Store::write.
 template <class Store>
 RestoreResult restore(Store& store, const std::string& path, const BackupOptions& options = {}) {
     RestoreResult result;

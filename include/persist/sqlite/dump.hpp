@@ -24,12 +24,6 @@ namespace persist::sqlite {
 
 namespace detail {
 
-inline std::string quote_identifier(const std::string& name) {
-    std::string quoted = "\"";
-    for (char c : name) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return quoted + "\"";
-}
-
 /// Column `i` of the current row as an SQL literal.
 inline std::string sql_literal(sqlite3_stmt* statement, int i) {
     switch (sqlite3_column_type(statement, i)) {
@@ -69,51 +63,42 @@ inline std::string sql_literal(sqlite3_stmt* statement, int i) {
 
 } // namespace detail
 
-/// What dump() wrote.
+/// What dump_text() and dump() wrote.
 struct DumpResult {
-    std::string path;
+    std::string path;                                ///< empty for dump_text()
+    std::string text;                                ///< the SQL (dump_text() only)
     std::map<std::string, std::int64_t> row_counts;  ///< rows written per table
 };
 
-/// Writes `store`'s database as SQL text to `path` (replacing it atomically): the CREATE
-/// statements of the tables, their rows as INSERTs, then indexes, triggers and views. The
-/// text holds no BEGIN/COMMIT; load() runs it in one transaction. Throws io_error.
+/// `store`'s database as SQL text: the CREATE statements of the tables, their rows as
+/// INSERTs, then indexes, triggers and views, all read in one read transaction. The text
+/// holds no BEGIN/COMMIT; load() runs it in one transaction. Thread-safety: as Store::read.
 template <class Store>
-DumpResult dump(Store& store, const std::string& path) {
+DumpResult dump_text(Store& store) {
     DumpResult result;
-    result.path = path;
-    std::string text = "-- persist dump of " + store.path() + ", " + detail::utc_now_iso() + ", persist " +
-                       PERSIST_VERSION_STRING + "\n";
+    std::string& text = result.text;
+    text = "-- persist dump of " + store.path() + ", " + format_time(std::chrono::system_clock::now()) + ", persist " +
+           PERSIST_VERSION_STRING + "\n";
     store.read([&](auto& tx) {
         sqlite3* db = tx.connection().handle();
-        auto each = [&](const std::string& sql, auto&& row) {
-            sqlite3_stmt* statement = nullptr;
-            if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) throw_last_error(db, sql);
-            int rc;
-            while ((rc = sqlite3_step(statement)) == SQLITE_ROW) row(statement);
-            sqlite3_finalize(statement);
-            if (rc != SQLITE_DONE) throw_last_error(db, sql);
-        };
         std::vector<std::pair<std::string, std::string>> tables, later;
-        each("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid", [&](sqlite3_stmt* s) {
-            const std::string type = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-            const std::string name = reinterpret_cast<const char*>(sqlite3_column_text(s, 1));
-            const std::string sql = reinterpret_cast<const char*>(sqlite3_column_text(s, 2));
+        detail::each_row(db, "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid", [&](sqlite3_stmt* s) {
+            const std::string name = detail::column_text(s, 1);
             if (name.rfind("sqlite_", 0) == 0) return; // created by SQLite itself
-            (type == "table" ? tables : later).emplace_back(name, sql);
+            (detail::column_text(s, 0) == "table" ? tables : later).emplace_back(name, detail::column_text(s, 2));
         });
         for (const auto& [name, sql] : tables) text += sql + ";\n";
         std::vector<std::string> with_rows;
         for (const auto& [name, sql] : tables) with_rows.push_back(name);
         bool has_sequence = false;
-        each("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'", [&](sqlite3_stmt*) { has_sequence = true; });
+        detail::each_row(db, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_sequence'", [&](sqlite3_stmt*) { has_sequence = true; });
         if (has_sequence) with_rows.push_back("sqlite_sequence");
         for (const auto& name : with_rows) {
-            const std::string quoted = detail::quote_identifier(name);
+            const std::string quoted = persist::detail::double_quote(name);
             std::int64_t count = 0;
             // AUTOINCREMENT inserts above fill sqlite_sequence already; keep only the dumped values.
             if (name == "sqlite_sequence") text += "DELETE FROM sqlite_sequence;\n";
-            each("SELECT * FROM " + quoted, [&](sqlite3_stmt* s) {
+            detail::each_row(db, "SELECT * FROM " + quoted, [&](sqlite3_stmt* s) {
                 text += "INSERT INTO " + quoted + " VALUES(";
                 for (int i = 0; i < sqlite3_column_count(s); ++i) {
                     if (i) text += ',';
@@ -126,22 +111,31 @@ DumpResult dump(Store& store, const std::string& path) {
         }
         for (const auto& [name, sql] : later) text += sql + ";\n";
     });
-    detail::write_file_atomically(path, text);
+    return result;
+}
+
+/// dump_text() written to `path`, replacing it atomically (temporary file, fsync, rename).
+/// Throws io_error when the file cannot be written. Thread-safety: as Store::read.
+template <class Store>
+DumpResult dump(Store& store, const std::string& path) {
+    DumpResult result = dump_text(store);
+    detail::write_file_atomically(path, result.text);
+    result.text.clear();
+    result.path = path;
     return result;
 }
 
 /// Runs the SQL text of a dump at `path` against `store`'s database in one write transaction.
 /// The database must hold no tables yet, so nothing is mixed: throws usage_error naming them
 /// otherwise. A statement that fails rolls everything back (the mapped persist error, with
-/// the statement). Throws io_error if the file cannot be read.
+/// the statement). Throws io_error if the file cannot be read. Thread-safety: as Store::write.
 template <class Store>
 void load(Store& store, const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw io_error("cannot read dump " + path + ": " + std::strerror(errno));
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     store.write([&](auto& tx) {
-        const auto tables = tx.template query<std::string>(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+        const auto tables = detail::table_names(tx.connection().handle());
         if (!tables.empty()) {
             std::string names;
             for (const auto& name : tables) {

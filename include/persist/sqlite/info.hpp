@@ -40,6 +40,7 @@ struct Info {
 };
 
 /// The state of `store`'s database. Reads in one read transaction; changes nothing.
+/// Throws what Store::read throws. Thread-safety: as Store::read.
 template <class Store>
 Info info(Store& store) {
     Info result;
@@ -59,11 +60,8 @@ Info info(Store& store) {
         result.free_pages = number("PRAGMA freelist_count");
         // PRAGMA journal_mode counts as a write for sqlite3_stmt_readonly, which read() refuses;
         // asked directly, on a reader connection, it only reports.
-        sqlite3_stmt* mode = nullptr;
-        sqlite3* db = tx.connection().handle();
-        if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &mode, nullptr) != SQLITE_OK) throw_last_error(db, "PRAGMA journal_mode");
-        if (sqlite3_step(mode) == SQLITE_ROW) result.journal_mode = reinterpret_cast<const char*>(sqlite3_column_text(mode, 0));
-        sqlite3_finalize(mode);
+        detail::each_row(tx.connection().handle(), "PRAGMA journal_mode",
+                         [&](sqlite3_stmt* s) { result.journal_mode = detail::column_text(s, 0); });
         Manifest counted;
         detail::describe(tx.connection().handle(), counted);
         result.row_counts = std::move(counted.row_counts);
@@ -76,7 +74,8 @@ Info info(Store& store) {
     return result;
 }
 
-/// info(store), plus the migrations of `source` not applied yet.
+/// info(store), plus the migrations of `source` not applied yet. Throws what
+/// Migrator::status() throws for a malformed source.
 template <class Store, class Source>
 Info info(Store& store, Source source) {
     Info result = info(store);

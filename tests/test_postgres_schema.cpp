@@ -47,7 +47,9 @@ TEST_CASE("placeholders, types, identity and upsert in PostgreSQL's spelling") {
     CHECK(PgDialect::type_name(ColumnType::real) == "DOUBLE PRECISION");
     CHECK(PgDialect::type_name(ColumnType::blob) == "BYTEA");
     CHECK(PgDialect::type_name(ColumnType::boolean) == "BOOLEAN");
-    CHECK(PgDialect::type_name(ColumnType::timestamp) == "TIMESTAMPTZ");
+    CHECK(PgDialect::type_name(ColumnType::timestamp) == "TIMESTAMP WITH TIME ZONE");
+    CHECK(PgDialect::type_name(ColumnType::uuid) == "UUID");
+    CHECK(PgDialect::type_name(ColumnType::json) == "JSONB");
     const std::array<std::string_view, 1> key{"email"};
     const std::array<std::string_view, 1> update{"name"};
     CHECK(PgDialect::upsert_clause(key, update) == "ON CONFLICT (\"email\") DO UPDATE SET \"name\" = EXCLUDED.\"name\"");

@@ -53,6 +53,21 @@ struct Event {
 /// thread-safe; it must not call back into the Store. Exceptions it throws are ignored.
 using EventCallback = std::function<void(const Event&)>;
 
+/// postgres::Backend's connection pool. (SQLite uses one writer and reader_connections readers.)
+struct PoolOptions {
+    /// Connections opened when the Store opens and kept open (at least 1).
+    std::size_t min_connections = 1;
+    /// Most connections open at once; 0: reader_connections + 1.
+    std::size_t max_connections = 0;
+    /// How long a transaction waits for a free connection (busy_error after it);
+    /// 0: busy_timeout.
+    std::chrono::milliseconds acquire_timeout{0};
+    /// Pause after a failed reconnection, doubled after each further failure up to
+    /// reconnect_backoff_max, until acquire_timeout runs out.
+    std::chrono::milliseconds reconnect_backoff{50};
+    std::chrono::milliseconds reconnect_backoff_max{2'000};
+};
+
 /// The configuration of a Store. A plain aggregate; every field has a sensible default.
 struct Config {
     /// Application name: chooses the default directory and file name. Letters, digits,
@@ -90,6 +105,8 @@ struct Config {
     bool guard_writes = false;
     /// lock::Table: how long a lease lasts without renewal (renewed every lease_ttl / 3).
     std::chrono::milliseconds lease_ttl{10'000};
+    /// PostgreSQL: the connection pool (see PoolOptions).
+    PoolOptions pool;
 
     /// A default configuration for the application `app`.
     /// Throws config_error if `app` is empty or holds characters unsafe in a file name.

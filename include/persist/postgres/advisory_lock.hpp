@@ -12,6 +12,9 @@
 // Deadlines: lock_timeout is set to the time left before each wait, so a wait never outlives
 // its deadline; the error names the holder's pid, host (client address or "local") and since
 // when it has held the lock (its session's start of transaction or query).
+// Loss: when the dedicated connection ends, the server releases every lock it held. A guard's
+// check() asks the server whether its lock is still held and throws lock_lost_error if not
+// (Store::with_lock calls it after the function returns); the next acquire() reconnects.
 #pragma once
 
 #include "persist/config.hpp"
@@ -27,6 +30,13 @@
 #include <string>
 
 namespace persist::postgres {
+
+/// A lock was released behind its holder's back: the session that held it ended. Whatever
+/// ran under the lock may have overlapped with another holder.
+class lock_lost_error : public connection_error {
+public:
+    explicit lock_lost_error(const std::string& message) : connection_error(message) {}
+};
 
 class AdvisoryLock {
 public:
@@ -47,7 +57,8 @@ public:
     public:
         guard() = default;
         guard(guard&& other) noexcept
-            : owner_(std::exchange(other.owner_, nullptr)), threads_(std::move(other.threads_)), key_(other.key_), mode_(other.mode_) {}
+            : owner_(std::exchange(other.owner_, nullptr)), threads_(std::move(other.threads_)), key_(other.key_),
+              mode_(other.mode_), session_(other.session_), name_(std::move(other.name_)) {}
         guard& operator=(guard&& other) noexcept {
             if (this != &other) {
                 release();
@@ -55,19 +66,31 @@ public:
                 threads_ = std::move(other.threads_);
                 key_ = other.key_;
                 mode_ = other.mode_;
+                session_ = other.session_;
+                name_ = std::move(other.name_);
             }
             return *this;
         }
         ~guard() { release(); }
         bool owns_lock() const noexcept { return owner_ != nullptr; }
 
+        /// Asks the server whether the lock is still held by this guard's session. Throws
+        /// lock_lost_error when it is not (the session ended, so the server released it).
+        void check() {
+            if (owner_ && !owner_->still_held(key_, session_))
+                throw lock_lost_error("lock '" + name_ + "' was lost: the PostgreSQL session that held it (advisory key " +
+                                      std::to_string(key_) + ") ended, and the server released the lock with it; work "
+                                      "done under the lock may have overlapped with another holder");
+        }
+
     private:
         friend class AdvisoryLock;
-        guard(AdvisoryLock* owner, std::shared_ptr<lock::detail::ThreadLock> threads, std::int64_t key, lock::Mode mode)
-            : owner_(owner), threads_(std::move(threads)), key_(key), mode_(mode) {}
+        guard(AdvisoryLock* owner, std::shared_ptr<lock::detail::ThreadLock> threads, std::int64_t key, lock::Mode mode,
+              std::uint64_t session, std::string name)
+            : owner_(owner), threads_(std::move(threads)), key_(key), mode_(mode), session_(session), name_(std::move(name)) {}
         void release() noexcept {
             if (!owner_) return;
-            owner_->unlock(key_, mode_);
+            owner_->unlock(key_, mode_, session_);
             lock::detail::release_thread_lock(*threads_, mode_);
             owner_ = nullptr;
             threads_.reset();
@@ -76,6 +99,8 @@ public:
         std::shared_ptr<lock::detail::ThreadLock> threads_;
         std::int64_t key_ = 0;
         lock::Mode mode_ = lock::Mode::exclusive;
+        std::uint64_t session_ = 0; // which connection of the policy took it
+        std::string name_;
     };
 
     /// Opens the dedicated connection. Throws config_error without Config::db_url,
@@ -98,8 +123,11 @@ public:
         const bool waited_here = lock::detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
         const auto started = std::chrono::steady_clock::now();
         const std::int64_t k = key(lock_name);
+        std::uint64_t session = 0;
         try {
             std::lock_guard lock(mutex_);
+            reconnect_if_lost();
+            session = session_;
             const bool shared = request.mode == lock::Mode::shared;
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - std::chrono::steady_clock::now());
             // lock_timeout 0 would mean "wait forever": wait at least 1 ms.
@@ -117,13 +145,14 @@ public:
         }
         const auto waited = std::chrono::steady_clock::now() - started;
         stats_.granted(lock_name, waited, waited_here || waited > std::chrono::microseconds(500));
-        return guard(this, std::move(threads), k, request.mode);
+        return guard(this, std::move(threads), k, request.mode, session, std::string(lock_name));
     }
 
     /// Held or free; for a held lock, one holder's pid, host and since.
     lock::Status status(std::string_view lock_name) {
         lock::validate_name(lock_name);
         std::lock_guard lock(mutex_);
+        reconnect_if_lost();
         auto holder = holder_of(key(lock_name));
         return lock::Status{holder.has_value(), std::move(holder)};
     }
@@ -142,8 +171,38 @@ public:
     lock::Stats stats() const { return stats_.snapshot(); }
 
 private:
-    void unlock(std::int64_t k, lock::Mode mode) noexcept {
+    // A new session when the old one ended; its locks are gone with it.
+    void reconnect_if_lost() {
+        if (connection_->alive()) return;
+        connection_ = std::make_unique<Connection>(config_.db_url);
+        ++session_;
+        if (config_.on_event) {
+            try {
+                config_.on_event({Event::Kind::warning, "the PostgreSQL session holding advisory locks ended; the server "
+                                                        "released its locks, and a new session was opened"});
+            } catch (...) {
+            }
+        }
+    }
+
+    bool still_held(std::int64_t k, std::uint64_t session) {
         std::lock_guard lock(mutex_);
+        if (session != session_) return false;
+        try {
+            return connection_->query<bool>(
+                       "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = "
+                       "pg_backend_pid() AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objid = ($1::bigint & "
+                       "4294967295)::oid AND objsubid = 1)",
+                       k)
+                .front();
+        } catch (const connection_error&) {
+            return false;
+        }
+    }
+
+    void unlock(std::int64_t k, lock::Mode mode, std::uint64_t session) noexcept {
+        std::lock_guard lock(mutex_);
+        if (session != session_) return; // that session ended, and its locks with it
         try {
             connection_->run(mode == lock::Mode::shared ? "SELECT pg_advisory_unlock_shared($1)" : "SELECT pg_advisory_unlock($1)", k);
         } catch (...) {
@@ -175,6 +234,7 @@ private:
     std::string scope_;
     std::mutex mutex_;
     std::unique_ptr<Connection> connection_;
+    std::uint64_t session_ = 0;
     lock::StatsRecorder stats_;
 };
 

@@ -43,7 +43,7 @@ public:
             "initdb");
         run({std::string(bin) + "/pg_ctl", "-D", data(), "-l", root_ + "/server.log", "-w", "-t", "60", "-o",
              "-k " + root_ + " -c listen_addresses='' -p " + std::to_string(port) +
-                 " -c fsync=off -c full_page_writes=off -c max_connections=200",
+                 " -c fsync=off -c full_page_writes=off -c max_connections=300",
              "start"},
             "pg_ctl start");
         started_ = true;

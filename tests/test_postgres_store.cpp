@@ -5,8 +5,12 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/lock/in_process.hpp>
+#include <persist/postgres/advisory_lock.hpp>
 #include <persist/postgres/backend.hpp>
 #include <persist/store.hpp>
+
+#include <mutex>
+#include <thread>
 
 using namespace persist;
 using PgStore = Store<postgres::Backend, lock::InProcess>;
@@ -128,4 +132,159 @@ TEST_CASE("statement_timeout and lock_timeout from Config apply to every pooled 
                          doctest::Contains("SQLSTATE 55P03"), lock_timeout_error);
     other.execute("ROLLBACK");
     CHECK(store.write([](auto& tx) { return tx.execute("UPDATE held SET id = 2 WHERE id = 1"); }) == 1);
+}
+
+TEST_CASE("a connection terminated in the middle of a transaction: reported, nothing applied, the pool heals") {
+    PgStore store(pg_config());
+    store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS midway; CREATE TABLE midway (v INT)"); });
+    postgres::Connection admin(server().conninfo());
+    int attempts = 0;
+    CHECK_THROWS_AS(store.write([&](auto& tx) {
+        ++attempts;
+        tx.execute("INSERT INTO midway VALUES (1)");
+        admin.run("SELECT pg_terminate_backend($1, 5000)", tx.connection().backend_pid());
+        tx.execute("INSERT INTO midway VALUES (2)");
+    }), connection_error);
+    CHECK(attempts == 1);
+    // The server rolled the transaction back with its session; the next write gets a new
+    // connection and applies exactly once.
+    store.write([](auto& tx) { tx.execute("INSERT INTO midway VALUES (3)"); });
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT v FROM midway"); }) == std::vector<int>{3});
+}
+
+TEST_CASE("pool: min_connections open at start, max_connections bound, acquire_timeout is busy_error") {
+    Config config = pg_config();
+    config.pool.min_connections = 2;
+    config.pool.max_connections = 2;
+    config.pool.acquire_timeout = std::chrono::milliseconds(150);
+    PgStore store(config);
+    CHECK(store.backend().open_connections() == 2);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    auto first = store.backend().write_session(deadline);
+    auto second = store.backend().read_session(deadline);
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(store.backend().read_session(deadline), doctest::Contains("all 2 connections to postgres"),
+                         busy_error);
+    CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(150));
+    CHECK(store.backend().open_connections() == 2);
+}
+
+TEST_CASE("pool sizes that cannot work are config_error saying what to change") {
+    Config config = pg_config();
+    config.pool.min_connections = 0;
+    CHECK_THROWS_WITH_AS(PgStore{config}, doctest::Contains("pool.min_connections is 0"), config_error);
+    config.pool.min_connections = 3;
+    config.pool.max_connections = 2;
+    CHECK_THROWS_WITH_AS(PgStore{config}, doctest::Contains("raise pool.max_connections"), config_error);
+    config.pool.min_connections = 1;
+    config.pool.reconnect_backoff = std::chrono::milliseconds(0);
+    CHECK_THROWS_WITH_AS(PgStore{config}, doctest::Contains("pool.reconnect_backoff must be positive"), config_error);
+}
+
+TEST_CASE("reconnecting backs off while the server refuses, and recovers when it accepts again") {
+    postgres::Connection admin(server().conninfo());
+    admin.execute_script("DROP DATABASE IF EXISTS backoff");
+    admin.execute_script("CREATE DATABASE backoff");
+    Config config = pg_config();
+    config.db_url = server().conninfo("backoff");
+    config.pool.acquire_timeout = std::chrono::milliseconds(400);
+    config.pool.reconnect_backoff = std::chrono::milliseconds(20);
+    config.pool.reconnect_backoff_max = std::chrono::milliseconds(100);
+    std::mutex mutex;
+    std::vector<std::string> retries;
+    config.on_event = [&](const Event& e) {
+        std::lock_guard lock(mutex);
+        if (e.kind == Event::Kind::retry) retries.push_back(e.message);
+    };
+    PgStore store(config);
+    admin.execute_script("ALTER DATABASE backoff ALLOW_CONNECTIONS false");
+    admin.execute_script("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = 'backoff'");
+    CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<int>("SELECT 1"); }),
+                         doctest::Contains("cannot reconnect to postgres"), connection_error);
+    {
+        std::lock_guard lock(mutex);
+        // 20, 40, 80, 100, 100 ms: a handful of attempts in 400 ms, not a busy loop.
+        CHECK(retries.size() >= 3);
+        CHECK(retries.size() <= 8);
+        REQUIRE_FALSE(retries.empty());
+        CHECK(retries.front().find("reconnecting to postgres") != std::string::npos);
+        CHECK(retries.front().find("not currently accepting connections") != std::string::npos);
+    }
+    admin.execute_script("ALTER DATABASE backoff ALLOW_CONNECTIONS true");
+    std::this_thread::sleep_for(std::chrono::milliseconds(150)); // past the last backoff
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT 1"); }) == std::vector<int>{1});
+}
+
+namespace {
+// Two doctors on call; each, in its own transaction, goes off call if the other is still on.
+// Returns how many stay on call.
+std::int64_t write_skew(Isolation isolation, int* retries) {
+    Config config = pg_config();
+    config.on_event = [retries](const Event& e) {
+        if (e.kind == Event::Kind::retry) ++*retries;
+    };
+    PgStore store(config);
+    store.write([](auto& tx) {
+        tx.execute_script("DROP TABLE IF EXISTS doctors; CREATE TABLE doctors (id INT PRIMARY KEY, on_call BOOLEAN NOT NULL);"
+                          "INSERT INTO doctors VALUES (1, true), (2, true)");
+    });
+    std::atomic<int> counted{0};
+    auto go_off_call = [&](int id) {
+        int attempt = 0;
+        store.write(isolation, [&](auto& tx) {
+            const auto on_call = *tx.template query_one<std::int64_t>("SELECT count(*) FROM doctors WHERE on_call");
+            if (attempt++ == 0) { // both count before either writes
+                ++counted;
+                while (counted < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            if (on_call >= 2) tx.execute("UPDATE doctors SET on_call = false WHERE id = $1", id);
+        });
+    };
+    std::thread one([&] { go_off_call(1); });
+    std::thread two([&] { go_off_call(2); });
+    one.join();
+    two.join();
+    return store.read([](auto& tx) { return *tx.template query_one<std::int64_t>("SELECT count(*) FROM doctors WHERE on_call"); });
+}
+} // namespace
+
+TEST_CASE("serializable on request: a write-skew conflict is retried and the invariant holds") {
+    int retries = 0;
+    // READ COMMITTED lets both go: nobody is left on call. This is what the request changes.
+    CHECK(write_skew(Isolation::read_committed, &retries) == 0);
+    CHECK(retries == 0);
+    CHECK(write_skew(Isolation::serializable, &retries) == 1);
+    CHECK(retries >= 1);
+}
+
+TEST_CASE("prepared statements: cached per connection, evicted beyond capacity, re-prepared after DDL") {
+    postgres::Connection connection(server().conninfo(), 2);
+    connection.execute_script("DROP TABLE IF EXISTS shapes; CREATE TABLE shapes (a INT); INSERT INTO shapes VALUES (7)");
+    CHECK(connection.query<int>("SELECT a FROM shapes WHERE a = $1", 7) == std::vector<int>{7});
+    CHECK(connection.cached_statements() == 1);
+    connection.query<int>("SELECT a FROM shapes WHERE a = $1", 7);
+    CHECK(connection.cached_statements() == 1);
+    connection.query<int>("SELECT a + 1 FROM shapes");
+    connection.query<int>("SELECT a + 2 FROM shapes");
+    CHECK(connection.cached_statements() == 2);
+    const auto before = connection.query<std::int64_t>("SELECT count(*) FROM pg_prepared_statements");
+    CHECK(before == std::vector<std::int64_t>{2}); // the evicted one was deallocated on the server
+    connection.query<std::string>("SELECT * FROM shapes");
+    connection.execute_script("ALTER TABLE shapes ALTER COLUMN a TYPE TEXT");
+    CHECK_THROWS_WITH(connection.query<std::string>("SELECT * FROM shapes"), doctest::Contains("cached plan"));
+    CHECK(connection.query<std::string>("SELECT * FROM shapes") == std::vector<std::string>{"7"});
+}
+
+TEST_CASE("an advisory lock whose session ends is reported as lost when with_lock returns") {
+    Config config = pg_config();
+    Store<postgres::Backend, postgres::AdvisoryLock> store(config);
+    postgres::Connection admin(server().conninfo());
+    CHECK_THROWS_WITH_AS(store.with_lock("lost-one", [&] {
+        const auto holder = store.lock_status("lost-one").holder;
+        REQUIRE(holder.has_value());
+        admin.run("SELECT pg_terminate_backend($1, 5000)", static_cast<std::int64_t>(holder->pid));
+    }), doctest::Contains("lock 'lost-one' was lost"), postgres::lock_lost_error);
+    // The next acquisition opens a new session.
+    CHECK(store.with_lock("lost-one", [] { return 5; }) == 5);
+    CHECK(store.with_lock("lost-one", [&] { return store.lock_status("lost-one").held; }));
 }

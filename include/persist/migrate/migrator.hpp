@@ -311,8 +311,11 @@ private:
         const auto list = source_.migrations();
         check_backend(list);
         auto history = read_history();
-        validate(history, list);
-        if (pending(history, list, target).empty()) {
+        // A non-transactional migration "started" may be running in another process right
+        // now: judge it only under the migrate lock, which that process holds while it runs.
+        const bool in_progress = std::any_of(history.begin(), history.end(), [](const auto& r) { return r.state == "started"; });
+        validate(history, list, !in_progress);
+        if (!in_progress && pending(history, list, target).empty()) {
             const auto head = head_of(history);
             return Report{head, head, {}, {}, ""};
         }
@@ -447,7 +450,10 @@ private:
         return nullptr;
     }
 
-    void validate(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list) const {
+    // Throws migration_refused for a history the source cannot continue; an incomplete
+    // non-transactional migration counts only when `incomplete_is_error`.
+    void validate(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list,
+                  bool incomplete_is_error = true) const {
         const std::int64_t known_max = list.empty() ? 0 : list.back().version;
         for (std::size_t i = 1; i < list.size(); ++i)
             if (list[i].version <= list[i - 1].version)
@@ -455,7 +461,7 @@ private:
                                         "the migration source is not in strictly increasing version order at versions " +
                                             std::to_string(list[i - 1].version) + " and " + std::to_string(list[i].version));
         for (const auto& row : history) {
-            if (row.state == "started")
+            if (row.state == "started" && incomplete_is_error)
                 throw migration_refused(
                     Reason::incomplete, row.version,
                     "migration " + std::to_string(row.version) + " (" + row.name + ") is not transactional; it started at " +

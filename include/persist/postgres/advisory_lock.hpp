@@ -9,9 +9,14 @@
 // The key: a lock name maps to the 64-bit key of pg_advisory_lock(bigint) as the first 8
 // bytes of SHA-256("persist:" + name), read big-endian as a signed integer. Other programs
 // can take the same lock with that key (AdvisoryLock::key(name) computes it).
-// Deadlines: lock_timeout is set to the time left before each wait, so a wait never outlives
-// its deadline; the error names the holder's pid, host (client address or "local") and since
-// when it has held the lock (its session's start of transaction or query).
+// Waiting: a waiter asks with pg_try_advisory_lock, then sleeps (1 ms, doubling up to 25 ms)
+// and asks again until its deadline. It does not wait inside pg_advisory_lock because a
+// session blocked in a statement holds a snapshot for the whole wait, and CREATE INDEX
+// CONCURRENTLY waits for every older snapshot of the database: a migration building an index
+// concurrently under the "migrate" lock would wait for the processes waiting for that lock,
+// forever. Polling also leaves the session free for other threads between attempts.
+// A timeout names the holder's pid, host (client address or "local") and since when it has
+// held the lock (its session's start of transaction or query).
 // Loss: when the dedicated connection ends, the server releases every lock it held. A guard's
 // check() asks the server whether its lock is still held and throws lock_lost_error if not
 // (Store::with_lock calls it after the function returns); the next acquire() reconnects.
@@ -28,6 +33,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace persist::postgres {
 
@@ -125,19 +131,33 @@ public:
         const std::int64_t k = key(lock_name);
         std::uint64_t session = 0;
         try {
-            std::lock_guard lock(mutex_);
-            reconnect_if_lost();
-            session = session_;
             const bool shared = request.mode == lock::Mode::shared;
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - std::chrono::steady_clock::now());
-            // lock_timeout 0 would mean "wait forever": wait at least 1 ms.
-            connection_->execute("SELECT set_config('lock_timeout', $1, false)", {std::to_string(std::max<long long>(left.count(), 1)) + "ms"});
-            try {
-                connection_->run(shared ? "SELECT pg_advisory_lock_shared($1)" : "SELECT pg_advisory_lock($1)", k);
-            } catch (const lock_timeout_error&) {
-                const auto waited = std::chrono::steady_clock::now() - started;
-                stats_.timed_out(lock_name, waited);
-                throw lock::timeout_error(lock_name, request.mode, waited, holder_of(k));
+            auto pause = std::chrono::milliseconds(1);
+            lock::WaitNotice notice(config_, lock_name);
+            bool noticed = false;
+            for (;;) {
+                {
+                    std::lock_guard lock(mutex_);
+                    reconnect_if_lost();
+                    session = session_;
+                    if (connection_->query<bool>(shared ? "SELECT pg_try_advisory_lock_shared($1)" : "SELECT pg_try_advisory_lock($1)", k)
+                            .front())
+                        break;
+                }
+                const auto now = std::chrono::steady_clock::now();
+                if (now >= request.deadline) {
+                    const auto waited = now - started;
+                    stats_.timed_out(lock_name, waited);
+                    std::lock_guard lock(mutex_);
+                    throw lock::timeout_error(lock_name, request.mode, waited, holder_of(k));
+                }
+                if (!noticed && now >= notice.due()) {
+                    noticed = true;
+                    std::lock_guard lock(mutex_);
+                    notice.send(holder_of(k));
+                }
+                std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, request.deadline - now));
+                pause = std::min(pause * 2, std::chrono::milliseconds(25));
             }
         } catch (...) {
             lock::detail::release_thread_lock(*threads, request.mode);

@@ -344,9 +344,12 @@ private:
         }
     }
 
+    // Returns a connection to the pool; a broken one is closed and leaves room for a new one.
+    // Nothing to do for an empty pointer (a session whose reconnection failed).
     void release(std::unique_ptr<Connection> connection) noexcept {
+        if (!connection) return;
         std::lock_guard lock(mutex_);
-        if (connection && connection->ok()) idle_.push_back(std::move(connection));
+        if (connection->ok()) idle_.push_back(std::move(connection));
         else --open_;
         freed_.notify_one();
     }

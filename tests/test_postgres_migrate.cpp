@@ -98,6 +98,8 @@ int repetitions() {
 }
 
 void herd(const std::string& policy) {
+    const int head = policy == "none" ? 3 : 4;
+    const std::string ending = " head " + std::to_string(head);
     for (int round = 0; round < repetitions(); ++round) {
         test::PostgresBackend fixture; // a fresh, empty schema
         test::TempDir dir;
@@ -109,7 +111,7 @@ void herd(const std::string& policy) {
         int failures = 0;
         for (auto& process : herd) {
             const auto line = process.line(std::chrono::seconds(120));
-            if (!line.starts_with("applied ") || !line.ends_with(" head 4")) {
+            if (!line.starts_with("applied ") || !line.ends_with(ending)) {
                 ++failures;
                 MESSAGE("unexpected: " << line);
                 continue;
@@ -121,17 +123,20 @@ void herd(const std::string& policy) {
                 ++applied_by_count[std::stoi(list.substr(start, comma - start))];
         }
         CHECK(failures == 0);
-        CHECK(applied_by_count == std::map<int, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}});
+        std::map<int, int> expected{{1, 1}, {2, 1}, {3, 1}};
+        if (head == 4) expected[4] = 1;
+        CHECK(applied_by_count == expected);
         postgres::Connection check(fixture.url());
         CHECK(check.query<std::int64_t>("SELECT count(*) FROM events WHERE what = 'seeded once'") == std::vector<std::int64_t>{1});
         CHECK(check.query<std::int64_t>("SELECT count(*) FROM persist_schema_history WHERE state = 'applied'") ==
-              std::vector<std::int64_t>{4});
+              std::vector<std::int64_t>{head});
         CHECK(check.query<std::int64_t>("SELECT count(*) FROM pg_indexes WHERE indexname = 'events_what'") ==
-              std::vector<std::int64_t>{1});
+              std::vector<std::int64_t>{head == 4 ? 1 : 0});
     }
 }
 } // namespace
 
 TEST_CASE("100 processes migrate a fresh PostgreSQL database (postgres::AdvisoryLock)") { herd("advisory"); }
 TEST_CASE("100 processes migrate a fresh PostgreSQL database (postgres::TableLock)") { herd("table"); }
+// Without a lock policy the transactional migrations alone (see pg_migrate_helper.cpp).
 TEST_CASE("100 processes migrate a fresh PostgreSQL database (no lock policy: transactions alone)") { herd("none"); }

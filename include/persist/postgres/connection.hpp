@@ -96,6 +96,7 @@ public:
     /// statement from the cache. Throws the mapped error.
     Result execute(std::string_view sql, const std::vector<std::optional<std::string>>& params = {}) {
         std::vector<const char*> values;
+        values.reserve(params.size());
         for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
         const int count = static_cast<int>(values.size());
         const char* const* data = values.empty() ? nullptr : values.data();
@@ -194,11 +195,11 @@ private:
 
     // The server-side name of `sql`, preparing it first if needed.
     const std::string& prepared(std::string_view sql) {
-        const std::string key(sql);
-        if (const auto found = statements_.find(key); found != statements_.end()) {
-            recent_.splice(recent_.begin(), recent_, found->second.position);
+        if (const auto found = statements_.find(sql); found != statements_.end()) {
+            if (found->second.position != recent_.begin()) recent_.splice(recent_.begin(), recent_, found->second.position);
             return found->second.name;
         }
+        const std::string key(sql);
         std::string name = "p" + std::to_string(++prepared_count_);
         checked(PQprepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql);
         if (statements_.size() >= capacity_) {
@@ -217,7 +218,7 @@ private:
     }
 
     void forget(std::string_view sql) {
-        const auto found = statements_.find(std::string(sql));
+        const auto found = statements_.find(sql);
         if (found == statements_.end()) return;
         recent_.erase(found->second.position);
         statements_.erase(found);
@@ -230,7 +231,12 @@ private:
 
     std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
     std::size_t capacity_;
-    std::unordered_map<std::string, Prepared> statements_;
+    // Looked up by string_view without building a std::string.
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+    };
+    std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> statements_;
     std::list<std::string> recent_; // most recently used first
     std::uint64_t prepared_count_ = 0;
 };

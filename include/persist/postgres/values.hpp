@@ -77,6 +77,7 @@ void append(TextParams& out, const T& value) {
 template <class... Params>
 TextParams text_params(const Params&... params) {
     TextParams out;
+    out.reserve(sizeof...(Params));
     (detail::append(out, params), ...);
     return out;
 }

@@ -444,3 +444,26 @@ TEST_CASE_TEMPLATE("with_lock across Stores: the second waits, then runs", Fixtu
     CHECK_FALSE(overlapped);
     CHECK_THROWS_AS(a.with_lock("bad name\n", [] {}), usage_error);
 }
+
+TEST_CASE("the README's copy from SQLite to PostgreSQL keeps keys, and new keys follow them") {
+    test::SqliteBackend from_fixture;
+    test::PostgresBackend to_fixture;
+    StoreOf<test::SqliteBackend> from(from_fixture.config());
+    StoreOf<test::PostgresBackend> to(to_fixture.config());
+    create_schema<test::SqliteBackend>(from);
+    create_schema<test::PostgresBackend>(to);
+    from.write([](auto& tx) {
+        for (const char* email : {"a@x", "b@x", "c@x"}) insert<Users>(tx, user(email));
+        remove<Users>(tx, 2); // a gap the copy keeps
+    });
+    const auto rows = from.read([](auto& tx) { return all<Users>(tx); });
+    to.write([&](auto& tx) {
+        for (const auto& row : rows)
+            tx.execute("INSERT INTO users (id, email, name, level, score, active, avatar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       row.id, row.email, row.name, static_cast<int>(row.level), row.score, row.active, row.avatar);
+        tx.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users");
+    });
+    CHECK(to.write([](auto& tx) { return insert<Users>(tx, user("d@x")); }) == 4);
+    CHECK(to.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT id FROM users ORDER BY id"); }) ==
+          std::vector<std::int64_t>{1, 3, 4});
+}

@@ -3,6 +3,7 @@
 
 #include "persist/dialect.hpp"
 
+#include <charconv>
 #include <string>
 #include <string_view>
 
@@ -12,7 +13,13 @@ struct Dialect {
     static constexpr std::string_view name = "postgres";
 
     /// PostgreSQL numbers its parameters: $1, $2, ...
-    static std::string placeholder(int index) { return "$" + std::to_string(index); }
+    /// (Built in a buffer: GCC 12 at -O3 reports a bogus -Wrestrict for "$" + std::to_string
+    /// once inlined into the typed operations, GCC bug 105329.)
+    static std::string placeholder(int index) {
+        char text[16] = {'$'};
+        const auto end = std::to_chars(text + 1, text + sizeof text, index).ptr;
+        return std::string(text, end);
+    }
 
     static std::string quote_identifier(std::string_view identifier) { return persist::detail::double_quote(identifier); }
 

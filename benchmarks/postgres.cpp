@@ -90,9 +90,9 @@ struct TextRow {
 };
 
 const std::int64_t insert_rows = bench::scaled(20'000, 50);
-const std::int64_t lookups = bench::scaled(2'000, 20);
+const std::int64_t lookups = bench::scaled(5'000, 20);
 const std::int64_t table_rows = bench::scaled(10'000, 100);
-const std::int64_t commits = bench::scaled(1'000, 10);
+const std::int64_t commits = bench::scaled(3'000, 10);
 
 void fill() {
     Raw raw;

@@ -87,6 +87,33 @@ TEST_CASE("what PostgreSQL cannot do is refused before anything runs") {
     }) == 0);
 }
 
+namespace {
+using HalfDone = migrate::Embedded<
+    migrate::Sql<1, "create_items", "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)">,
+    migrate::Sql<2, "half", "-- persist:no-transaction\nCREATE INDEX CONCURRENTLY items_by_name ON items (name);\n"
+                            "CREATE INDEX CONCURRENTLY broken ON no_such_table (x);">>;
+} // namespace
+
+TEST_CASE("a non-transactional migration that stopped halfway is refused until repaired") {
+    test::PostgresBackend fixture;
+    PgStore store(fixture.config());
+    CHECK_THROWS_WITH_AS(store.migrate(HalfDone{}), doctest::Contains("no_such_table"), migrate::migration_refused);
+    try {
+        store.migrate(HalfDone{});
+        FAIL("expected migration_refused");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::incomplete);
+        CHECK(std::string(e.what()).ends_with("may be partly migrated. Inspect it, then run repair(2) to mark it completed, or "
+                                              "undo what it did by hand"));
+    }
+    // The first statement stayed done: the database is half migrated, as the message says.
+    CHECK(store.read([](auto& tx) {
+        return *tx.template query_one<std::int64_t>("SELECT count(*) FROM pg_indexes WHERE indexname = 'items_by_name'");
+    }) == 1);
+    CHECK(migrate::Migrator(store, HalfDone{}).repair(2));
+    CHECK(store.migrate(HalfDone{}).applied.empty());
+}
+
 // ---- the herd
 
 namespace {

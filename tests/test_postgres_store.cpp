@@ -288,3 +288,23 @@ TEST_CASE("an advisory lock whose session ends is reported as lost when with_loc
     CHECK(store.with_lock("lost-one", [] { return 5; }) == 5);
     CHECK(store.with_lock("lost-one", [&] { return store.lock_status("lost-one").held; }));
 }
+
+TEST_CASE("a transaction that keeps failing to serialize is busy_error at busy_timeout, with PostgreSQL's advice") {
+    Config config = pg_config();
+    config.busy_timeout = std::chrono::milliseconds(200);
+    PgStore store(config);
+    int attempts = 0;
+    try {
+        store.write([&](auto& tx) {
+            ++attempts;
+            tx.execute_script("DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'serialization_failure'; END $$");
+        });
+        FAIL("expected busy_error");
+    } catch (const busy_error& e) {
+        const std::string message = e.what();
+        CHECK(message.find("stayed busy for") != std::string::npos);
+        CHECK(message.find("SQLSTATE 40001") != std::string::npos);
+        CHECK(message.find("find them in pg_stat_activity and pg_locks") != std::string::npos);
+    }
+    CHECK(attempts > 1);
+}

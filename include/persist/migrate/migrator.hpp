@@ -465,9 +465,10 @@ private:
                 throw migration_refused(
                     Reason::incomplete, row.version,
                     "migration " + std::to_string(row.version) + " (" + row.name + ") is not transactional; it started at " +
-                        row.applied_at + " and never completed, so the database may be partly migrated. Inspect it (a "
-                        "snapshot was taken before it started), then run repair(" + std::to_string(row.version) +
-                        ") to mark it completed, or restore the snapshot");
+                        row.applied_at + " and never completed, so the database may be partly migrated. Inspect it" +
+                        (can_snapshot ? " (a snapshot was taken before it started)" : "") + ", then run repair(" +
+                        std::to_string(row.version) + ") to mark it completed" +
+                        (can_snapshot ? ", or restore the snapshot" : ", or undo what it did by hand"));
             const auto* migration = find(list, row.version);
             if (!migration) {
                 if (row.version > known_max)

@@ -3,7 +3,7 @@
 
     report.py RESULTS_DIR OUTPUT.md PLOTS_DIR
 
-RESULTS_DIR holds rows.json, locks.json, processes.json (Google Benchmark output) and
+RESULTS_DIR holds rows.json, locks.json, processes.json, postgres.json (Google Benchmark output) and
 machine.txt. Every ratio compares figures from the same run.
 """
 import json
@@ -23,7 +23,7 @@ def load(results_dir):
     """name -> benchmark entry, for every program's JSON; names without Google Benchmark's
     /iterations:N and /manual_time suffixes."""
     entries = {}
-    for program in ("rows", "locks", "processes"):
+    for program in ("rows", "locks", "processes", "postgres"):
         path = os.path.join(results_dir, program + ".json")
         with open(path) as f:
             data = json.load(f)
@@ -130,6 +130,36 @@ def rows_section(r):
     x = ratio(r.ips("commit/full/persist"), fsync)
     r.goal("durable (FULL) single-row commits", x, ">= 0.5x the disk's fsync rate", x is not None and x >= 0.5,
            f"{fmt_ratio(x)} ({fmt_rate(r.ips('commit/full/persist'))} vs {fmt_rate(fsync)})")
+
+
+def postgres_section(r):
+    r.out("## PostgreSQL (`bench_postgres`)")
+    r.out()
+    r.out("Against raw libpq (prepared statements, text parameters) in the same run, on a throwaway "
+          "PostgreSQL 15 server over a unix socket with fsync=off: the figures measure round trips and the "
+          "server's work, not the disk. Rows per second (higher is better).")
+    r.out()
+    r.out("| workload | libpq | libpq, explicit BEGIN/COMMIT | persist | persist / libpq | persist / explicit |")
+    r.out("|---|---|---|---|---|---|")
+    for prefix, label in [("insert/postgres", "prepared insert, one transaction"),
+                          ("get/postgres", "point select, one transaction each"),
+                          ("commit/postgres", "single-row commit")]:
+        lib, explicit, mine = (r.ips(f"{prefix}/{x}") for x in ("libpq", "libpq_explicit", "persist"))
+        r.out(f"| {label} | {fmt_rate(lib)} | {fmt_rate(explicit)} | {fmt_rate(mine)} | "
+              f"{fmt_ratio(ratio(mine, lib))} | {fmt_ratio(ratio(mine, explicit))} |")
+    batched = r.ips("get_batched/postgres/persist")
+    r.out(f"| point select, all in one `read()` | | | {fmt_rate(batched)} | "
+          f"{fmt_ratio(ratio(batched, r.ips('get/postgres/libpq')))} | |")
+    r.out()
+    r.out("A `store.read()` or `store.write()` is a transaction: BEGIN and COMMIT are a round trip each, which "
+          "autocommit libpq does not pay; the explicit columns pay them too.")
+    r.out()
+    x = ratio(r.ips("insert/postgres/persist"), r.ips("insert/postgres/libpq"))
+    r.goal("PostgreSQL prepared insert, one transaction", x, ">= 0.9x libpq", x is not None and x >= 0.9, fmt_ratio(x))
+    for prefix, label in [("get/postgres", "PostgreSQL point select, one transaction each"),
+                          ("commit/postgres", "PostgreSQL single-row commit")]:
+        x = ratio(r.ips(f"{prefix}/persist"), r.ips(f"{prefix}/libpq_explicit"))
+        r.goal(label, x, ">= 0.9x libpq with BEGIN/COMMIT", x is not None and x >= 0.9, fmt_ratio(x))
 
 
 def locks_section(r):
@@ -307,6 +337,7 @@ def main():
     body.out("![throughput ratios](plots/throughput_ratios.png)")
     body.out()
     plots.append(plot_ratios(body, plot_dir))
+    postgres_section(body)
     locks_section(body)
     body.out()
     processes_section(body, plots, plot_dir)

@@ -26,6 +26,8 @@ TEST_CASE("placeholders, identifiers and type names") {
     CHECK(sqlite::Dialect::type_name(ColumnType::blob) == "BLOB");
     CHECK(sqlite::Dialect::type_name(ColumnType::boolean) == "INTEGER");
     CHECK(sqlite::Dialect::type_name(ColumnType::timestamp) == "TEXT");
+    CHECK(sqlite::Dialect::type_name(ColumnType::uuid) == "TEXT");
+    CHECK(sqlite::Dialect::type_name(ColumnType::json) == "TEXT");
 }
 
 TEST_CASE("bad identifiers are usage errors") {

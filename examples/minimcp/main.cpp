@@ -1,30 +1,54 @@
-// minimcp: the MiniMCP gateway's tables through persist's typed operations. Creates the
-// schema, fills it (types, a user, a port pool, an instance and its logs), queries it the way
-// the gateway does, and checks the live database against the descriptors.
+// minimcp: the MiniMCP gateway's tables through persist's typed operations, on SQLite or, when
+// MINIMCP_DB_URL is set, on PostgreSQL. Creates the schema, fills it (types, a user, a port
+// pool, an instance and its logs), queries it the way the gateway does, runs 200 port
+// allocations at once, and checks the live database against the descriptors.
 #include "schema.hpp"
 
+#include <persist/postgres.hpp>
 #include <persist/sqlite.hpp>
 
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 #include <cstdio>
+#include <mutex>
+#include <set>
+#include <thread>
 
 using namespace persist::schema;
 using namespace minimcp;
 
-int main() try {
-    auto config = persist::Config::from_env("MINIMCP", persist::Config::for_app("minimcp-example"));
-    persist::SqliteStore store(config);
+namespace {
+
+/// Gives `instance` the lowest free port and returns it, or nullopt when none is free. One
+/// statement, safe under any number of concurrent callers: on PostgreSQL the candidate row is
+/// taken FOR UPDATE SKIP LOCKED, so concurrent allocators pass over each other's rows instead
+/// of queueing on them (and re-check a row that changed under them); on SQLite write
+/// transactions run one at a time (BEGIN IMMEDIATE), so nothing can come between the choice
+/// and the update.
+template <class Tx>
+std::optional<std::int64_t> allocate_port(Tx& tx, const Uuid& instance, Time now) {
+    using D = typename Tx::dialect;
+    static const std::string sql =
+        "UPDATE port_allocations SET is_available = FALSE, mcp_instance_id = " + D::placeholder(1) +
+        ", allocated_at = " + D::placeholder(2) +
+        " WHERE port = (SELECT port FROM port_allocations WHERE is_available ORDER BY port LIMIT 1" +
+        (D::name == std::string_view("postgres") ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING port";
+    return tx.template query_one<std::int64_t>(sql, boost::uuids::to_string(instance), now);
+}
+
+template <class StoreType>
+void run(StoreType& store) {
+    using D = typename StoreType::backend_type::dialect;
     boost::uuids::random_generator new_uuid;
     const auto now = std::chrono::system_clock::now();
 
     store.write([&](auto& tx) {
-        tx.execute_script(minimcp::Schema::create_script<persist::sqlite::Dialect>());
+        tx.execute_script(minimcp::Schema::create_script<D>());
         if (count<McpTypes>(tx) > 0) return; // filled by an earlier run
         for (const char* name : {"gmail", "figma", "github"})
             insert<McpTypes>(tx, McpType{{}, name, std::string(name) + " MCP", std::nullopt, std::nullopt,
-                                         "./mcp-servers/" + std::string(name) + "-mcp-server.js", R"({"api_version": "v1"})",
-                                         "[]", R"({"cpu": "0.5", "memory": "512m"})", 60, true, now, now});
+                                         "./mcp-servers/" + std::string(name) + "-mcp-server.js", {R"({"api_version": "v1"})"},
+                                         {"[]"}, {R"({"cpu": "0.5", "memory": "512m"})"}, 60, true, now, now});
         for (std::int64_t port = 3001; port <= 3100; ++port)
             insert<PortAllocations>(tx, PortAllocation{port, std::nullopt, std::nullopt, std::nullopt, true, std::nullopt});
         upsert<SystemSettings>(tx, SystemSetting{"mcp.default_duration_minutes", "60", "Default MCP instance duration", now, now});
@@ -33,24 +57,20 @@ int main() try {
 
         // Start a gmail instance on the lowest free port.
         const auto gmail = select<McpTypes>(tx, col<&McpType::name> == "gmail").front();
-        auto port = select<PortAllocations>(tx, col<&PortAllocation::is_available> == true,
-                                            order_by(col<&PortAllocation::port>.asc()), Page{1, 0})
-                        .front();
         McpInstance instance{{}, ada, gmail.id, std::nullopt, 4242, boost::uuids::to_string(new_uuid()),
-                                   "http://localhost:" + std::to_string(port.port), port.port, "running",
-                             now + std::chrono::minutes(60), "{}", std::nullopt, now, "{}", {}, {}, std::nullopt};
+                             "http://localhost", std::nullopt, "running", now + std::chrono::minutes(60), {"{}"},
+                             std::nullopt, now, {"{}"}, {}, {}, std::nullopt};
         instance.id = insert<McpInstances>(tx, instance);
-        port.is_available = false;
-        port.mcp_instance_id = instance.id;
-        port.allocated_at = now;
-        update<PortAllocations>(tx, port);
+        instance.assigned_port = allocate_port(tx, instance.id, now);
+        instance.access_url += ":" + std::to_string(*instance.assigned_port);
+        update<McpInstances>(tx, instance);
         for (const char* message : {"process started", "listening", "token refreshed"})
-            insert<McpLogs>(tx, McpLog{{}, instance.id, now, "info", "process", message, "{}", now});
+            insert<McpLogs>(tx, McpLog{{}, instance.id, now, "info", "process", message, {"{}"}, now});
 
         // A second instance, stopped and soft-deleted: typed reads no longer see it.
         const auto stopped = insert<McpInstances>(
             tx, McpInstance{{}, ada, gmail.id, std::nullopt, std::nullopt, boost::uuids::to_string(new_uuid()),
-                            "http://localhost:0", std::nullopt, "expired", now, "{}", std::nullopt, std::nullopt, "{}", {}, {},
+                            "http://localhost:0", std::nullopt, "expired", now, {"{}"}, std::nullopt, std::nullopt, {"{}"}, {}, {},
                             std::nullopt});
         remove<McpInstances>(tx, stopped);
     });
@@ -67,9 +87,59 @@ int main() try {
             std::printf("  %s on port %lld (pid %lld)\n", instance.access_url.c_str(),
                         static_cast<long long>(instance.assigned_port.value_or(0)),
                         static_cast<long long>(instance.process_id.value_or(0)));
+    });
+
+    // 200 pending instances ask for a port at once, from 8 threads; the pool has 99 free.
+    const auto ada = store.read([](auto& tx) { return select<Users>(tx, col<&User::email> == "ada@example.com").front().id; });
+    const auto gmail = store.read([](auto& tx) { return select<McpTypes>(tx, col<&McpType::name> == "gmail").front().id; });
+    std::vector<Uuid> pending(200);
+    store.write([&](auto& tx) {
+        for (auto& id : pending)
+            id = insert<McpInstances>(tx, McpInstance{{}, ada, gmail, std::nullopt, std::nullopt, boost::uuids::to_string(new_uuid()),
+                                                      "http://localhost", std::nullopt, "pending", now, {"{}"}, std::nullopt,
+                                                      std::nullopt, {"{}"}, {}, {}, std::nullopt});
+    });
+    std::mutex mutex;
+    std::multiset<std::int64_t> given;
+    int refused = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (std::size_t i = static_cast<std::size_t>(t); i < pending.size(); i += 8) {
+                const auto port = store.write([&](auto& tx) { return allocate_port(tx, pending[i], now); });
+                std::lock_guard lock(mutex);
+                if (port) given.insert(*port);
+                else ++refused;
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    const auto distinct = std::set<std::int64_t>(given.begin(), given.end()).size();
+    std::printf("port allocator: 200 concurrent allocations gave %zu port(s), %s; %d found none free\n", given.size(),
+                distinct == given.size() ? "none twice" : "SOME TWICE", refused);
+    // Give the ports back and drop the pending instances, so that the next run starts alike.
+    store.write([&](auto& tx) {
+        for (const auto& id : pending) purge<McpInstances>(tx, id);
+        tx.execute(std::string("UPDATE port_allocations SET is_available = TRUE, allocated_at = NULL WHERE mcp_instance_id IS "
+                               "NULL AND NOT is_available"));
+    });
+
+    store.read([&](auto& tx) {
         const auto differences = verify<minimcp::Schema>(tx);
         std::printf("schema check: %s\n", differences.empty() ? "the database matches the descriptors" : differences.front().c_str());
     });
+}
+
+} // namespace
+
+int main() try {
+    auto config = persist::Config::from_env("MINIMCP", persist::Config::for_app("minimcp-example"));
+    if (!config.db_url.empty()) {
+        persist::Store<persist::postgres::Backend, persist::lock::InProcess> store(config);
+        run(store);
+    } else {
+        persist::SqliteStore store(config);
+        run(store);
+    }
     return 0;
 } catch (const persist::error& e) {
     std::fprintf(stderr, "minimcp: %s\n", e.what());

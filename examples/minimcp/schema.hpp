@@ -1,11 +1,13 @@
 // The MiniMCP schema (../shared/seeds/minimcp-schema.md) described for persist: eight tables
-// with UUID keys, foreign keys, checks, defaults and partial indexes. JSONB columns become
-// TEXT holding JSON; INET becomes TEXT. There is no CHECK (json_valid(...)): with
-// trusted_schema=OFF, which persist sets, SQLite refuses json_valid() inside the schema
-// ("unsafe use of json_valid()").
+// with UUID keys, foreign keys, checks, defaults and partial indexes, for SQLite and
+// PostgreSQL alike. JSONB columns are persist::Json (JSONB on PostgreSQL, TEXT on SQLite);
+// INET becomes TEXT. Defaults and index conditions are written so both accept them (TRUE,
+// not 1). There is no CHECK (json_valid(...)): with trusted_schema=OFF, which persist sets,
+// SQLite refuses json_valid() inside the schema ("unsafe use of json_valid()").
 #pragma once
 
 #include <persist/schema.hpp>
+#include <persist/schema/json.hpp>
 #include <persist/schema/uuid.hpp>
 
 #include <boost/uuid/uuid.hpp>
@@ -32,6 +34,7 @@ using persist::schema::unique_index;
 using persist::schema::where;
 using Uuid = boost::uuids::uuid;
 using Time = std::chrono::system_clock::time_point;
+using persist::Json;
 
 struct User {
     Uuid id;
@@ -46,8 +49,8 @@ struct User {
 };
 using Users = Table<"users", Column<&User::id, "id", primary_key, generated>, Column<&User::email, "email", unique>,
                     Column<&User::password_hash, "password_hash">, Column<&User::name, "name">,
-                    Column<&User::is_active, "is_active", default_value<"1">>,
-                    Column<&User::email_verified, "email_verified", default_value<"0">>,
+                    Column<&User::is_active, "is_active", default_value<"TRUE">>,
+                    Column<&User::email_verified, "email_verified", default_value<"FALSE">>,
                     Column<&User::created_at, "created_at">, Column<&User::updated_at, "updated_at">,
                     Column<&User::deleted_at, "deleted_at">, timestamps<&User::created_at, &User::updated_at>,
                     soft_delete<&User::deleted_at>, Index<"idx_users_email", on<&User::email>, where<"deleted_at IS NULL">>>;
@@ -59,9 +62,9 @@ struct McpType {
     std::optional<std::string> description;
     std::optional<std::string> icon_url;
     std::string server_script;
-    std::string config_template = "{}";
-    std::string required_scopes = "[]";
-    std::string resource_limits = R"({"cpu": "0.5", "memory": "512m"})";
+    Json config_template{"{}"};
+    Json required_scopes{"[]"};
+    Json resource_limits{R"({"cpu": "0.5", "memory": "512m"})"};
     std::int64_t max_duration_minutes = 60;
     bool is_active = true;
     Time created_at;
@@ -97,7 +100,7 @@ using ApiKeys = Table<"api_keys", Column<&ApiKey::id, "id", primary_key>,
                       Column<&ApiKey::created_at, "created_at">, Column<&ApiKey::updated_at, "updated_at">,
                       Column<&ApiKey::expires_at, "expires_at">,
                       Index<"uq_api_keys_user_type", on<&ApiKey::user_id, &ApiKey::mcp_type_id>, unique_index>,
-                      Index<"idx_api_keys_user_type", on<&ApiKey::user_id, &ApiKey::mcp_type_id>, where<"is_active = 1">>>;
+                      Index<"idx_api_keys_user_type", on<&ApiKey::user_id, &ApiKey::mcp_type_id>, where<"is_active">>>;
 
 struct McpInstance {
     Uuid id;
@@ -110,10 +113,10 @@ struct McpInstance {
     std::optional<std::int64_t> assigned_port;
     std::string status = "pending";
     Time expires_at;
-    std::string config = "{}";
+    Json config{"{}"};
     std::optional<std::string> error_message;
     std::optional<Time> last_accessed;
-    std::string stats = "{}";
+    Json stats{"{}"};
     Time created_at;
     Time updated_at;
     std::optional<Time> deleted_at;
@@ -143,7 +146,7 @@ struct McpLog {
     std::string level = "info";
     std::string source = "process";
     std::string message;
-    std::string metadata = "{}";
+    Json metadata{"{}"};
     Time created_at;
 };
 using McpLogs = Table<"mcp_logs", Column<&McpLog::id, "id", primary_key, generated>,
@@ -160,7 +163,7 @@ struct McpEvent {
     Uuid mcp_instance_id;
     std::optional<Uuid> user_id;
     std::string event_type;
-    std::string event_data = "{}";
+    Json event_data{"{}"};
     std::optional<std::string> ip_address;
     std::optional<std::string> user_agent;
     Time created_at;

@@ -25,6 +25,12 @@ struct Health {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
+/// The isolation a write transaction asks for (Store::write(isolation, fn)).
+/// SQLite runs one writer at a time, so its transactions are serializable whatever is asked.
+/// PostgreSQL runs READ COMMITTED by default; serializable makes the server detect conflicts
+/// between concurrent transactions and fail one with 40001, which Store retries.
+enum class Isolation { read_committed, serializable };
+
 /// A session is one transaction on one connection, held for the duration of one attempt:
 /// begin() starts it, transaction() is what the user's function receives, commit() ends it.
 /// Destroying a session that was begun but not committed rolls the transaction back.
@@ -41,6 +47,7 @@ concept Session = requires(S& session) {
 ///   B(const Config&)                           opens (and on first run creates) the database
 ///   b.write_session(deadline)                  a Session for one write attempt; busy_error if
 ///                                              no writer is free before `deadline`
+///   b.write_session(deadline, isolation)       optional: the same at an Isolation level
 ///   b.read_session(deadline)                   a Session for one read attempt
 ///   b.health(deadline)                         a Health report, reopening when safe
 ///   b.abandon()                                forget connections without closing them (used

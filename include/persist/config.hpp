@@ -53,6 +53,21 @@ struct Event {
 /// thread-safe; it must not call back into the Store. Exceptions it throws are ignored.
 using EventCallback = std::function<void(const Event&)>;
 
+/// postgres::Backend's connection pool. (SQLite uses one writer and reader_connections readers.)
+struct PoolOptions {
+    /// Connections opened when the Store opens and kept open (at least 1).
+    std::size_t min_connections = 1;
+    /// Most connections open at once; 0: reader_connections + 1.
+    std::size_t max_connections = 0;
+    /// How long a transaction waits for a free connection (busy_error after it);
+    /// 0: busy_timeout.
+    std::chrono::milliseconds acquire_timeout{0};
+    /// Pause after a failed reconnection, doubled after each further failure up to
+    /// reconnect_backoff_max, until acquire_timeout runs out.
+    std::chrono::milliseconds reconnect_backoff{50};
+    std::chrono::milliseconds reconnect_backoff_max{2'000};
+};
+
 /// The configuration of a Store. A plain aggregate; every field has a sensible default.
 struct Config {
     /// Application name: chooses the default directory and file name. Letters, digits,
@@ -61,6 +76,15 @@ struct Config {
     /// Database file, ":memory:" for a private in-memory database, or empty for the default
     /// path (see default_path()).
     std::string db_path;
+    /// PostgreSQL connection string or URI (postgres::Backend only), e.g.
+    /// "postgresql://app@db.internal/app" or "host=/run/postgresql dbname=app".
+    std::string db_url;
+    /// PostgreSQL: cancel a statement that runs longer than this (statement_timeout_error);
+    /// 0 = no limit.
+    std::chrono::milliseconds statement_timeout{0};
+    /// PostgreSQL: give up waiting for a row or table lock after this (lock_timeout_error);
+    /// 0 = wait as long as the statement may run.
+    std::chrono::milliseconds lock_timeout{0};
     /// Longest time a read or write waits for the database before throwing busy_error.
     std::chrono::milliseconds busy_timeout{30'000};
     /// See Durability. Default: normal.
@@ -81,6 +105,8 @@ struct Config {
     bool guard_writes = false;
     /// lock::Table: how long a lease lasts without renewal (renewed every lease_ttl / 3).
     std::chrono::milliseconds lease_ttl{10'000};
+    /// PostgreSQL: the connection pool (see PoolOptions).
+    PoolOptions pool;
 
     /// A default configuration for the application `app`.
     /// Throws config_error if `app` is empty or holds characters unsafe in a file name.
@@ -94,6 +120,7 @@ struct Config {
     /// `defaults` with overrides from the environment, for the variable prefix `prefix`:
     ///   PREFIX_DB_PATH          database file, or :memory:          (wins over PREFIX_DB_DIR)
     ///   PREFIX_DB_DIR           directory for <app>.db
+    ///   PREFIX_DB_URL           PostgreSQL connection string or URI (postgres::Backend)
     ///   PREFIX_BUSY_TIMEOUT_MS  busy_timeout in milliseconds (0..86400000)
     ///   PREFIX_DURABILITY       off | normal | full
     ///   PREFIX_CACHE_SIZE_KIB   cache_size_kib (16..16777216)
@@ -126,6 +153,11 @@ struct Config {
                 throw config_error(p + "_DB_PATH is set but empty; unset it or give a file "
                                        "path or :memory:");
             config.db_path = *path;
+        }
+        if (auto url = env(p + "_DB_URL")) {
+            if (url->empty())
+                throw config_error(p + "_DB_URL is set but empty; unset it or give a PostgreSQL connection string");
+            config.db_url = *url;
         }
         if (auto value = env(p + "_BUSY_TIMEOUT_MS"))
             config.busy_timeout = std::chrono::milliseconds(

@@ -12,7 +12,9 @@
 namespace persist {
 
 /// Portable column kinds; each dialect names them in its own SQL.
-enum class ColumnType { integer, real, text, blob, boolean, timestamp };
+/// uuid and json are text where the backend has no such type (SQLite), UUID and JSONB on
+/// PostgreSQL.
+enum class ColumnType { integer, real, text, blob, boolean, timestamp, uuid, json };
 
 /// A Dialect renders the backend-specific pieces of SQL:
 ///   D::name                                   "sqlite", "postgres"
@@ -20,6 +22,13 @@ enum class ColumnType { integer, real, text, blob, boolean, timestamp };
 ///   D::quote_identifier(name)                 a safely quoted identifier
 ///   D::type_name(ColumnType)                  the column type in DDL
 ///   D::upsert_clause(conflict, update)        the clause turning an INSERT into an upsert
+///   D::autoincrement_clause()                 what follows a column whose values the database
+///                                             generates (" AUTOINCREMENT", " GENERATED ... IDENTITY")
+///   D::table_exists_sql()                     a query with one parameter (a table name) that
+///                                             returns a row when that table exists
+///   D::has_rowid                              whether an insert's key can be read back after
+///                                             it (SQLite's rowid); otherwise inserts that need
+///                                             the key use RETURNING
 template <class D>
 concept Dialect = requires(int index, std::string_view name, ColumnType type,
                            std::span<const std::string_view> columns) {
@@ -28,6 +37,9 @@ concept Dialect = requires(int index, std::string_view name, ColumnType type,
     { D::quote_identifier(name) } -> std::convertible_to<std::string>;
     { D::type_name(type) } -> std::convertible_to<std::string_view>;
     { D::upsert_clause(columns, columns) } -> std::convertible_to<std::string>;
+    { D::autoincrement_clause() } -> std::convertible_to<std::string_view>;
+    { D::table_exists_sql() } -> std::convertible_to<std::string_view>;
+    { D::has_rowid } -> std::convertible_to<bool>;
 };
 
 namespace detail {

@@ -26,6 +26,7 @@ enum class errc {
     io,            ///< the disk failed or is full
     connection,    ///< the connection to the database is gone or cannot be made
     usage,         ///< persist was called in a way its contract forbids (after fork(), nested write)
+    timeout,       ///< a statement ran past its time limit and was cancelled (PostgreSQL statement_timeout)
 };
 
 namespace detail {
@@ -45,6 +46,7 @@ public:
         case errc::io: return "input/output error";
         case errc::connection: return "connection failed";
         case errc::usage: return "usage error";
+        case errc::timeout: return "statement timed out";
         }
         return "unknown persist error";
     }
@@ -180,6 +182,14 @@ class connection_error : public error {
 public:
     explicit connection_error(const std::string& message, int native_code = 0)
         : error(errc::connection, message, native_code, true) {}
+};
+
+/// A statement ran past its time limit and the server cancelled it. Not retried: the same
+/// statement would run as long again.
+class statement_timeout_error : public error {
+public:
+    explicit statement_timeout_error(const std::string& message, int native_code = 0)
+        : error(errc::timeout, message, native_code) {}
 };
 
 /// persist was used against its contract: a Store used after fork(), a write started

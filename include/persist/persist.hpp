@@ -1,5 +1,6 @@
-// persist/persist.hpp: the umbrella header. Includes the whole public API of the
-// components built so far. Include less (e.g. persist/sqlite.hpp) to compile less.
+// persist/persist.hpp: the umbrella header. Includes the whole SQLite public API of the
+// components built so far (PostgreSQL, which needs libpq, is persist/postgres.hpp). Include
+// less (e.g. persist/sqlite.hpp) to compile less.
 #pragma once
 
 #include "persist/backend.hpp"

@@ -89,6 +89,20 @@ public:
         return run("write", fn, [this](Deadline deadline) { return backend_.write_session(deadline); });
     }
 
+    /// write(fn) at isolation level `isolation` (see persist::Isolation): on PostgreSQL,
+    /// Isolation::serializable runs the transaction SERIALIZABLE, and a serialization failure
+    /// runs it again like a busy database. SQLite's writes are always serializable.
+    template <class Fn>
+        requires std::invocable<Fn&, write_transaction&>
+    std::remove_cvref_t<std::invoke_result_t<Fn&, write_transaction&>> write(Isolation isolation, Fn&& fn) {
+        return run("write", fn, [this, isolation](Deadline deadline) {
+            if constexpr (requires { backend_.write_session(deadline, isolation); })
+                return backend_.write_session(deadline, isolation);
+            else
+                return backend_.write_session(deadline);
+        });
+    }
+
     /// Runs `fn(tx)` in one read transaction: every query in it sees the same snapshot.
     /// Batch lookups into one read() rather than one read() each: a transaction per lookup
     /// costs far more than the lookup. Retries like write() (rarely needed in WAL mode).
@@ -111,7 +125,9 @@ public:
     /// timeout — default Config::busy_timeout —, purpose shown to waiters). Returns what `fn`
     /// returns; the lock is released however `fn` ends.
     /// Throws lock_timeout_error naming the holder when the lock is not granted in time,
-    /// usage_error for an invalid name or after fork().
+    /// usage_error for an invalid name or after fork(). With a policy whose guards can tell
+    /// whether they still hold their lock (postgres::AdvisoryLock: its session may end), a lock
+    /// lost while `fn` ran is reported after `fn` returns by the guard's check(), which throws.
     template <class Fn>
         requires std::invocable<Fn&>
     std::remove_cvref_t<std::invoke_result_t<Fn&>> with_lock(std::string_view name, Fn&& fn,
@@ -121,7 +137,14 @@ public:
             name, lock::Request{options.mode,
                                 std::chrono::steady_clock::now() + options.timeout.value_or(config_.busy_timeout),
                                 options.purpose});
-        return fn();
+        if constexpr (std::is_void_v<std::invoke_result_t<Fn&>>) {
+            fn();
+            if constexpr (requires { guard.check(); }) guard.check();
+        } else {
+            auto result = fn();
+            if constexpr (requires { guard.check(); }) guard.check();
+            return result;
+        }
     }
 
     /// Applies the pending migrations of `source` (include persist/migrate.hpp); `options`,
@@ -230,15 +253,23 @@ private:
                                          "() (busy_timeout " +
                                          std::to_string(config_.busy_timeout.count()) +
                                          " ms). Last cause: " + busy.what() +
-                                         ". Another connection is holding a long write transaction: "
-                                         "find it (e.g. fuser " + backend_.path() +
-                                         "), or raise busy_timeout",
+                                         ". " + busy_advice(),
                                      busy.native_code());
                 notify({Event::Kind::retry,
                         std::string("store.") + what + "() retrying: " + busy.what(), attempt, waited});
                 std::this_thread::sleep_for(std::min<Clock::duration>(backoff(attempt), deadline - now));
             }
         }
+    }
+
+    // What to do about a store that stayed busy, in the backend's terms.
+    std::string busy_advice() const {
+        if constexpr (B::name == std::string_view("postgres"))
+            return "Other transactions kept conflicting with this one (serialization failures or deadlocks): find "
+                   "them in pg_stat_activity and pg_locks, shorten them, or raise busy_timeout";
+        else
+            return "Another connection is holding a long write transaction: find it (e.g. fuser " + backend_.path() +
+                   "), or raise busy_timeout";
     }
 
     // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that

@@ -27,6 +27,131 @@
 
 namespace persist::lock {
 
+namespace detail {
+
+/// Where lock::Table keeps its leases: the table persist_locks of a SQLite database, through a
+/// connection of its own, with the time from SQLite's clock (the local machine's). The
+/// protocol is BasicTable's; postgres::LeaseStore keeps the same table on a PostgreSQL server.
+class SqliteLeases {
+public:
+    /// See BasicTable::fence_condition.
+    static constexpr std::string_view fence_condition =
+        "EXISTS (SELECT 1 FROM persist_locks WHERE name = ? AND owner = ? AND fence = ? AND "
+        "expires_at > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))";
+
+    /// Throws config_error for ":memory:" (a private in-memory database coordinates nobody).
+    explicit SqliteLeases(const Config& config) : database_(config.path()) {
+        if (persist::detail::is_memory_path(database_))
+            throw config_error("lock::Table keeps leases in the database, and \":memory:\" is private to one "
+                               "connection; use lock::InProcess for an in-memory database");
+        persist::detail::prepare_database_file(database_);
+        connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::writer);
+        connection_->run_script(
+            "CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"
+            " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
+            " expires_at INTEGER NOT NULL, fence INTEGER NOT NULL)");
+    }
+
+    /// What threads of one process queue on, per lock name.
+    std::string scope() const { return "table:" + database_ + "\n"; }
+
+    /// Takes `name` for `owner` when it is free or its lease expired: its new fence, or
+    /// nullopt when someone else holds it (or the database is busy: try again).
+    std::optional<std::int64_t> try_take(std::string_view name, const std::string& owner, std::int64_t pid,
+                                         const std::string& host, std::string_view purpose, std::int64_t ttl_ms) {
+        static const std::string sql =
+            "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
+            "VALUES (?, ?, ?, ?, ?, 'exclusive', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), " + std::string(now_ms) +
+            " + ?, 1) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, "
+            "purpose = excluded.purpose, mode = excluded.mode, acquired_at = excluded.acquired_at, "
+            "expires_at = excluded.expires_at, fence = persist_locks.fence + 1 "
+            "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence";
+        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
+        Reset reset{statement};
+        sqlite::bind_value(statement, 1, name);
+        sqlite::bind_value(statement, 2, owner);
+        sqlite::bind_value(statement, 3, pid);
+        sqlite::bind_value(statement, 4, host);
+        sqlite::bind_value(statement, 5, purpose);
+        sqlite::bind_value(statement, 6, ttl_ms);
+        const int rc = sqlite3_step(statement);
+        if (rc == SQLITE_ROW) {
+            const auto fence = sqlite3_column_int64(statement, 0);
+            sqlite3_step(statement); // finish the statement so it commits
+            return fence;
+        }
+        if (rc == SQLITE_DONE) return std::nullopt;               // held by someone else
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return std::nullopt; // try again
+        sqlite::throw_last_error(connection_->handle(), sql);
+    }
+
+    /// The unexpired lease on `name`, if any.
+    std::optional<Holder> holder(std::string_view name) {
+        sqlite3_stmt* statement = connection_->statements().get(
+            connection_->database(),
+            "SELECT pid, host, acquired_at, purpose FROM persist_locks WHERE name = ? AND expires_at > " + std::string(now_ms));
+        Reset reset{statement};
+        sqlite::bind_value(statement, 1, name);
+        const int rc = sqlite3_step(statement);
+        if (rc == SQLITE_DONE) return std::nullopt;
+        if (rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), "lock_status");
+        Holder holder;
+        holder.pid = sqlite::read_column<std::int64_t>(statement, 0);
+        holder.host = sqlite::read_column<std::string>(statement, 1);
+        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+            parse_time(sqlite::read_column<std::string>(statement, 2)));
+        holder.purpose = sqlite::read_column<std::string>(statement, 3);
+        holder.mode = Mode::exclusive;
+        return holder;
+    }
+
+    /// Ends the lease on `name` whoever holds it (its fence stays).
+    void expire(std::string_view name) { execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ?", name); }
+
+    /// Ends the lease if `owner` and `fence` still hold it.
+    void release(std::string_view name, const std::string& owner, std::int64_t fence) {
+        execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?", name, owner, fence);
+    }
+
+    /// Extends the lease by ttl_ms if `owner` and `fence` still hold it unexpired; returns
+    /// whether they did.
+    bool renew(std::string_view name, const std::string& owner, std::int64_t fence, std::int64_t ttl_ms) {
+        return execute("UPDATE persist_locks SET expires_at = " + std::string(now_ms) +
+                           " + ? WHERE name = ? AND owner = ? AND fence = ? AND expires_at > " + std::string(now_ms),
+                       ttl_ms, name, owner, fence) > 0;
+    }
+
+    /// Forgets the connection without closing it (in a child after fork()).
+    void abandon() noexcept { connection_->abandon(); }
+
+private:
+    static constexpr std::string_view now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+    struct Reset {
+        sqlite3_stmt* statement;
+        ~Reset() {
+            sqlite3_reset(statement);
+            sqlite3_clear_bindings(statement);
+        }
+    };
+
+    template <class... Params>
+    std::int64_t execute(const std::string& sql, const Params&... params) {
+        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
+        Reset reset{statement};
+        int index = 0;
+        (sqlite::bind_value(statement, ++index, params), ...);
+        const int rc = sqlite3_step(statement);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), sql);
+        return sqlite3_changes64(connection_->handle());
+    }
+
+    std::string database_;
+    std::unique_ptr<sqlite::Connection> connection_;
+};
+
+} // namespace detail
+
 /// Exclusive leases recorded in the table persist_locks of the database:
 ///
 ///   name TEXT PRIMARY KEY, owner TEXT, pid INTEGER, host TEXT, purpose TEXT, mode TEXT,
@@ -49,15 +174,17 @@ namespace persist::lock {
 ///
 /// Thread-safety: all members may be called from any thread; threads of one process queue in
 /// the process first.
-class Table {
+///
+/// Leases is where the table lives: detail::SqliteLeases (lock::Table) or
+/// postgres::LeaseStore (postgres::TableLock, on the server's clock).
+template <class Leases>
+class BasicTable {
 public:
     static constexpr std::string_view name = "table";
 
     /// SQL that is true only while `name`, `owner` and `fence` (bind them in that order) still
     /// hold an unexpired lease. Add it to a write's WHERE clause to fence the write.
-    static constexpr std::string_view fence_condition =
-        "EXISTS (SELECT 1 FROM persist_locks WHERE name = ? AND owner = ? AND fence = ? AND "
-        "expires_at > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))";
+    static constexpr std::string_view fence_condition = Leases::fence_condition;
 
     class guard {
     public:
@@ -84,7 +211,7 @@ public:
         const std::string& owner() const noexcept { return owner_; }
 
     private:
-        friend class Table;
+        friend class BasicTable;
         void release() noexcept {
             if (!table_) return;
             if (persist::detail::current_pid() == pid_) {
@@ -94,7 +221,7 @@ public:
             table_ = nullptr;
             threads_.reset();
         }
-        Table* table_ = nullptr;
+        BasicTable* table_ = nullptr;
         std::shared_ptr<detail::ThreadLock> threads_;
         std::string name_;
         std::string owner_;
@@ -103,29 +230,22 @@ public:
     };
 
     /// Opens a connection of its own to the database, creates persist_locks if needed, and
-    /// starts the renewal thread. Throws config_error for ":memory:" (a private in-memory
-    /// database coordinates nobody) or a lease_ttl under 30 ms.
-    explicit Table(const Config& config) : config_(config), database_(config.path()) {
-        if (persist::detail::is_memory_path(database_))
-            throw config_error("lock::Table keeps leases in the database, and \":memory:\" is private to one "
-                               "connection; use lock::InProcess for an in-memory database");
+    /// starts the renewal thread. Throws config_error for a lease_ttl under 30 ms, or what
+    /// Leases throws (SQLite: config_error for ":memory:", a private in-memory database that
+    /// coordinates nobody).
+    explicit BasicTable(const Config& config) : config_(config) {
         if (config_.lease_ttl < std::chrono::milliseconds(30))
             throw config_error("lease_ttl is " + std::to_string(config_.lease_ttl.count()) +
                                " ms; use at least 30 ms (renewal runs every lease_ttl / 3)");
-        persist::detail::prepare_database_file(database_);
-        connection_ = std::make_unique<sqlite::Connection>(database_, config_, sqlite::Connection::Role::writer);
-        connection_->run_script(
-            "CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"
-            " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
-            " expires_at INTEGER NOT NULL, fence INTEGER NOT NULL)");
+        leases_ = std::make_unique<Leases>(config_);
         heartbeat_ = std::make_unique<std::thread>([this] { renew_loop(); });
     }
 
-    Table(const Table&) = delete;
-    Table& operator=(const Table&) = delete;
+    BasicTable(const BasicTable&) = delete;
+    BasicTable& operator=(const BasicTable&) = delete;
 
     /// Stops renewing. Leases of guards still alive then expire after lease_ttl.
-    ~Table() {
+    ~BasicTable() {
         {
             std::lock_guard lock(heartbeat_mutex_);
             stopping_ = true;
@@ -136,7 +256,7 @@ public:
         } else {
             // A forked child has no renewal thread and must not close the parent's connection.
             (void)heartbeat_.release();
-            connection_->abandon();
+            leases_->abandon();
         }
     }
 
@@ -149,7 +269,7 @@ public:
         if (request.mode != Mode::exclusive)
             throw usage_error("lock::Table grants exclusive leases only; request lock '" + std::string(lock_name) +
                               "' in exclusive mode, or use lock::File for shared locks");
-        auto threads = detail::thread_lock("table:" + database_ + "\n" + std::string(lock_name));
+        auto threads = detail::thread_lock(leases_->scope() + std::string(lock_name));
         WaitNotice notice(config_, lock_name);
         const bool waited_in_process = detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
         try {
@@ -196,23 +316,8 @@ public:
         validate_name(lock_name);
         check_process();
         std::lock_guard lock(connection_mutex_);
-        sqlite3_stmt* statement = connection_->statements().get(
-            connection_->database(),
-            "SELECT pid, host, acquired_at, purpose, mode FROM persist_locks WHERE name = ? AND expires_at > " +
-                std::string(now_ms));
-        Reset reset{statement};
-        sqlite::bind_value(statement, 1, lock_name);
-        const int rc = sqlite3_step(statement);
-        if (rc == SQLITE_DONE) return {};
-        if (rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), "lock_status");
-        Holder holder;
-        holder.pid = sqlite::read_column<std::int64_t>(statement, 0);
-        holder.host = sqlite::read_column<std::string>(statement, 1);
-        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
-            parse_time(sqlite::read_column<std::string>(statement, 2)));
-        holder.purpose = sqlite::read_column<std::string>(statement, 3);
-        holder.mode = Mode::exclusive;
-        return Status{true, holder};
+        auto holder = leases_->holder(lock_name);
+        return Status{holder.has_value(), std::move(holder)};
     }
 
     /// Ends the lease on `lock_name` whoever holds it, for a holder that died or hung. Its
@@ -222,7 +327,7 @@ public:
         const auto before = status(lock_name);
         {
             std::lock_guard lock(connection_mutex_);
-            execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ?", lock_name);
+            leases_->expire(lock_name);
         }
         if (before.held && config_.on_event) {
             try {
@@ -245,53 +350,10 @@ private:
                               " after fork(); create a new one (or a new Store) in the child");
     }
 
-    static constexpr std::string_view now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
-
-    struct Reset {
-        sqlite3_stmt* statement;
-        ~Reset() {
-            sqlite3_reset(statement);
-            sqlite3_clear_bindings(statement);
-        }
-    };
-
-    template <class... Params>
-    std::int64_t execute(const std::string& sql, const Params&... params) {
-        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
-        Reset reset{statement};
-        int index = 0;
-        (sqlite::bind_value(statement, ++index, params), ...);
-        const int rc = sqlite3_step(statement);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), sql);
-        return sqlite3_changes64(connection_->handle());
-    }
-
     std::optional<std::int64_t> try_take(std::string_view lock_name, const std::string& owner, std::string_view purpose) {
-        static const std::string sql =
-            "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
-            "VALUES (?, ?, ?, ?, ?, 'exclusive', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), " + std::string(now_ms) +
-            " + ?, 1) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, "
-            "purpose = excluded.purpose, mode = excluded.mode, acquired_at = excluded.acquired_at, "
-            "expires_at = excluded.expires_at, fence = persist_locks.fence + 1 "
-            "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence";
         std::lock_guard lock(connection_mutex_);
-        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
-        Reset reset{statement};
-        sqlite::bind_value(statement, 1, lock_name);
-        sqlite::bind_value(statement, 2, owner);
-        sqlite::bind_value(statement, 3, static_cast<std::int64_t>(persist::detail::current_pid()));
-        sqlite::bind_value(statement, 4, host_);
-        sqlite::bind_value(statement, 5, purpose);
-        sqlite::bind_value(statement, 6, static_cast<std::int64_t>(config_.lease_ttl.count()));
-        const int rc = sqlite3_step(statement);
-        if (rc == SQLITE_ROW) {
-            const auto fence = sqlite3_column_int64(statement, 0);
-            sqlite3_step(statement); // finish the statement so it commits
-            return fence;
-        }
-        if (rc == SQLITE_DONE) return std::nullopt;               // held by someone else
-        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return std::nullopt; // try again
-        sqlite::throw_last_error(connection_->handle(), sql);
+        return leases_->try_take(lock_name, owner, static_cast<std::int64_t>(persist::detail::current_pid()), host_, purpose,
+                                 static_cast<std::int64_t>(config_.lease_ttl.count()));
     }
 
     void release(const std::string& lock_name, const std::string& owner, std::int64_t fence) noexcept {
@@ -301,8 +363,7 @@ private:
         }
         try {
             std::lock_guard lock(connection_mutex_);
-            execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?", lock_name, owner,
-                    fence);
+            leases_->release(lock_name, owner, fence);
         } catch (...) {
             // The lease then simply expires after lease_ttl.
         }
@@ -316,18 +377,14 @@ private:
             const auto held = held_;
             lock.unlock();
             for (const auto& [lock_name, lease] : held) {
-                std::int64_t renewed = 1;
+                bool renewed = true;
                 try {
                     std::lock_guard db(connection_mutex_);
-                    renewed = execute("UPDATE persist_locks SET expires_at = " + std::string(now_ms) +
-                                          " + ? WHERE name = ? AND owner = ? AND fence = ? AND expires_at > " +
-                                          std::string(now_ms),
-                                      static_cast<std::int64_t>(config_.lease_ttl.count()), lock_name, lease.owner,
-                                      lease.fence);
+                    renewed = leases_->renew(lock_name, lease.owner, lease.fence, static_cast<std::int64_t>(config_.lease_ttl.count()));
                 } catch (const error&) {
                     continue; // busy or transient: the next round tries again before the lease ends
                 }
-                if (renewed == 0 && config_.on_event) {
+                if (!renewed && config_.on_event) {
                     try {
                         config_.on_event({Event::Kind::warning, "lease on lock '" + lock_name +
                                                                     "' was lost (expired or forced); its fence " +
@@ -354,10 +411,9 @@ private:
     };
 
     Config config_;
-    std::string database_;
     std::string host_ = host_name();
     pid_t owner_pid_ = persist::detail::current_pid();
-    std::unique_ptr<sqlite::Connection> connection_;
+    std::unique_ptr<Leases> leases_;
     std::mutex connection_mutex_;
     StatsRecorder stats_;
     std::mutex heartbeat_mutex_;
@@ -366,6 +422,9 @@ private:
     bool stopping_ = false;
     std::unique_ptr<std::thread> heartbeat_;
 };
+
+/// Leases in the SQLite database the Store opens (see BasicTable).
+using Table = BasicTable<detail::SqliteLeases>;
 
 static_assert(LockPolicy<Table>);
 

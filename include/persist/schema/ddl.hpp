@@ -49,7 +49,7 @@ std::string render_create_table(std::string_view table, std::span<const ColumnIn
         first = false;
         if (!column.nullable) text += " NOT NULL";
         if (column.primary_key && keys == 1) text += " PRIMARY KEY";
-        if (column.autoincrement) text += " AUTOINCREMENT";
+        if (column.autoincrement) text += D::autoincrement_clause();
         if (column.unique) text += " UNIQUE";
         if (!column.default_sql.empty()) text += " DEFAULT (" + std::string(column.default_sql) + ")";
         if (!column.check_sql.empty()) text += " CHECK (" + std::string(column.check_sql) + ")";

@@ -156,6 +156,25 @@ constexpr bool needs_preparation() {
     return T::has_timestamps || std::apply([](auto... c) { return (decltype(c)::is_generated || ... || false); }, typename T::columns{});
 }
 
+template <class Columns> struct autoincrement_columns;
+template <class... C> struct autoincrement_columns<std::tuple<C...>> {
+    using type = decltype(std::tuple_cat(std::conditional_t<C::is_autoincrement, std::tuple<C>, std::tuple<>>{}...));
+};
+
+// The value of the table's single integer primary key in `row`, or 0 when it has none.
+template <class T>
+std::int64_t integer_key(const typename T::row_type& row) {
+    using Keys = typename key_columns<typename T::columns>::type;
+    if constexpr (std::tuple_size_v<Keys> == 1) {
+        using Key = std::tuple_element_t<0, Keys>;
+        if constexpr (SqlInteger<std::remove_cvref_t<decltype(stored_value<Key>(row))>>)
+            return static_cast<std::int64_t>(stored_value<Key>(row));
+        else return 0;
+    } else {
+        return 0;
+    }
+}
+
 // The generated primary key column, as a tuple of zero or one column.
 template <class T>
 using generated_key = typename generated_key_columns<typename T::columns>::type;
@@ -163,34 +182,47 @@ using generated_key = typename generated_key_columns<typename T::columns>::type;
 
 /// Inserts `row` into table `T`. Autoincrement columns are left to the database; with the
 /// timestamps mixin created_at and updated_at are set to now; empty generated columns get a
-/// new value. Returns the generated primary key when the table has one (a UUID), otherwise
-/// the new row's rowid (the key, for an INTEGER PRIMARY KEY). Throws constraint_error naming
-/// the constraint.
+/// new value. Returns the generated primary key when the table has one (a UUID); otherwise the
+/// new row's integer key: its autoincrement column (read back with RETURNING on PostgreSQL),
+/// or on SQLite its rowid, on PostgreSQL its single integer primary key, or 0 when it has
+/// none. Throws constraint_error naming the constraint.
 template <class T, class Tx>
 auto insert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
-    static const std::string sql = "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) +
-                                   ") VALUES (" + detail::Sql<T, D>::placeholders(true) + ")";
-    auto write = [&](const typename T::row_type& values) {
-        std::apply([&](auto... c) {
-            auto bind_all = [&](auto... column) { tx.execute(sql, detail::stored_value<decltype(column)>(values)...); };
+    using Autoincrement = typename detail::autoincrement_columns<typename T::columns>::type;
+    constexpr bool returning = !D::has_rowid && std::tuple_size_v<Autoincrement> == 1;
+    static const std::string sql = [] {
+        std::string text = "INSERT INTO " + detail::Sql<T, D>::table() + " (" + detail::Sql<T, D>::names(true, true, true) +
+                           ") VALUES (" + detail::Sql<T, D>::placeholders(true) + ")";
+        if constexpr (returning) text += " RETURNING " + D::quote_identifier(std::tuple_element_t<0, Autoincrement>::name);
+        return text;
+    }();
+    auto write = [&](const typename T::row_type& values) -> std::int64_t {
+        return std::apply([&](auto... c) {
             // Autoincrement columns are not bound.
             auto filtered = std::tuple_cat(std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>{}...);
-            std::apply(bind_all, filtered);
+            return std::apply([&](auto... column) -> std::int64_t {
+                if constexpr (returning) {
+                    return *tx.template query_one<std::int64_t>(sql, detail::stored_value<decltype(column)>(values)...);
+                } else {
+                    tx.execute(sql, detail::stored_value<decltype(column)>(values)...);
+                    if constexpr (D::has_rowid) return tx.last_insert_id();
+                    else return detail::integer_key<T>(values);
+                }
+            }, filtered);
         }, typename T::columns{});
     };
     if constexpr (detail::needs_preparation<T>()) {
         const auto prepared = detail::prepared_for_insert<T>(row);
-        write(prepared);
+        const std::int64_t id = write(prepared);
         if constexpr (std::tuple_size_v<detail::generated_key<T>> == 1) {
             using Key = std::tuple_element_t<0, detail::generated_key<T>>;
             return prepared.*(Key::member);
         } else {
-            return tx.last_insert_id();
+            return id;
         }
     } else {
-        write(row);
-        return tx.last_insert_id();
+        return write(row);
     }
 }
 
@@ -217,7 +249,7 @@ template <class T, class Tx>
 std::vector<typename T::row_type> all(Tx& tx) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
-                                   " WHERE 1" + detail::Sql<T, D>::live_filter() + " ORDER BY " +
+                                   " WHERE TRUE" + detail::Sql<T, D>::live_filter() + " ORDER BY " +
                                    detail::Sql<T, D>::names(true, false, false);
     return std::apply([&](auto... c) {
         using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
@@ -297,7 +329,7 @@ bool restore(Tx& tx, const Key&... key) {
 template <class T, class Tx>
 std::int64_t count(Tx& tx) {
     using D = typename Tx::dialect;
-    static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE 1" + detail::Sql<T, D>::live_filter();
+    static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE TRUE" + detail::Sql<T, D>::live_filter();
     return *tx.template query_one<std::int64_t>(sql);
 }
 

@@ -113,7 +113,7 @@ struct ColumnRef {
 
 private:
     static auto all_rows_placeholder() {
-        auto render = []<class T, class D>(int&) { return std::string("1"); };
+        auto render = []<class T, class D>(int&) { return std::string("TRUE"); };
         return Predicate{render, std::tuple<>{}};
     }
     template <class V>
@@ -149,7 +149,7 @@ public:
         for (const auto& v : values) bound_values.values.emplace_back(detail::bound<value_type>(v));
         const std::size_t count = bound_values.values.size();
         auto render = [count]<class T, class D>(int& index) {
-            if (count == 0) return std::string("0");
+            if (count == 0) return std::string("FALSE");
             std::string text = D::quote_identifier(detail::column_name<T, Member>()) + " IN (";
             for (std::size_t i = 0; i < count; ++i) text += (i ? ", " : "") + D::placeholder(++index);
             return text + ")";
@@ -175,7 +175,7 @@ inline constexpr ColumnRef<Member> col{};
 
 /// Matches every row.
 inline auto all_rows() {
-    auto render = []<class T, class D>(int&) { return std::string("1"); };
+    auto render = []<class T, class D>(int&) { return std::string("TRUE"); };
     return Predicate{render, std::tuple<>{}};
 }
 

@@ -1,6 +1,6 @@
 // persist/schema/uuid.hpp: boost::uuids::uuid as a column type (needs Boost headers,
 // Debian's libboost-dev). Stored as TEXT in the canonical 36-character form, which sorts
-// and compares like the UUID and reads well in the sqlite3 shell.
+// and compares like the UUID and reads well in the sqlite3 shell; PostgreSQL stores it as UUID.
 #pragma once
 
 #include "persist/error.hpp"
@@ -18,7 +18,7 @@ namespace persist::schema {
 template <>
 struct column_type<boost::uuids::uuid> {
     using stored = std::string;
-    static constexpr ColumnType sql_type = ColumnType::text;
+    static constexpr ColumnType sql_type = ColumnType::uuid;
     static std::string to_stored(const boost::uuids::uuid& value) { return boost::uuids::to_string(value); }
     /// A new random (version 4) UUID, for columns marked generated.
     static boost::uuids::uuid generate() {

@@ -18,7 +18,8 @@ struct Dialect {
         return detail::double_quote(identifier);
     }
 
-    /// Booleans are 0/1 integers; time points are ISO 8601 text (see persist/value.hpp).
+    /// Booleans are 0/1 integers; time points are ISO 8601 text (see persist/value.hpp);
+    /// UUIDs (36-character form) and JSON documents are text.
     static std::string_view type_name(ColumnType type) {
         switch (type) {
         case ColumnType::integer: return "INTEGER";
@@ -27,9 +28,19 @@ struct Dialect {
         case ColumnType::blob: return "BLOB";
         case ColumnType::boolean: return "INTEGER";
         case ColumnType::timestamp: return "TEXT";
+        case ColumnType::uuid: return "TEXT";
+        case ColumnType::json: return "TEXT";
         }
         return "BLOB";
     }
+
+    /// Keys are never reused, even after the newest row is deleted.
+    static std::string_view autoincrement_clause() { return " AUTOINCREMENT"; }
+
+    static std::string_view table_exists_sql() { return "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?"; }
+
+    /// sqlite3_last_insert_rowid() gives an insert's key.
+    static constexpr bool has_rowid = true;
 
     static std::string upsert_clause(std::span<const std::string_view> conflict,
                                      std::span<const std::string_view> update) {

@@ -1,0 +1,369 @@
+// persist/postgres/backend.hpp: the PostgreSQL Backend for Store, over libpq.
+//
+//   persist::Config config = persist::Config::from_env("APP", {});   // APP_DB_URL=postgresql://...
+//   persist::Store<persist::postgres::Backend, persist::lock::InProcess> store(config);
+//
+// Connections come from a pool (Config::pool: min_connections opened at start, up to
+// max_connections on demand, acquire_timeout for a free one). A connection is checked before
+// it is handed out and replaced when the server dropped it; reconnecting after a failure
+// backs off from pool.reconnect_backoff, doubling up to reconnect_backoff_max, until the
+// acquire deadline. Config::statement_timeout and Config::lock_timeout apply to every session.
+// Transactions are READ COMMITTED (reads: READ ONLY), SERIALIZABLE when store.write() asks
+// for Isolation::serializable. A serialization failure or deadlock (40001, 40P01) is a
+// busy_error, so Store runs the whole transaction again. A connection lost while COMMIT was
+// in flight is reported as commit_outcome_unknown, never retried.
+#pragma once
+
+#include "persist/backend.hpp"
+#include "persist/config.hpp"
+#include "persist/error.hpp"
+#include "persist/migrate/sha256.hpp"
+#include "persist/postgres/connection.hpp"
+#include "persist/postgres/dialect.hpp"
+#include "persist/postgres/script.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <thread>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace persist::postgres {
+
+/// The connection was lost after COMMIT was sent: the transaction may or may not have been
+/// committed. persist does not run it again; check the data, then decide.
+class commit_outcome_unknown : public connection_error {
+public:
+    explicit commit_outcome_unknown(const std::string& message) : connection_error(message) {}
+};
+
+/// What a Store function receives: queries and changes inside one transaction.
+class Transaction {
+public:
+    using dialect = postgres::Dialect;
+
+    explicit Transaction(Connection& connection) noexcept : connection_(&connection) {}
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    /// Runs one statement with `params` bound to $1, $2, ...; returns the rows it changed.
+    template <class... Params>
+    std::int64_t execute(std::string_view sql, const Params&... params) {
+        return connection_->run(sql, params...).changes();
+    }
+    /// Every row of `sql` as RowType.
+    template <class RowType, class... Params>
+    std::vector<RowType> query(std::string_view sql, const Params&... params) {
+        return connection_->query<RowType>(sql, params...);
+    }
+    /// The first row of `sql`, or nullopt.
+    template <class RowType, class... Params>
+    std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
+        auto rows = connection_->query<RowType>(sql, params...);
+        if (rows.empty()) return std::nullopt;
+        return std::move(rows.front());
+    }
+    /// Calls `visit(row)` for each row of `sql`.
+    template <class RowType, class Visit, class... Params>
+    void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
+        for (auto& row : connection_->query<RowType>(sql, params...)) visit(std::move(row));
+    }
+    /// Calls `visit(row)` with a RowView (size(), name(i), is_null(i), get<V>(i)) for each
+    /// row of `sql`.
+    template <class Visit, class... Params>
+    void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        connection_->for_each_row(sql, visit, params...);
+    }
+    /// Runs parameterless SQL holding one or more statements.
+    void execute_script(const std::string& sql) { connection_->execute_script(sql); }
+
+    /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock, the same
+    /// key as AdvisoryLock::key would give with the prefix "xact:"): concurrent transactions
+    /// taking it run one after the other; the server releases it at COMMIT or ROLLBACK.
+    void advisory_xact_lock(std::string_view name) {
+        connection_->run("SELECT pg_advisory_xact_lock($1)", xact_key(name));
+    }
+
+    Connection& connection() noexcept { return *connection_; }
+
+    /// The key advisory_xact_lock(name) locks: the first 8 bytes of SHA-256("persist:xact:" +
+    /// name), big-endian, as a signed integer.
+    static std::int64_t xact_key(std::string_view name) {
+        const auto digest = migrate::sha256("persist:xact:" + std::string(name)).str();
+        std::uint64_t value = 0;
+        for (int i = 0; i < 16; ++i) {
+            const char c = digest[static_cast<std::size_t>(i)];
+            value = value << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+        }
+        return static_cast<std::int64_t>(value);
+    }
+
+private:
+    friend class Backend;
+    void rebind(Connection& connection) noexcept { connection_ = &connection; }
+    Connection* connection_;
+};
+
+class Backend {
+public:
+    using dialect = postgres::Dialect;
+    using write_transaction = Transaction;
+    using read_transaction = Transaction;
+    static constexpr std::string_view name = "postgres";
+
+    /// Opens pool.min_connections connections (failing fast: no backoff at start). Throws
+    /// config_error without Config::db_url or for pool sizes that cannot work,
+    /// connection_error when the server cannot be reached.
+    explicit Backend(const Config& config) : config_(config) {
+        if (config.db_url.empty())
+            throw config_error("postgres::Backend needs Config::db_url (or the <PREFIX>_DB_URL variable), e.g. "
+                               "postgresql://app@localhost/app");
+        if (config.pool.min_connections == 0 || config.pool.min_connections > limit())
+            throw config_error("pool.min_connections is " + std::to_string(config.pool.min_connections) +
+                               " but must be between 1 and the pool's maximum (" + std::to_string(limit()) +
+                               "); lower it or raise pool.max_connections");
+        if (config.pool.reconnect_backoff.count() <= 0 || config.pool.reconnect_backoff_max < config.pool.reconnect_backoff)
+            throw config_error("pool.reconnect_backoff must be positive and at most pool.reconnect_backoff_max");
+        for (std::size_t i = 0; i < config.pool.min_connections; ++i) idle_.push_back(connect());
+        open_ = idle_.size();
+    }
+    Backend(const Backend&) = delete;
+    Backend& operator=(const Backend&) = delete;
+
+    /// One transaction on a pooled connection.
+    class Session {
+    public:
+        Session(Backend& backend, Deadline deadline, bool read_only, Isolation isolation = Isolation::read_committed)
+            : backend_(backend), connection_(backend.acquire(deadline)), read_only_(read_only), isolation_(isolation),
+              transaction_(*connection_) {}
+        Session(Session&&) = delete;
+        ~Session() {
+            if (begun_ && !finished_ && connection_->ok()) {
+                try {
+                    connection_->execute_script("ROLLBACK");
+                } catch (...) {
+                }
+            }
+            backend_.release(std::move(connection_));
+        }
+        void begin() {
+            const std::string sql = std::string("BEGIN ISOLATION LEVEL ") +
+                                    (isolation_ == Isolation::serializable ? "SERIALIZABLE" : "READ COMMITTED") +
+                                    (read_only_ ? " READ ONLY" : "");
+            try {
+                connection_->execute_script(sql);
+            } catch (const connection_error&) {
+                // The pooled connection had died while idle (server restart, pg_terminate_backend,
+                // a network cut). Nothing of this transaction ran, so a new connection is safe.
+                backend_.release(std::move(connection_));
+                connection_ = backend_.acquire(std::chrono::steady_clock::now() + backend_.acquire_timeout());
+                transaction_.rebind(*connection_);
+                connection_->execute_script(sql);
+            }
+            begun_ = true;
+        }
+        void commit() {
+            try {
+                connection_->execute_script("COMMIT");
+            } catch (const connection_error& lost) {
+                finished_ = true;
+                throw commit_outcome_unknown(std::string("the connection was lost while COMMIT was in flight: the "
+                                                         "transaction may or may not be committed, and persist will not "
+                                                         "run it again; check the data. Cause: ") +
+                                             lost.what());
+            }
+            finished_ = true;
+        }
+        Transaction& transaction() noexcept { return transaction_; }
+
+    private:
+        Backend& backend_;
+        std::unique_ptr<Connection> connection_;
+        bool read_only_;
+        Isolation isolation_;
+        Transaction transaction_;
+        bool begun_ = false;
+        bool finished_ = false;
+    };
+
+    Session write_session(Deadline deadline) { return Session(*this, deadline, false); }
+    Session write_session(Deadline deadline, Isolation isolation) { return Session(*this, deadline, false, isolation); }
+    Session read_session(Deadline deadline) { return Session(*this, deadline, true); }
+
+    /// Whether the server answers; replaces dropped connections.
+    Health health(Deadline deadline) {
+        Health report;
+        report.same_file = true;
+        try {
+            Session session(*this, deadline, true);
+            session.begin();
+            session.transaction().query<int>("SELECT 1");
+            session.commit();
+            report.answering = true;
+            report.ok = true;
+        } catch (const std::exception& e) {
+            report.detail = std::string("the server does not answer: ") + e.what();
+        }
+        return report;
+    }
+
+    /// Runs `sql` outside any transaction, one statement at a time (split as split_statements
+    /// does), for statements PostgreSQL refuses inside one, such as CREATE INDEX CONCURRENTLY.
+    /// A failing statement stops the script; those before it stay done.
+    void run_outside_transaction(const std::string& sql, Deadline deadline) {
+        const auto statements = split_statements(sql);
+        auto connection = acquire(deadline);
+        try {
+            for (const auto& statement : statements) connection->execute_script(statement);
+        } catch (...) {
+            release(std::move(connection));
+            throw;
+        }
+        release(std::move(connection));
+    }
+
+    /// Connections open now (idle or in use), for tests and diagnostics.
+    std::size_t open_connections() {
+        std::lock_guard lock(mutex_);
+        return open_;
+    }
+
+    /// Forgets every connection without closing it (after fork(): the parent's sockets).
+    void abandon() noexcept {
+        std::lock_guard lock(mutex_);
+        for (auto& connection : idle_) (void)connection.release();
+        idle_.clear();
+    }
+
+    /// The server and database, without any password.
+    std::string path() const { return "postgres " + redacted_url(); }
+
+private:
+    std::size_t limit() const {
+        return config_.pool.max_connections ? config_.pool.max_connections : config_.reader_connections + 1;
+    }
+    std::chrono::milliseconds acquire_timeout() const {
+        return config_.pool.acquire_timeout.count() > 0 ? config_.pool.acquire_timeout : config_.busy_timeout;
+    }
+
+    // A new connection with the configured session limits.
+    std::unique_ptr<Connection> connect() const {
+        auto connection = std::make_unique<Connection>(config_.db_url, config_.statement_cache_capacity);
+        connection->execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
+                            {std::to_string(config_.statement_timeout.count()) + "ms",
+                             std::to_string(config_.lock_timeout.count()) + "ms"});
+        return connection;
+    }
+
+    std::string redacted_url() const {
+        const auto& url = config_.db_url;
+        const auto scheme = url.find("://");
+        const auto at = url.find('@');
+        if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+            const auto colon = url.find(':', scheme + 3);
+            if (colon != std::string::npos && colon < at) return url.substr(0, colon) + ":***" + url.substr(at);
+        }
+        const auto password = url.find("password=");
+        if (password == std::string::npos) return url;
+        const auto end = url.find(' ', password);
+        return url.substr(0, password) + "password=***" + (end == std::string::npos ? "" : url.substr(end));
+    }
+
+    // A checked connection, waiting at most until the earlier of `deadline` and the pool's
+    // acquire_timeout for one to be free. Reconnecting after a failure backs off; a failure
+    // that outlasts the deadline is a connection_error with the last cause.
+    std::unique_ptr<Connection> acquire(Deadline deadline) {
+        deadline = std::min(deadline, std::chrono::steady_clock::now() + acquire_timeout());
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            while (!idle_.empty()) {
+                auto connection = std::move(idle_.back());
+                idle_.pop_back();
+                if (connection->alive()) return connection;
+                --open_; // the server dropped it: replace it below
+            }
+            if (open_ < limit()) {
+                const auto now = std::chrono::steady_clock::now();
+                if (now < retry_at_) {
+                    // An earlier attempt failed: wait out the backoff (or a freed connection).
+                    if (retry_at_ >= deadline) throw unreachable(deadline);
+                    freed_.wait_until(lock, retry_at_);
+                    continue;
+                }
+                ++open_;
+                lock.unlock();
+                try {
+                    auto connection = connect();
+                    lock.lock();
+                    failures_ = 0;
+                    retry_at_ = {};
+                    return connection;
+                } catch (const connection_error& e) {
+                    lock.lock();
+                    --open_;
+                    last_failure_ = e.what();
+                    const auto pause = std::min<std::chrono::milliseconds>(
+                        config_.pool.reconnect_backoff_max, config_.pool.reconnect_backoff * (1LL << std::min(failures_, 16)));
+                    ++failures_;
+                    retry_at_ = std::chrono::steady_clock::now() + pause;
+                    freed_.notify_one();
+                    notify({Event::Kind::retry, "reconnecting to " + path() + " in " + std::to_string(pause.count()) +
+                                                    " ms: " + last_failure_, failures_, {}});
+                    if (retry_at_ >= deadline) throw unreachable(deadline);
+                    continue;
+                } catch (...) {
+                    lock.lock();
+                    --open_;
+                    freed_.notify_one();
+                    throw;
+                }
+            }
+            if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= limit())
+                throw busy_error("all " + std::to_string(limit()) + " connections to " + path() +
+                                 " stayed in use for " + std::to_string(acquire_timeout().count()) +
+                                 " ms (pool.acquire_timeout, or the transaction's deadline); raise pool.max_connections "
+                                 "or shorten the transactions that hold them");
+        }
+    }
+
+    connection_error unreachable(Deadline) const {
+        return connection_error("cannot reconnect to " + path() + " before the deadline after " + std::to_string(failures_) +
+                                " failed attempt(s) (backing off up to " +
+                                std::to_string(config_.pool.reconnect_backoff_max.count()) +
+                                " ms between them); last cause: " + last_failure_);
+    }
+
+    void notify(const Event& event) const noexcept {
+        if (!config_.on_event) return;
+        try {
+            config_.on_event(event);
+        } catch (...) {
+        }
+    }
+
+    // Returns a connection to the pool; a broken one is closed and leaves room for a new one.
+    // Nothing to do for an empty pointer (a session whose reconnection failed).
+    void release(std::unique_ptr<Connection> connection) noexcept {
+        if (!connection) return;
+        std::lock_guard lock(mutex_);
+        if (connection->ok()) idle_.push_back(std::move(connection));
+        else --open_;
+        freed_.notify_one();
+    }
+
+    Config config_;
+    std::mutex mutex_;
+    std::condition_variable freed_;
+    std::vector<std::unique_ptr<Connection>> idle_;
+    std::size_t open_ = 0;
+    int failures_ = 0;                                  // consecutive failed connects
+    std::chrono::steady_clock::time_point retry_at_{}; // no connect before this
+    std::string last_failure_;
+};
+
+static_assert(persist::Backend<Backend>);
+
+} // namespace persist::postgres

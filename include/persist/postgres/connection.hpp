@@ -1,0 +1,244 @@
+// persist/postgres/connection.hpp: one libpq connection, with TCP keepalives so that a dead
+// server or network is noticed in seconds, a cache of prepared statements, and errors mapped
+// to persist's types.
+#pragma once
+
+#include "persist/error.hpp"
+#include "persist/detail/row.hpp"
+#include "persist/postgres/errors.hpp"
+#include "persist/postgres/values.hpp"
+
+#include <libpq-fe.h>
+#include <list>
+#include <memory>
+#include <unordered_map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace persist::postgres {
+
+/// A query result (owns the PGresult).
+class Result {
+public:
+    explicit Result(PGresult* result) : result_(result, &PQclear) {}
+    int rows() const noexcept { return PQntuples(result_.get()); }
+    int columns() const noexcept { return PQnfields(result_.get()); }
+    /// The text of row `r`, column `c`, or nullopt for NULL.
+    std::optional<std::string> value(int r, int c) const {
+        if (PQgetisnull(result_.get(), r, c)) return std::nullopt;
+        return std::string(PQgetvalue(result_.get(), r, c), static_cast<std::size_t>(PQgetlength(result_.get(), r, c)));
+    }
+    /// Rows changed by an INSERT, UPDATE or DELETE.
+    std::int64_t changes() const {
+        const char* count = PQcmdTuples(result_.get());
+        return count && *count ? std::stoll(count) : 0;
+    }
+    PGresult* get() const noexcept { return result_.get(); }
+
+private:
+    std::unique_ptr<PGresult, decltype(&PQclear)> result_;
+};
+
+/// One result row seen by Connection::for_each_row: column names and typed access.
+class RowView {
+public:
+    RowView(const PGresult* result, int row) noexcept : result_(result), columns_(result, row), row_(row) {}
+    int size() const noexcept { return PQnfields(result_); }
+    std::string_view name(int index) const noexcept { return PQfname(result_, index); }
+    bool is_null(int index) const noexcept { return PQgetisnull(result_, row_, index); }
+    /// Column `index` as V; schema_error when the text is not a V (see Columns).
+    template <class V>
+    V get(int index) const { return columns_.get<V>(index); }
+
+private:
+    const PGresult* result_;
+    Columns columns_;
+    int row_;
+};
+
+/// One connection to the server.
+///
+/// Statements with parameters are prepared once per connection (PQprepare, named p1, p2, ...)
+/// and run with PQexecPrepared afterwards; the least recently used are deallocated beyond
+/// the cache's capacity. A prepared SELECT whose tables later change their column types fails
+/// once with "cached plan must not change result type"; persist then drops it from the cache,
+/// so the next run prepares it afresh.
+class Connection {
+public:
+    /// Connects with `conninfo` (a libpq connection string or URI). Keepalives are on, so a
+    /// silent peer is given up on after about 5 + 3 * 2 = 11 s instead of the kernel's 2 hours.
+    /// Keeps up to `statement_cache_capacity` prepared statements (0: prepare none).
+    /// Throws connection_error saying why the server could not be reached.
+    explicit Connection(const std::string& conninfo, std::size_t statement_cache_capacity = 64)
+        : connection_(nullptr, &PQfinish), capacity_(statement_cache_capacity) {
+        const char* keys[] = {"dbname", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+                              "connect_timeout", "application_name", nullptr};
+        const char* values[] = {conninfo.c_str(), "1", "5", "2", "3", "10", "persist", nullptr};
+        // expand_dbname = 1: the first value is a full connection string; later keys add to it.
+        connection_.reset(PQconnectdbParams(keys, values, 1));
+        if (!connection_ || PQstatus(connection_.get()) != CONNECTION_OK) {
+            const std::string why = connection_ ? PQerrorMessage(connection_.get()) : "out of memory";
+            throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
+        }
+        // Server notices (e.g. "table does not exist, skipping") are not errors; libpq would
+        // print them on stderr.
+        PQsetNoticeProcessor(connection_.get(), [](void*, const char*) {}, nullptr);
+        // Time points are exchanged as UTC text (see values.hpp).
+        execute_script("SET TimeZone = 'UTC'");
+        execute_script("SET DateStyle = 'ISO'");
+    }
+
+    PGconn* handle() const noexcept { return connection_.get(); }
+
+    /// Runs `sql` with text parameters ($1, $2, ...; nullopt is NULL) as a prepared
+    /// statement from the cache. Throws the mapped error.
+    Result execute(std::string_view sql, const std::vector<std::optional<std::string>>& params = {}) {
+        std::vector<const char*> values;
+        values.reserve(params.size());
+        for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+        const int count = static_cast<int>(values.size());
+        const char* const* data = values.empty() ? nullptr : values.data();
+        if (capacity_ == 0) {
+            const std::string text(sql);
+            return checked(PQexecParams(connection_.get(), text.c_str(), count, nullptr, data, nullptr, nullptr, 0), sql);
+        }
+        const std::string& name = prepared(sql);
+        Result result(PQexecPrepared(connection_.get(), name.c_str(), count, data, nullptr, nullptr, 0));
+        const auto status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+            // A plan invalidated by DDL, or a statement the session lost (DISCARD ALL).
+            if (state && (std::string_view(state) == "0A000" || std::string_view(state) == "26000")) forget(sql);
+            throw_result_error(connection_.get(), result.get(), sql);
+        }
+        return result;
+    }
+
+    /// Prepared statements in the cache now.
+    std::size_t cached_statements() const noexcept { return statements_.size(); }
+
+    /// Runs parameterless SQL that may hold several statements (DDL scripts).
+    void execute_script(const std::string& sql) {
+        Result result(PQexec(connection_.get(), sql.c_str()));
+        const auto status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+    }
+
+    /// Whether libpq still considers the connection usable.
+    bool ok() const noexcept { return PQstatus(connection_.get()) == CONNECTION_OK; }
+
+    /// ok(), after reading whatever the server sent meanwhile without waiting: a backend the
+    /// server terminated (pg_terminate_backend, restart) shows up here as not alive.
+    bool alive() noexcept { return PQconsumeInput(connection_.get()) == 1 && ok(); }
+
+    /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
+    template <class... Params>
+    Result run(std::string_view sql, const Params&... params) {
+        return execute(sql, text_params(params...));
+    }
+
+    /// Every row of `sql`, read as RowType (a value, a tuple or an aggregate; see
+    /// persist/detail/row.hpp).
+    template <class RowType, class... Params>
+    std::vector<RowType> query(std::string_view sql, const Params&... params) {
+        const Result result = run(sql, params...);
+        std::vector<RowType> rows;
+        rows.reserve(static_cast<std::size_t>(result.rows()));
+        for (int r = 0; r < result.rows(); ++r) {
+            Columns columns(result.get(), r);
+            rows.push_back(persist::detail::read_row<RowType>(columns));
+        }
+        return rows;
+    }
+
+    /// Calls `visit(row)` with a RowView for each row of `sql`, for code that maps columns
+    /// by name.
+    template <class Visit, class... Params>
+    void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        const Result result = run(sql, params...);
+        for (int r = 0; r < result.rows(); ++r) visit(RowView(result.get(), r));
+    }
+
+    /// The server process serving this connection (for pg_terminate_backend in tests).
+    int backend_pid() const noexcept { return PQbackendPID(connection_.get()); }
+
+private:
+    static std::string trimmed(std::string text) {
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+        return text;
+    }
+    // Connection strings may hold a password: never put it in a message.
+    static std::string redacted(const std::string& conninfo) {
+        std::string out;
+        std::size_t i = 0;
+        while (i < conninfo.size()) {
+            const auto at = conninfo.find("password=", i);
+            if (at == std::string::npos) {
+                out += conninfo.substr(i);
+                break;
+            }
+            out += conninfo.substr(i, at - i) + "password=***";
+            i = conninfo.find(' ', at);
+            if (i == std::string::npos) break;
+        }
+        return out;
+    }
+
+    Result checked(PGresult* raw, std::string_view sql) {
+        Result result(raw);
+        const auto status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+        return result;
+    }
+
+    // The server-side name of `sql`, preparing it first if needed.
+    const std::string& prepared(std::string_view sql) {
+        if (const auto found = statements_.find(sql); found != statements_.end()) {
+            if (found->second.position != recent_.begin()) recent_.splice(recent_.begin(), recent_, found->second.position);
+            return found->second.name;
+        }
+        const std::string key(sql);
+        std::string name = "p" + std::to_string(++prepared_count_);
+        checked(PQprepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql);
+        if (statements_.size() >= capacity_) {
+            const std::string oldest = recent_.back();
+            const std::string old_name = statements_.at(oldest).name;
+            statements_.erase(oldest);
+            recent_.pop_back();
+            // Best effort: a failure here (an aborted transaction) leaves a harmless statement behind.
+            PQclear(PQexec(connection_.get(), ("DEALLOCATE " + old_name).c_str()));
+        }
+        recent_.push_front(key);
+        auto& entry = statements_[key];
+        entry.name = std::move(name);
+        entry.position = recent_.begin();
+        return entry.name;
+    }
+
+    void forget(std::string_view sql) {
+        const auto found = statements_.find(sql);
+        if (found == statements_.end()) return;
+        recent_.erase(found->second.position);
+        statements_.erase(found);
+    }
+
+    struct Prepared {
+        std::string name;
+        std::list<std::string>::iterator position;
+    };
+
+    std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
+    std::size_t capacity_;
+    // Looked up by string_view without building a std::string.
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+    };
+    std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> statements_;
+    std::list<std::string> recent_; // most recently used first
+    std::uint64_t prepared_count_ = 0;
+};
+
+} // namespace persist::postgres

@@ -1,0 +1,57 @@
+// persist/postgres/errors.hpp: PostgreSQL errors (SQLSTATE codes) mapped onto persist's
+// exception types, so code written against the SQLite backend handles them unchanged.
+//
+//   40001 serialization_failure, 40P01 deadlock_detected   busy_error (retriable: Store runs
+//                                                          the whole transaction again)
+//   55P03 lock_not_available (lock_timeout)                 lock_timeout_error
+//   57014 query_canceled (statement_timeout)                statement_timeout_error
+//   23xxx integrity constraint violations                   constraint_error
+//   42xxx syntax errors and undefined objects               schema_error
+//   08xxx, 57P01-57P03 connection lost, server shut down    connection_error (retriable)
+//   53xxx insufficient resources (disk full, memory)        io_error
+//   XX001, XX002 data corrupted                              corrupt_error
+//   anything else                                           io_error, naming the SQLSTATE
+#pragma once
+
+#include "persist/error.hpp"
+
+#include <libpq-fe.h>
+#include <string>
+#include <string_view>
+
+namespace persist::postgres {
+
+/// Throws the persist error for SQLSTATE `state` with the server's `message`; `context` (the
+/// SQL, or what was being done) is appended in brackets. `constraint` names the violated
+/// constraint, for constraint_error.
+[[noreturn]] inline void throw_error(std::string_view state, const std::string& message, std::string_view context,
+                                     const std::string& constraint = {}) {
+    const std::string text = message + " (SQLSTATE " + std::string(state) + ") [" + std::string(context) + "]";
+    auto starts = [&](std::string_view prefix) { return state.substr(0, prefix.size()) == prefix; };
+    if (state == "40001" || state == "40P01")
+        throw busy_error(text + "; the transaction conflicted with another and is safe to run again");
+    if (state == "55P03") throw lock_timeout_error(text + "; another transaction held the row or table lock past lock_timeout");
+    if (state == "57014") throw statement_timeout_error(text + "; raise statement_timeout or make the statement cheaper");
+    if (starts("23"))
+        throw constraint_error(text + "; check the values, or use an upsert for rows that may exist", constraint);
+    if (starts("42")) throw schema_error(text);
+    if (starts("08") || state == "57P01" || state == "57P02" || state == "57P03")
+        throw connection_error(text + "; the connection to the server is gone");
+    if (starts("53")) throw io_error(text);
+    if (state == "XX001" || state == "XX002") throw corrupt_error(text);
+    throw io_error(text);
+}
+
+/// Throws the persist error for a failed `result` (which may be null: then the connection's
+/// own message is used and the error is connection_error).
+[[noreturn]] inline void throw_result_error(PGconn* connection, const PGresult* result, std::string_view context) {
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    const char* constraint = result ? PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME) : nullptr;
+    const std::string message = primary ? primary : (connection ? PQerrorMessage(connection) : "no connection");
+    if (!state || PQstatus(connection) == CONNECTION_BAD)
+        throw connection_error("PostgreSQL: " + message + " [" + std::string(context) + "]; the connection to the server is gone");
+    throw_error(state, "PostgreSQL: " + message, context, constraint ? constraint : "");
+}
+
+} // namespace persist::postgres

@@ -1,0 +1,114 @@
+// persist/postgres/table_lock.hpp: lock::Table's leases on a PostgreSQL server.
+//
+//   persist::Store<persist::postgres::Backend, persist::postgres::TableLock> store(config);
+//
+// The same protocol as lock::Table (see persist/lock/table.hpp: conditional upsert, fence,
+// renewal every lease_ttl / 3), in a table persist_locks on the server, with every time taken
+// from the server's clock (clock_timestamp()), so hosts whose clocks disagree still agree on
+// when a lease ends. Each policy object has a dedicated connection of its own, outside the
+// Store's pool. Unlike postgres::AdvisoryLock, a lease outlives its holder's connection until
+// it expires; use it when holders should keep their lock across reconnects, or when other
+// tools read persist_locks.
+#pragma once
+
+#include "persist/lock/table.hpp"
+#include "persist/postgres/backend.hpp"
+#include "persist/postgres/connection.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace persist::postgres {
+
+/// Where postgres::TableLock keeps its leases (the Leases of lock::BasicTable).
+class LeaseStore {
+public:
+    /// See lock::BasicTable::fence_condition; bind name, owner, fence as $1, $2, $3 (or
+    /// renumber the placeholders to follow your own).
+    static constexpr std::string_view fence_condition =
+        "EXISTS (SELECT 1 FROM persist_locks WHERE name = $1 AND owner = $2 AND fence = $3 AND "
+        "expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint)";
+
+    /// Connects and creates persist_locks if needed. Throws config_error without
+    /// Config::db_url, connection_error when the server cannot be reached.
+    explicit LeaseStore(const Config& config) : url_(config.db_url) {
+        if (url_.empty()) throw config_error("postgres::TableLock needs Config::db_url (or the <PREFIX>_DB_URL variable)");
+        connection_ = std::make_unique<Connection>(url_);
+        // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: serialise it.
+        connection_->execute_script(
+            "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
+            "); CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid BIGINT NOT NULL,"
+            " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
+            " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); COMMIT");
+    }
+
+    std::string scope() const { return "pg-table:" + url_ + "\n"; }
+
+    std::optional<std::int64_t> try_take(std::string_view name, const std::string& owner, std::int64_t pid,
+                                         const std::string& host, std::string_view purpose, std::int64_t ttl_ms) {
+        const auto rows = live().query<std::int64_t>(
+            "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
+            "VALUES ($1, $2, $3, $4, $5, 'exclusive', " + std::string(now_text) + ", " + std::string(now_ms) +
+                " + $6, 1) ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, pid = EXCLUDED.pid, host = EXCLUDED.host, "
+                "purpose = EXCLUDED.purpose, mode = EXCLUDED.mode, acquired_at = EXCLUDED.acquired_at, "
+                "expires_at = EXCLUDED.expires_at, fence = persist_locks.fence + 1 "
+                "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence",
+            name, owner, pid, host, purpose, ttl_ms);
+        if (rows.empty()) return std::nullopt;
+        return rows.front();
+    }
+
+    std::optional<lock::Holder> holder(std::string_view name) {
+        const auto rows = live().query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
+            "SELECT pid, host, acquired_at, purpose FROM persist_locks WHERE name = $1 AND expires_at > " + std::string(now_ms),
+            name);
+        if (rows.empty()) return std::nullopt;
+        const auto& [pid, host, since, purpose] = rows.front();
+        lock::Holder holder;
+        holder.pid = static_cast<long>(pid);
+        holder.host = host;
+        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(parse_time(since));
+        holder.purpose = purpose;
+        holder.mode = lock::Mode::exclusive;
+        return holder;
+    }
+
+    void expire(std::string_view name) { live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1", name); }
+
+    void release(std::string_view name, const std::string& owner, std::int64_t fence) {
+        live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1 AND owner = $2 AND fence = $3", name, owner, fence);
+    }
+
+    bool renew(std::string_view name, const std::string& owner, std::int64_t fence, std::int64_t ttl_ms) {
+        return live().run("UPDATE persist_locks SET expires_at = " + std::string(now_ms) +
+                              " + $1 WHERE name = $2 AND owner = $3 AND fence = $4 AND expires_at > " + std::string(now_ms),
+                          ttl_ms, name, owner, fence)
+                   .changes() > 0;
+    }
+
+    /// Forgets the connection without closing it (in a child after fork()).
+    void abandon() noexcept { (void)connection_.release(); }
+
+private:
+    static constexpr std::string_view now_ms = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+    static constexpr std::string_view now_text =
+        "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+    // The connection, replaced when the server dropped it: leases live in the table, not in
+    // the session, so a new session carries on with them.
+    Connection& live() {
+        if (!connection_->alive()) connection_ = std::make_unique<Connection>(url_);
+        return *connection_;
+    }
+
+    std::string url_;
+    std::unique_ptr<Connection> connection_;
+};
+
+/// lock::Table's leases on PostgreSQL (see the top of this header).
+using TableLock = lock::BasicTable<LeaseStore>;
+
+static_assert(lock::LockPolicy<TableLock>);
+
+} // namespace persist::postgres

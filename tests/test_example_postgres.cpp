@@ -1,0 +1,28 @@
+// The minimcp example on PostgreSQL: its schema, sample queries and the port allocator under
+// 200 concurrent allocations, run as a process against the throwaway server, twice (a second
+// run finds its data and starts alike).
+#include "backends.hpp"
+#include "process.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+
+TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no port twice, schema verified") {
+    test::PostgresBackend fixture;
+    for (int run = 0; run < 2; ++run) {
+        CAPTURE(run);
+        test::Process minimcp({PERSIST_MINIMCP}, {"MINIMCP_DB_URL=" + fixture.url()});
+        CHECK(minimcp.line(std::chrono::seconds(60)).starts_with("data lives in postgres host="));
+        CHECK(minimcp.line() == "1 running instance(s) (1 soft-deleted), 99 free port(s), 3 log line(s)");
+        CHECK(minimcp.line() == "  http://localhost:3001 on port 3001 (pid 4242)");
+        CHECK(minimcp.line(std::chrono::seconds(60)) ==
+              "port allocator: 200 concurrent allocations gave 99 port(s), none twice; 101 found none free");
+        CHECK(minimcp.line() == "schema check: the database matches the descriptors");
+        CHECK(minimcp.wait() == 0);
+    }
+    // The columns the seed declares as JSONB and UUID have those types on the server.
+    persist::postgres::Connection check(fixture.url());
+    CHECK(check.query<std::string>("SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
+                                   "AND table_name = 'mcp_types' AND column_name IN ('id', 'config_template') ORDER BY column_name") ==
+          std::vector<std::string>{"jsonb", "uuid"});
+}

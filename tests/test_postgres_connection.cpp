@@ -1,0 +1,150 @@
+// persist::postgres::Connection against a real throwaway server: SQLSTATEs become persist's
+// typed errors.
+#include "pg_server.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/postgres/connection.hpp>
+
+#include <atomic>
+#include <limits>
+#include <thread>
+
+using namespace persist;
+using postgres::Connection;
+
+namespace {
+test::PgServer& server() {
+    static test::PgServer instance; // one server for this executable, stopped at exit
+    return instance;
+}
+} // namespace
+
+TEST_CASE("queries run with text parameters and NULLs") {
+    Connection db(server().conninfo());
+    db.execute("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)");
+    db.execute("DELETE FROM kv");
+    CHECK(db.execute("INSERT INTO kv VALUES ($1, $2), ($3, $4)", {"a", "1", "b", std::nullopt}).changes() == 2);
+    const auto rows = db.execute("SELECT k, v FROM kv ORDER BY k");
+    REQUIRE(rows.rows() == 2);
+    CHECK(rows.value(0, 1) == "1");
+    CHECK(rows.value(1, 1) == std::nullopt);
+}
+
+TEST_CASE("a server that cannot be reached is a connection_error naming the target, not the password") {
+    CHECK_THROWS_WITH_AS(Connection("host=/nonexistent port=1 user=x password=secret dbname=x"),
+                         doctest::Contains("cannot connect to PostgreSQL (host=/nonexistent port=1 user=x password=*** dbname=x)"),
+                         connection_error);
+}
+
+TEST_CASE("integrity violations are constraint_error naming the constraint") {
+    Connection db(server().conninfo());
+    db.execute("CREATE TABLE IF NOT EXISTS unique_names (name TEXT PRIMARY KEY)");
+    db.execute("DELETE FROM unique_names");
+    db.execute("INSERT INTO unique_names VALUES ('x')");
+    try {
+        db.execute("INSERT INTO unique_names VALUES ('x')");
+        FAIL("no error");
+    } catch (const constraint_error& e) {
+        CHECK(e.constraint() == "unique_names_pkey");
+        CHECK(std::string(e.what()).find("SQLSTATE 23505") != std::string::npos);
+    }
+}
+
+TEST_CASE("undefined objects and syntax errors are schema_error") {
+    Connection db(server().conninfo());
+    CHECK_THROWS_WITH_AS(db.execute("SELECT * FROM no_such_table"), doctest::Contains("SQLSTATE 42P01"), schema_error);
+    CHECK_THROWS_WITH_AS(db.execute("SELEC 1"), doctest::Contains("SQLSTATE 42601"), schema_error);
+}
+
+TEST_CASE("statement_timeout is statement_timeout_error, and it is not retriable") {
+    Connection db(server().conninfo());
+    db.execute("SET statement_timeout = 50");
+    try {
+        db.execute("SELECT pg_sleep(2)");
+        FAIL("no error");
+    } catch (const statement_timeout_error& e) {
+        CHECK(e.code() == errc::timeout);
+        CHECK_FALSE(e.retriable());
+        CHECK(std::string(e.what()).find("SQLSTATE 57014") != std::string::npos);
+    }
+}
+
+TEST_CASE("lock_timeout is lock_timeout_error") {
+    Connection holder(server().conninfo()), waiter(server().conninfo());
+    holder.execute("CREATE TABLE IF NOT EXISTS rows_to_lock (id INT PRIMARY KEY)");
+    holder.execute("INSERT INTO rows_to_lock VALUES (1) ON CONFLICT DO NOTHING");
+    holder.execute("BEGIN");
+    holder.execute("SELECT * FROM rows_to_lock WHERE id = 1 FOR UPDATE");
+    waiter.execute("SET lock_timeout = 100");
+    CHECK_THROWS_WITH_AS(waiter.execute("SELECT * FROM rows_to_lock WHERE id = 1 FOR UPDATE"),
+                         doctest::Contains("SQLSTATE 55P03"), lock_timeout_error);
+    holder.execute("ROLLBACK");
+}
+
+TEST_CASE("a deadlock is busy_error, which Store retries") {
+    Connection a(server().conninfo()), b(server().conninfo());
+    a.execute("CREATE TABLE IF NOT EXISTS pair (id INT PRIMARY KEY, v INT)");
+    a.execute("INSERT INTO pair VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING");
+    a.execute("SET deadlock_timeout = 50");
+    b.execute("SET deadlock_timeout = 50");
+    a.execute("BEGIN");
+    b.execute("BEGIN");
+    a.execute("UPDATE pair SET v = v + 1 WHERE id = 1");
+    b.execute("UPDATE pair SET v = v + 1 WHERE id = 2");
+    std::atomic<int> busy{0};
+    auto cross = [&](Connection& c, const char* sql) {
+        try {
+            c.execute(sql);
+        } catch (const busy_error& e) {
+            CHECK(e.retriable());
+            CHECK(std::string(e.what()).find("SQLSTATE 40P01") != std::string::npos);
+            ++busy;
+        }
+    };
+    std::thread first([&] { cross(a, "UPDATE pair SET v = v + 1 WHERE id = 2"); });
+    std::thread second([&] { cross(b, "UPDATE pair SET v = v + 1 WHERE id = 1"); });
+    first.join();
+    second.join();
+    CHECK(busy == 1); // the server broke the cycle by cancelling exactly one of them
+    a.execute("ROLLBACK");
+    b.execute("ROLLBACK");
+}
+
+TEST_CASE("a terminated backend is connection_error") {
+    Connection victim(server().conninfo()), admin(server().conninfo());
+    admin.execute("SELECT pg_terminate_backend($1)", {std::to_string(victim.backend_pid())});
+    CHECK_THROWS_AS(victim.execute("SELECT 1"), connection_error);
+}
+
+TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged") {
+    Connection db(server().conninfo());
+    db.execute("DROP TABLE IF EXISTS everything");
+    db.execute("CREATE TABLE everything (i BIGINT, small INT, flag BOOLEAN, x DOUBLE PRECISION, s TEXT, b BYTEA, "
+               "at TIMESTAMPTZ, maybe TEXT)");
+    const auto when = std::chrono::sys_days{std::chrono::year{2026} / 11 / 23} + std::chrono::hours{8} +
+                      std::chrono::microseconds{123456};
+    const Blob bytes{std::byte{0}, std::byte{0xff}, std::byte{0x10}};
+    db.run("INSERT INTO everything VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", std::int64_t{-9'000'000'000}, 42, true, 0.1,
+           std::string("it's \"quoted\"\nand multi-line"), bytes, std::chrono::time_point_cast<std::chrono::microseconds>(when),
+           std::optional<std::string>{});
+    db.run("INSERT INTO everything (x) VALUES ($1), ($2)", std::numeric_limits<double>::infinity(), 1e300);
+    using Row = std::tuple<std::int64_t, int, bool, double, std::string, Blob, std::chrono::sys_time<std::chrono::microseconds>,
+                           std::optional<std::string>>;
+    const auto rows = db.query<Row>("SELECT i, small, flag, x, s, b, at, maybe FROM everything WHERE i IS NOT NULL");
+    REQUIRE(rows.size() == 1);
+    CHECK(std::get<0>(rows[0]) == -9'000'000'000);
+    CHECK(std::get<1>(rows[0]) == 42);
+    CHECK(std::get<2>(rows[0]) == true);
+    CHECK(std::get<3>(rows[0]) == 0.1);
+    CHECK(std::get<4>(rows[0]) == "it's \"quoted\"\nand multi-line");
+    CHECK(std::get<5>(rows[0]) == bytes);
+    CHECK(std::get<6>(rows[0]) == when);
+    CHECK(std::get<7>(rows[0]) == std::nullopt);
+    CHECK(db.query<double>("SELECT x FROM everything WHERE i IS NULL ORDER BY x") == std::vector<double>{1e300, std::numeric_limits<double>::infinity()});
+    // Reading a value into a type that cannot hold it is a schema_error naming the column.
+    CHECK_THROWS_WITH_AS(db.query<std::int8_t>("SELECT small * 10 FROM everything WHERE i IS NOT NULL"),
+                         doctest::Contains("not in the range of the C++ type"), schema_error);
+    CHECK_THROWS_WITH_AS(db.query<std::int64_t>("SELECT maybe FROM everything WHERE i IS NOT NULL"),
+                         doctest::Contains("is NULL; read it as std::optional"), schema_error);
+}

@@ -1,0 +1,123 @@
+// postgres::AdvisoryLock against the throwaway server.
+#include "pg_server.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/postgres/advisory_lock.hpp>
+
+#include <sys/wait.h>
+#include <thread>
+
+using namespace persist;
+using postgres::AdvisoryLock;
+using namespace std::chrono_literals;
+
+namespace {
+test::PgServer& server() {
+    static test::PgServer instance;
+    return instance;
+}
+Config pg_config() {
+    Config config = Config::for_app("pg-lock-test");
+    config.db_url = server().conninfo();
+    return config;
+}
+lock::Request exclusive(std::chrono::milliseconds timeout, std::string_view purpose = "test") {
+    return {lock::Mode::exclusive, std::chrono::steady_clock::now() + timeout, purpose};
+}
+} // namespace
+
+TEST_CASE("the key of a name is documented and stable") {
+    // First 8 bytes of SHA-256("persist:migrate"), big-endian, signed.
+    CHECK(AdvisoryLock::key("migrate") == AdvisoryLock::key("migrate"));
+    CHECK(AdvisoryLock::key("migrate") != AdvisoryLock::key("persist.write"));
+    const auto hex = migrate::sha256("persist:migrate").str().substr(0, 16);
+    CHECK(static_cast<std::uint64_t>(AdvisoryLock::key("migrate")) == std::stoull(hex, nullptr, 16));
+}
+
+TEST_CASE("two sessions exclude each other; the waiter times out naming the holder; release frees it") {
+    AdvisoryLock first(pg_config()), second(pg_config());
+    auto held = first.acquire("job", exclusive(1s));
+    const auto status = second.status("job");
+    REQUIRE(status.held);
+    CHECK(status.holder->mode == lock::Mode::exclusive);
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH_AS(second.acquire("job", exclusive(200ms)), doctest::Contains("' not granted within"), lock_timeout_error);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(waited >= 190ms);
+    try {
+        second.acquire("job", exclusive(50ms));
+    } catch (const lock_timeout_error& e) {
+        // Threads of one process queue in the process first: the holder is this process.
+        CHECK(std::string(e.what()).find("held by pid " + std::to_string(::getpid())) != std::string::npos);
+    }
+    held = {};
+    CHECK_FALSE(second.status("job").held);
+    CHECK(second.acquire("job", exclusive(1s)).owns_lock());
+    CHECK(second.stats().at("job").timeouts == 2);
+}
+
+TEST_CASE("shared holders coexist and keep an exclusive request out") {
+    AdvisoryLock a(pg_config()), b(pg_config()), c(pg_config());
+    auto one = a.acquire("readers", {lock::Mode::shared, std::chrono::steady_clock::now() + 1s, "r1"});
+    auto two = b.acquire("readers", {lock::Mode::shared, std::chrono::steady_clock::now() + 1s, "r2"});
+    CHECK_THROWS_AS(c.acquire("readers", exclusive(100ms)), lock_timeout_error);
+    one = {};
+    two = {};
+    CHECK(c.acquire("readers", exclusive(1s)).owns_lock());
+}
+
+TEST_CASE("a holder in another process: the timeout names its session; its death releases the lock") {
+    int ready[2], go[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(go) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        AdvisoryLock mine(pg_config());
+        auto held = mine.acquire("crash", exclusive(5s, "child"));
+        char byte = 1;
+        if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
+        [[maybe_unused]] auto got = ::read(go[0], &byte, 1);
+        ::_exit(0); // no release: the session ends with the process
+    }
+    char byte;
+    REQUIRE(::read(ready[0], &byte, 1) == 1);
+    AdvisoryLock next(pg_config());
+    const auto status = next.status("crash");
+    REQUIRE(status.held);
+    try {
+        next.acquire("crash", exclusive(100ms));
+        FAIL("granted while another session holds it");
+    } catch (const lock_timeout_error& e) {
+        CHECK(std::string(e.what()).find("held by pid " + std::to_string(status.holder->pid)) != std::string::npos);
+    }
+    REQUIRE(::write(go[1], &byte, 1) == 1);
+    ::waitpid(child, nullptr, 0);
+    CHECK(next.acquire("crash", exclusive(2s)).owns_lock());
+}
+
+TEST_CASE("force_unlock explains how to end the holder's session") {
+    AdvisoryLock a(pg_config()), b(pg_config());
+    auto held = a.acquire("stuck", exclusive(1s));
+    CHECK_THROWS_WITH_AS(b.force_unlock("stuck"), doctest::Contains("SELECT pg_terminate_backend("), usage_error);
+    held = {};
+    CHECK_NOTHROW(b.force_unlock("stuck"));
+}
+
+TEST_CASE("threads of one process queue in the process, never two inside") {
+    AdvisoryLock shared_policy(pg_config());
+    std::atomic<int> inside{0}, most{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 10; ++i) {
+                auto guard = shared_policy.acquire("section", exclusive(10s));
+                const int now = ++inside;
+                most = std::max(most.load(), now);
+                std::this_thread::sleep_for(1ms);
+                --inside;
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(most == 1);
+}

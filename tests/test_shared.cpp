@@ -1,0 +1,469 @@
+// The behaviour both backends share, each case run over SQLite and PostgreSQL with
+// TEST_CASE_TEMPLATE: typed operations, schema verification, migrations and locks.
+#include "backends.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/schema.hpp>
+#include <persist/schema/json.hpp>
+#include <persist/schema/uuid.hpp>
+
+#include <thread>
+
+using namespace persist;
+using namespace persist::schema;
+
+#define BOTH_BACKENDS test::SqliteBackend, test::PostgresBackend
+
+namespace {
+
+enum class Level { low = 1, high = 2 };
+
+struct User {
+    std::int64_t id;
+    std::string email;
+    std::optional<std::string> name;
+    Level level;
+    double score;
+    bool active;
+    Blob avatar;
+};
+using Users = Table<"users", Column<&User::id, "id", primary_key, autoincrement>, Column<&User::email, "email", unique>,
+                    Column<&User::name, "name">, Column<&User::level, "level", default_value<"1">, check<"level IN (1, 2)">>,
+                    Column<&User::score, "score">, Column<&User::active, "active">, Column<&User::avatar, "avatar">,
+                    Index<"users_by_score", on<&User::score>, where<"active">>>;
+
+using Time = std::chrono::system_clock::time_point;
+struct Document {
+    boost::uuids::uuid id;
+    std::int64_t owner;
+    Json body;
+    Time created_at;
+    Time updated_at;
+    std::optional<Time> deleted_at;
+};
+using Documents = Table<"documents", Column<&Document::id, "id", primary_key, generated>,
+                        Column<&Document::owner, "owner", references<&User::id, Action::cascade>>,
+                        Column<&Document::body, "body">, Column<&Document::created_at, "created_at">,
+                        Column<&Document::updated_at, "updated_at">, Column<&Document::deleted_at, "deleted_at">,
+                        timestamps<&Document::created_at, &Document::updated_at>, soft_delete<&Document::deleted_at>,
+                        Index<"documents_by_owner", on<&Document::owner>>>;
+
+using AppSchema = Schema<Users, Documents>;
+
+template <class Fixture>
+using StoreOf = Store<typename Fixture::backend, lock::InProcess>;
+
+template <class Fixture>
+void create_schema(StoreOf<Fixture>& store) {
+    using D = typename Fixture::backend::dialect;
+    store.write([](auto& tx) {
+        for (const auto& statement : AppSchema::template create_statements<D>()) tx.execute_script(statement);
+    });
+}
+
+User user(std::string email, double score = 1.5) {
+    return User{0, std::move(email), std::nullopt, Level::low, score, true, Blob{std::byte{0}, std::byte{0xff}}};
+}
+
+} // namespace
+
+TEST_CASE_TEMPLATE("typed insert, get, update, remove, count and all", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        CHECK(insert<Users>(tx, user("a@x")) == 1);
+        auto bee = user("b@x", -0.25);
+        bee.name = "Bee";
+        bee.level = Level::high;
+        bee.active = false;
+        CHECK(insert<Users>(tx, bee) == 2);
+    });
+    store.read([](auto& tx) {
+        const auto bee = get<Users>(tx, 2);
+        REQUIRE(bee.has_value());
+        CHECK(bee->email == "b@x");
+        CHECK(bee->name == "Bee");
+        CHECK(bee->level == Level::high);
+        CHECK(bee->score == -0.25);
+        CHECK_FALSE(bee->active);
+        CHECK(bee->avatar == Blob{std::byte{0}, std::byte{0xff}});
+        CHECK_FALSE(get<Users>(tx, 99).has_value());
+        CHECK(count<Users>(tx) == 2);
+    });
+    store.write([](auto& tx) {
+        auto bee = *get<Users>(tx, 2);
+        bee.name.reset();
+        bee.score = 1e300;
+        CHECK(update<Users>(tx, bee));
+        CHECK(get<Users>(tx, 2)->name == std::nullopt);
+        CHECK(get<Users>(tx, 2)->score == 1e300);
+        CHECK_FALSE(update<Users>(tx, User{42, "z@x", std::nullopt, Level::low, 0, true, {}}));
+        CHECK(remove<Users>(tx, 1));
+        CHECK_FALSE(remove<Users>(tx, 1));
+        const auto rows = all<Users>(tx);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].id == 2);
+    });
+}
+
+TEST_CASE_TEMPLATE("a constraint violation is constraint_error naming the constraint, and changes nothing", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) { insert<Users>(tx, user("a@x")); });
+    auto duplicate = [&] {
+        store.write([](auto& tx) {
+            insert<Users>(tx, user("c@x"));
+            insert<Users>(tx, user("a@x"));
+        });
+    };
+    CHECK_THROWS_AS(duplicate(), constraint_error);
+    try {
+        duplicate();
+    } catch (const constraint_error& e) {
+        CHECK(std::string(e.what()).find("email") != std::string::npos);
+    }
+    auto bad_level = [&] {
+        store.write([](auto& tx) {
+            auto u = user("d@x");
+            u.level = static_cast<Level>(7);
+            insert<Users>(tx, u);
+        });
+    };
+    CHECK_THROWS_AS(bad_level(), constraint_error);
+    CHECK(store.read([](auto& tx) { return count<Users>(tx); }) == 1);
+}
+
+TEST_CASE_TEMPLATE("select with typed predicates, ordering and paging", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        insert<Users>(tx, user("a@x", 3));
+        auto b = user("b@x", 2);
+        b.name = "Bee";
+        insert<Users>(tx, b);
+        auto c = user("c@y", 1);
+        c.name = "Cee";
+        c.level = Level::high;
+        insert<Users>(tx, c);
+    });
+    store.read([](auto& tx) {
+        auto emails = [](const std::vector<User>& rows) {
+            std::vector<std::string> out;
+            for (const auto& row : rows) out.push_back(row.email);
+            return out;
+        };
+        using V = std::vector<std::string>;
+        CHECK(emails(select<Users>(tx, col<&User::email> == "b@x")) == V{"b@x"});
+        CHECK(emails(select<Users>(tx, col<&User::level> == Level::high)) == V{"c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::name>.is_null())) == V{"a@x"});
+        CHECK(emails(select<Users>(tx, col<&User::name>.is_not_null() && col<&User::id> > 2)) == V{"c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::email>.like("%@x") || col<&User::id> == 3)) == V{"a@x", "b@x", "c@y"});
+        CHECK(emails(select<Users>(tx, col<&User::id>.in(std::vector<int>{1, 3}))) == V{"a@x", "c@y"});
+        CHECK(select<Users>(tx, col<&User::id>.in(std::vector<int>{})).empty());
+        CHECK(emails(select<Users>(tx, all_rows(), order_by(col<&User::score>.asc()))) == V{"c@y", "b@x", "a@x"});
+        CHECK(emails(select<Users>(tx, all_rows(), order_by(col<&User::id>.desc()), Page{2, 1})) == V{"b@x", "a@x"});
+        CHECK(count<Users>(tx, col<&User::level> != Level::low) == 1);
+    });
+}
+
+TEST_CASE_TEMPLATE("UUID keys, JSON, timestamps, soft delete and upsert", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    const auto before = std::chrono::system_clock::now();
+    const auto id = store.write([](auto& tx) {
+        insert<Users>(tx, user("owner@x"));
+        return insert<Documents>(tx, Document{{}, 1, Json{R"({"title":"notes","tags":["a"]})"}, {}, {}, std::nullopt});
+    });
+    CHECK_FALSE(id.is_nil());
+    store.read([&](auto& tx) {
+        const auto document = get<Documents>(tx, id);
+        REQUIRE(document.has_value());
+        CHECK(document->id == id);
+        CHECK(document->body.text.find("\"title\"") != std::string::npos);
+        CHECK(document->created_at >= std::chrono::time_point_cast<std::chrono::microseconds>(before));
+        CHECK(document->created_at == document->updated_at);
+        CHECK_FALSE(document->deleted_at.has_value());
+    });
+    store.write([&](auto& tx) {
+        auto document = *get<Documents>(tx, id);
+        document.body = Json{R"({"title":"renamed"})"};
+        upsert<Documents>(tx, document);
+        const auto after = *get<Documents>(tx, id);
+        CHECK(after.body.text.find("renamed") != std::string::npos);
+        CHECK(after.created_at == document.created_at);
+        CHECK(after.updated_at >= document.updated_at);
+        CHECK(remove<Documents>(tx, id));
+        CHECK_FALSE(get<Documents>(tx, id).has_value());
+        CHECK(select<Documents>(tx, all_rows(), {}, {}, Deleted::only).size() == 1);
+        CHECK(restore<Documents>(tx, id));
+        CHECK(count<Documents>(tx) == 1);
+        CHECK(purge<Documents>(tx, id));
+        CHECK(count<Documents>(tx, all_rows(), Deleted::include) == 0);
+    });
+}
+
+TEST_CASE_TEMPLATE("query_as maps result columns by name; an unknown one is schema_error", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    using D = typename Fixture::backend::dialect;
+    store.write([](auto& tx) { insert<Users>(tx, user("a@x", 4)); });
+    store.read([](auto& tx) {
+        const auto rows = query_as<Users>(tx, "SELECT email, score FROM users WHERE id = " + D::placeholder(1), 1);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].email == "a@x");
+        CHECK(rows[0].score == 4);
+        CHECK(rows[0].id == 0);
+        try {
+            query_as<Users>(tx, "SELECT email AS mail FROM users");
+            FAIL("expected schema_error");
+        } catch (const schema_error& e) {
+            CHECK(std::string(e.what()).find("result column \"mail\"") != std::string::npos);
+        }
+    });
+}
+
+TEST_CASE_TEMPLATE("verify: a matching database, then every kind of difference", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    CHECK(store.read([](auto& tx) { return verify<AppSchema>(tx); }).empty());
+    CHECK_NOTHROW(require<AppSchema>(store));
+    store.write([](auto& tx) {
+        tx.execute_script("ALTER TABLE users ADD COLUMN extra TEXT");
+        tx.execute_script("DROP INDEX documents_by_owner");
+        tx.execute_script("CREATE INDEX users_by_email ON users (email)");
+    });
+    const auto differences = store.read([](auto& tx) { return verify<AppSchema>(tx); });
+    REQUIRE(differences.size() == 3);
+    CHECK(differences[0] == "column users.extra is in the database but not described");
+    CHECK(differences[1] == "index users_by_email (email) on users is in the database but not described");
+    CHECK(differences[2] == "index documents_by_owner (owner) on documents is missing or differs");
+    try {
+        require<AppSchema>(store);
+        FAIL("expected schema_error");
+    } catch (const schema_error& e) {
+        CHECK(std::string(e.what()).find("does not match the schema (3 difference(s))") != std::string::npos);
+    }
+}
+
+TEST_CASE_TEMPLATE("a partial index and a CHECK constraint are enforced by the database", Fixture, BOTH_BACKENDS) {
+    using D = typename Fixture::backend::dialect;
+    using Partial = Table<"slots", Column<&User::id, "id", primary_key>, Column<&User::email, "holder">,
+                          Column<&User::active, "active">, Index<"one_active_holder", on<&User::email>, unique_index, where<"active">>>;
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) {
+        tx.execute_script(create_table<Partial, D>());
+        tx.execute_script(render_create_index<D>("slots", Partial::index_infos[0]));
+        insert<Partial>(tx, User{1, "h", {}, {}, 0, false, {}});
+        insert<Partial>(tx, User{2, "h", {}, {}, 0, false, {}}); // inactive rows may share a holder
+        insert<Partial>(tx, User{3, "h", {}, {}, 0, true, {}});
+    });
+    CHECK_THROWS_AS(store.write([](auto& tx) { insert<Partial>(tx, User{4, "h", {}, {}, 0, true, {}}); }), constraint_error);
+    CHECK(store.read([](auto& tx) { return count<Partial>(tx); }) == 3);
+}
+
+// ---- migrations
+
+namespace {
+using Migrations = migrate::Embedded<
+    migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)", "DROP TABLE notes">,
+    migrate::Sql<2, "add_tag", "ALTER TABLE notes ADD COLUMN tag TEXT; CREATE INDEX notes_by_tag ON notes (tag)",
+                 "DROP INDEX notes_by_tag; ALTER TABLE notes DROP COLUMN tag">,
+    migrate::Sql<3, "seed", "INSERT INTO notes (id, body) VALUES (1, 'seeded once')", "DELETE FROM notes WHERE id = 1">>;
+
+using Broken = migrate::Embedded<
+    migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)", "DROP TABLE notes">,
+    migrate::Sql<2, "half", "CREATE TABLE half (id BIGINT); INSERT INTO no_such_table VALUES (1)">>;
+
+using Edited = migrate::Embedded<
+    migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)", "DROP TABLE notes">>;
+
+template <class Store>
+std::int64_t notes(Store& store) {
+    return store.read([](auto& tx) { return *tx.template query_one<std::int64_t>("SELECT count(*) FROM notes"); });
+}
+template <class Store>
+bool table_exists(Store& store, const std::string& name) {
+    return store.read([&](auto& tx) {
+        using D = typename std::remove_cvref_t<decltype(tx)>::dialect;
+        return tx.template query_one<std::int64_t>(std::string(D::table_exists_sql()), name).has_value();
+    });
+}
+} // namespace
+
+TEST_CASE_TEMPLATE("migrations apply once, record history, and report status", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    const auto first = store.migrate(Migrations{});
+    CHECK(first.from_version == 0);
+    CHECK(first.to_version == 3);
+    CHECK(first.applied == std::vector<std::int64_t>{1, 2, 3});
+    const auto second = store.migrate(Migrations{});
+    CHECK(second.applied.empty());
+    CHECK(second.to_version == 3);
+    CHECK(notes(store) == 1);
+    migrate::Migrator migrator(store, Migrations{});
+    const auto status = migrator.status();
+    REQUIRE(status.size() == 3);
+    for (const auto& version : status) {
+        CHECK(version.state == migrate::VersionStatus::State::applied);
+        CHECK(version.applied_at.size() == 27); // 2026-11-23T08:15:30.123456Z
+    }
+    CHECK(migrator.plan().empty());
+}
+
+TEST_CASE_TEMPLATE("a failing migration rolls back whole (transactional DDL); earlier ones stay", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    try {
+        store.migrate(Broken{});
+        FAIL("expected migration_refused");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::failed);
+        CHECK(e.version() == 2);
+        CHECK(std::string(e.what()).find("migration 2 (half) failed") != std::string::npos);
+        CHECK(std::string(e.what()).find("it was rolled back, earlier migrations stay applied") != std::string::npos);
+    }
+    CHECK(table_exists(store, "notes"));
+    CHECK_FALSE(table_exists(store, "half"));
+    CHECK(migrate::Migrator(store, Broken{}).status()[1].state == migrate::VersionStatus::State::pending);
+}
+
+TEST_CASE_TEMPLATE("an edited migration is refused by checksum until repaired", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.migrate(Migrations{});
+    try {
+        store.migrate(Edited{});
+        FAIL("expected migration_refused");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::checksum_mismatch);
+        CHECK(std::string(e.what()).find("was applied with checksum") != std::string::npos);
+    }
+    CHECK(migrate::Migrator(store, Edited{}).repair(1));
+    CHECK_FALSE(migrate::Migrator(store, Edited{}).repair(1));
+    // Versions 2 and 3 are applied but no longer in the source.
+    CHECK_THROWS_AS(store.migrate(Edited{}), migrate::migration_refused);
+}
+
+TEST_CASE_TEMPLATE("migrate_to goes down with the down scripts, newest first", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.migrate(Migrations{});
+    migrate::Migrator migrator(store, Migrations{});
+    const auto down = migrator.migrate_to(1);
+    CHECK(down.reverted == std::vector<std::int64_t>{3, 2});
+    CHECK(down.to_version == 1);
+    CHECK(notes(store) == 0);
+    CHECK(migrator.migrate().applied == std::vector<std::int64_t>{2, 3});
+    CHECK(notes(store) == 1);
+}
+
+TEST_CASE_TEMPLATE("eight Stores migrating at once: each version applied exactly once", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    std::vector<std::vector<std::int64_t>> applied(8);
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (std::size_t i = 0; i < applied.size(); ++i)
+        threads.emplace_back([&, i] {
+            try {
+                Store<typename Fixture::backend, typename Fixture::process_lock> store(fixture.config());
+                applied[i] = store.migrate(Migrations{}).applied;
+            } catch (const std::exception& e) {
+                ++failures;
+                MESSAGE(e.what());
+            }
+        });
+    for (auto& thread : threads) thread.join();
+    CHECK(failures == 0);
+    std::vector<std::int64_t> all;
+    for (const auto& versions : applied) all.insert(all.end(), versions.begin(), versions.end());
+    std::sort(all.begin(), all.end());
+    CHECK(all == std::vector<std::int64_t>{1, 2, 3});
+    StoreOf<Fixture> store(fixture.config());
+    CHECK(notes(store) == 1);
+}
+
+// ---- locks
+
+TEST_CASE_TEMPLATE("lease table: one holder at a time, a timeout names the holder, fences grow", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    auto config = fixture.config();
+    config.lease_ttl = std::chrono::milliseconds(600);
+    typename Fixture::table_lock first(config), second(config);
+    const auto soon = [] { return std::chrono::steady_clock::now() + std::chrono::milliseconds(150); };
+    std::int64_t fence = 0;
+    {
+        auto held = first.acquire("jobs", lock::Request{lock::Mode::exclusive, soon(), "nightly job"});
+        fence = held.fence();
+        const auto status = second.status("jobs");
+        REQUIRE(status.held);
+        CHECK(status.holder->pid == ::getpid());
+        CHECK(status.holder->purpose == "nightly job");
+        try {
+            second.acquire("jobs", lock::Request{lock::Mode::exclusive, soon(), "other"});
+            FAIL("expected lock_timeout_error");
+        } catch (const lock_timeout_error& e) {
+            CHECK(std::string(e.what()).find("lock 'jobs' not granted within") != std::string::npos);
+            CHECK(std::string(e.what()).find("nightly job") != std::string::npos);
+        }
+        // Renewal keeps the lease past its ttl.
+        std::this_thread::sleep_for(std::chrono::milliseconds(900));
+        CHECK(second.status("jobs").held);
+    }
+    CHECK_FALSE(second.status("jobs").held);
+    auto next = second.acquire("jobs", lock::Request{lock::Mode::exclusive, soon(), "other"});
+    CHECK(next.fence() == fence + 1);
+    second.force_unlock("jobs");
+    CHECK_FALSE(first.status("jobs").held);
+}
+
+TEST_CASE_TEMPLATE("with_lock across Stores: the second waits, then runs", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    using LockedStore = Store<typename Fixture::backend, typename Fixture::process_lock>;
+    LockedStore a(fixture.config()), b(fixture.config());
+    std::atomic<bool> inside{false}, overlapped{false};
+    auto body = [&] {
+        if (inside.exchange(true)) overlapped = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        inside = false;
+    };
+    std::thread other([&] {
+        for (int i = 0; i < 5; ++i) b.with_lock("shared-job", body);
+    });
+    for (int i = 0; i < 5; ++i) a.with_lock("shared-job", body);
+    other.join();
+    CHECK_FALSE(overlapped);
+    CHECK_THROWS_AS(a.with_lock("bad name\n", [] {}), usage_error);
+}
+
+TEST_CASE("the README's copy from SQLite to PostgreSQL keeps keys, and new keys follow them") {
+    test::SqliteBackend from_fixture;
+    test::PostgresBackend to_fixture;
+    StoreOf<test::SqliteBackend> from(from_fixture.config());
+    StoreOf<test::PostgresBackend> to(to_fixture.config());
+    create_schema<test::SqliteBackend>(from);
+    create_schema<test::PostgresBackend>(to);
+    from.write([](auto& tx) {
+        for (const char* email : {"a@x", "b@x", "c@x"}) insert<Users>(tx, user(email));
+        remove<Users>(tx, 2); // a gap the copy keeps
+    });
+    const auto rows = from.read([](auto& tx) { return all<Users>(tx); });
+    to.write([&](auto& tx) {
+        for (const auto& row : rows)
+            tx.execute("INSERT INTO users (id, email, name, level, score, active, avatar) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       row.id, row.email, row.name, static_cast<int>(row.level), row.score, row.active, row.avatar);
+        tx.execute("SELECT setval(pg_get_serial_sequence('users', 'id'), max(id)) FROM users");
+    });
+    CHECK(to.write([](auto& tx) { return insert<Users>(tx, user("d@x")); }) == 4);
+    CHECK(to.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT id FROM users ORDER BY id"); }) ==
+          std::vector<std::int64_t>{1, 3, 4});
+}

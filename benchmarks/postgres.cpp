@@ -89,6 +89,13 @@ struct TextRow {
     }
 };
 
+// Inserts bench::row(id) with the prepared statement "insert".
+void insert_row(Raw& raw, std::int64_t id) {
+    const Item item = bench::row(id);
+    TextRow text(item);
+    PQclear(raw.run("insert", 4, text.values));
+}
+
 const std::int64_t insert_rows = bench::scaled(20'000, 50);
 const std::int64_t lookups = bench::scaled(5'000, 20);
 const std::int64_t table_rows = bench::scaled(10'000, 100);
@@ -109,11 +116,7 @@ void insert_libpq(benchmark::State& state) {
     std::int64_t next = 0;
     for (auto _ : state) {
         raw.exec("BEGIN");
-        for (std::int64_t i = 0; i < insert_rows; ++i) {
-            const Item item = bench::row(next++);
-            TextRow text(item);
-            PQclear(raw.run("insert", 4, text.values));
-        }
+        for (std::int64_t i = 0; i < insert_rows; ++i) insert_row(raw, next++);
         raw.exec("COMMIT");
     }
     state.SetItemsProcessed(state.iterations() * insert_rows);
@@ -182,10 +185,8 @@ void commit_libpq(benchmark::State& state, bool explicit_transaction) {
     std::int64_t next = 0;
     for (auto _ : state) {
         for (std::int64_t i = 0; i < commits; ++i) {
-            const Item item = bench::row(next++);
-            TextRow text(item);
             if (explicit_transaction) PQclear(raw.run("begin", 0, nullptr));
-            PQclear(raw.run("insert", 4, text.values));
+            insert_row(raw, next++);
             if (explicit_transaction) PQclear(raw.run("commit", 0, nullptr));
         }
     }

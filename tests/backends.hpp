@@ -16,10 +16,13 @@
 
 namespace test {
 
-/// The server every PostgreSQL fixture of this test program uses (started on first use).
-inline PgServer& pg_server() {
-    static PgServer instance;
-    return instance;
+/// A Config for `app` on the shared server's "postgres" database (public schema). db_path
+/// only names the scope of in-process locks; no file is made there.
+inline persist::Config pg_config(const std::string& app = "pg-test") {
+    persist::Config config = persist::Config::for_app(app);
+    config.db_path = ":memory:";
+    config.db_url = pg_server().conninfo();
+    return config;
 }
 
 struct SqliteBackend {

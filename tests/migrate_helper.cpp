@@ -3,6 +3,8 @@
 // Waits until the barrier file exists (if given), migrates with the embedded test
 // migrations up to <upto>, and prints "applied <versions...> head <version>".
 // With "slow", migration 3 sleeps 30 s inside its transaction after printing "applying 3".
+#include "herd.hpp"
+
 #include <persist/persist.hpp>
 
 #include <cstdio>
@@ -38,10 +40,7 @@ int run(const std::string& path, std::int64_t upto) {
     config.lease_ttl = std::chrono::milliseconds(2000);
     Store<sqlite::Backend, Policy> store(config);
     migrate::Migrator migrator(store, Migrations{});
-    const auto report = migrator.migrate_to(upto);
-    std::string applied;
-    for (auto version : report.applied) applied += std::to_string(version) + ",";
-    std::printf("applied %s head %lld\n", applied.empty() ? "-" : applied.c_str(), static_cast<long long>(report.to_version));
+    test::print_report(migrator.migrate_to(upto));
     return 0;
 }
 } // namespace

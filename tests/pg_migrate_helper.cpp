@@ -4,6 +4,8 @@
 // "applied <versions...> head <version>" (or "error <message>"). Without a lock policy only
 // the transactional ones (1-3): a non-transactional migration needs the migrate lock to tell
 // one still running from one that crashed.
+#include "herd.hpp"
+
 #include <persist/postgres.hpp>
 
 #include <cstdio>
@@ -33,10 +35,7 @@ int run(const std::string& url) {
     config.lease_ttl = std::chrono::milliseconds(2000);
     config.pool.max_connections = 1;
     Store<postgres::Backend, Policy> store(config);
-    const auto report = store.migrate(Source{});
-    std::string applied;
-    for (auto version : report.applied) applied += std::to_string(version) + ",";
-    std::printf("applied %s head %lld\n", applied.empty() ? "-" : applied.c_str(), static_cast<long long>(report.to_version));
+    test::print_report(store.migrate(Source{}));
     return 0;
 }
 } // namespace

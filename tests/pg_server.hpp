@@ -157,4 +157,11 @@ private:
     int watchdog_pipe_ = -1;
 };
 
+/// The server every PostgreSQL test of one test program shares: started on first use,
+/// stopped (with its directory removed) at exit.
+inline PgServer& pg_server() {
+    static PgServer instance;
+    return instance;
+}
+
 } // namespace test

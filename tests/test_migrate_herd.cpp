@@ -1,6 +1,6 @@
 // Many processes migrating one database at once (fork+exec of tests/migrate_helper), and a
 // migrating process killed midway.
-#include "process.hpp"
+#include "herd.hpp"
 #include "support.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
@@ -40,7 +40,6 @@ void herd(const std::string& policy, bool one_behind) {
     for (int round = 0; round < repetitions(); ++round) {
         test::TempDir dir;
         const std::string db = dir / "herd.db";
-        std::map<int, int> applied_by_count;
         if (one_behind) {
             auto setup = helper(policy, db, 3);
             REQUIRE(setup.line() == "applied 1,2,3, head 3");
@@ -48,24 +47,12 @@ void herd(const std::string& policy, bool one_behind) {
         std::vector<test::Process> herd;
         for (int i = 0; i < processes; ++i) herd.push_back(helper(policy, db, 4, dir / "go"));
         { std::ofstream go(dir / "go"); } // the barrier: all start at once
-        int failures = 0;
-        for (auto& process : herd) {
-            const auto line = process.line(std::chrono::seconds(120));
-            if (!line.starts_with("applied ") || !line.ends_with(" head 4")) {
-                ++failures;
-                MESSAGE("unexpected: " << line);
-                continue;
-            }
-            const auto list = line.substr(8, line.size() - 8 - 7);
-            if (list == "-") continue;
-            std::size_t start = 0;
-            for (std::size_t comma; (comma = list.find(',', start)) != std::string::npos; start = comma + 1)
-                ++applied_by_count[std::stoi(list.substr(start, comma - start))];
-        }
-        CHECK(failures == 0);
+        const auto outcome = test::tally(herd, 4);
+        for (const auto& line : outcome.unexpected) MESSAGE("unexpected: " << line);
+        CHECK(outcome.unexpected.empty());
         // Exactly one process applied each pending migration.
         std::map<int, int> expected = one_behind ? std::map<int, int>{{4, 1}} : std::map<int, int>{{1, 1}, {2, 1}, {3, 1}, {4, 1}};
-        CHECK(applied_by_count == expected);
+        CHECK(outcome.applied_by_count == expected);
         CHECK(value<std::int64_t>(db, "SELECT count(*) FROM events WHERE what = 'seeded once'") == 1);
         CHECK(value<std::int64_t>(db, "SELECT count(*) FROM persist_schema_history WHERE state = 'applied'") == 4);
         CHECK(value<std::string>(db, "PRAGMA integrity_check") == "ok");

@@ -13,15 +13,8 @@
 using namespace persist;
 using postgres::Connection;
 
-namespace {
-test::PgServer& server() {
-    static test::PgServer instance; // one server for this executable, stopped at exit
-    return instance;
-}
-} // namespace
-
 TEST_CASE("queries run with text parameters and NULLs") {
-    Connection db(server().conninfo());
+    Connection db(test::pg_server().conninfo());
     db.execute("CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT)");
     db.execute("DELETE FROM kv");
     CHECK(db.execute("INSERT INTO kv VALUES ($1, $2), ($3, $4)", {"a", "1", "b", std::nullopt}).changes() == 2);
@@ -38,7 +31,7 @@ TEST_CASE("a server that cannot be reached is a connection_error naming the targ
 }
 
 TEST_CASE("integrity violations are constraint_error naming the constraint") {
-    Connection db(server().conninfo());
+    Connection db(test::pg_server().conninfo());
     db.execute("CREATE TABLE IF NOT EXISTS unique_names (name TEXT PRIMARY KEY)");
     db.execute("DELETE FROM unique_names");
     db.execute("INSERT INTO unique_names VALUES ('x')");
@@ -52,13 +45,13 @@ TEST_CASE("integrity violations are constraint_error naming the constraint") {
 }
 
 TEST_CASE("undefined objects and syntax errors are schema_error") {
-    Connection db(server().conninfo());
+    Connection db(test::pg_server().conninfo());
     CHECK_THROWS_WITH_AS(db.execute("SELECT * FROM no_such_table"), doctest::Contains("SQLSTATE 42P01"), schema_error);
     CHECK_THROWS_WITH_AS(db.execute("SELEC 1"), doctest::Contains("SQLSTATE 42601"), schema_error);
 }
 
 TEST_CASE("statement_timeout is statement_timeout_error, and it is not retriable") {
-    Connection db(server().conninfo());
+    Connection db(test::pg_server().conninfo());
     db.execute("SET statement_timeout = 50");
     try {
         db.execute("SELECT pg_sleep(2)");
@@ -71,7 +64,7 @@ TEST_CASE("statement_timeout is statement_timeout_error, and it is not retriable
 }
 
 TEST_CASE("lock_timeout is lock_timeout_error") {
-    Connection holder(server().conninfo()), waiter(server().conninfo());
+    Connection holder(test::pg_server().conninfo()), waiter(test::pg_server().conninfo());
     holder.execute("CREATE TABLE IF NOT EXISTS rows_to_lock (id INT PRIMARY KEY)");
     holder.execute("INSERT INTO rows_to_lock VALUES (1) ON CONFLICT DO NOTHING");
     holder.execute("BEGIN");
@@ -83,7 +76,7 @@ TEST_CASE("lock_timeout is lock_timeout_error") {
 }
 
 TEST_CASE("a deadlock is busy_error, which Store retries") {
-    Connection a(server().conninfo()), b(server().conninfo());
+    Connection a(test::pg_server().conninfo()), b(test::pg_server().conninfo());
     a.execute("CREATE TABLE IF NOT EXISTS pair (id INT PRIMARY KEY, v INT)");
     a.execute("INSERT INTO pair VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING");
     a.execute("SET deadlock_timeout = 50");
@@ -112,13 +105,13 @@ TEST_CASE("a deadlock is busy_error, which Store retries") {
 }
 
 TEST_CASE("a terminated backend is connection_error") {
-    Connection victim(server().conninfo()), admin(server().conninfo());
+    Connection victim(test::pg_server().conninfo()), admin(test::pg_server().conninfo());
     admin.execute("SELECT pg_terminate_backend($1)", {std::to_string(victim.backend_pid())});
     CHECK_THROWS_AS(victim.execute("SELECT 1"), connection_error);
 }
 
 TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged") {
-    Connection db(server().conninfo());
+    Connection db(test::pg_server().conninfo());
     db.execute("DROP TABLE IF EXISTS everything");
     db.execute("CREATE TABLE everything (i BIGINT, small INT, flag BOOLEAN, x DOUBLE PRECISION, s TEXT, b BYTEA, "
                "at TIMESTAMPTZ, maybe TEXT)");

@@ -1,9 +1,10 @@
 // postgres::AdvisoryLock against the throwaway server.
-#include "pg_server.hpp"
+#include "backends.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/postgres/advisory_lock.hpp>
+#include <persist/postgres/backend.hpp>
 
 #include <sys/wait.h>
 #include <thread>
@@ -13,15 +14,7 @@ using postgres::AdvisoryLock;
 using namespace std::chrono_literals;
 
 namespace {
-test::PgServer& server() {
-    static test::PgServer instance;
-    return instance;
-}
-Config pg_config() {
-    Config config = Config::for_app("pg-lock-test");
-    config.db_url = server().conninfo();
-    return config;
-}
+Config pg_config() { return test::pg_config("pg-lock-test"); }
 lock::Request exclusive(std::chrono::milliseconds timeout, std::string_view purpose = "test") {
     return {lock::Mode::exclusive, std::chrono::steady_clock::now() + timeout, purpose};
 }
@@ -33,6 +26,13 @@ TEST_CASE("the key of a name is documented and stable") {
     CHECK(AdvisoryLock::key("migrate") != AdvisoryLock::key("persist.write"));
     const auto hex = migrate::sha256("persist:migrate").str().substr(0, 16);
     CHECK(static_cast<std::uint64_t>(AdvisoryLock::key("migrate")) == std::stoull(hex, nullptr, 16));
+    // The server computes the same key from the same text (so other programs can too).
+    postgres::Connection db(test::pg_server().conninfo());
+    CHECK(db.query<std::int64_t>("SELECT ('x' || left(encode(sha256($1::bytea), 'hex'), 16))::bit(64)::bigint",
+                                 std::string("persist:migrate")) == std::vector<std::int64_t>{AdvisoryLock::key("migrate")});
+    // Transaction-level locks (Transaction::advisory_xact_lock) use their own prefix.
+    CHECK(static_cast<std::uint64_t>(postgres::Transaction::xact_key("migrate")) ==
+          std::stoull(migrate::sha256("persist:xact:migrate").str().substr(0, 16), nullptr, 16));
 }
 
 TEST_CASE("two sessions exclude each other; the waiter times out naming the holder; release frees it") {

@@ -1,7 +1,7 @@
 // Migrations on PostgreSQL: statements that must run outside a transaction, what this backend
 // refuses up front, splitting scripts, and 100 processes migrating one fresh database at once.
 #include "backends.hpp"
-#include "process.hpp"
+#include "herd.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
@@ -126,7 +126,6 @@ int repetitions() {
 
 void herd(const std::string& policy) {
     const int head = policy == "none" ? 3 : 4;
-    const std::string ending = " head " + std::to_string(head);
     for (int round = 0; round < repetitions(); ++round) {
         test::PostgresBackend fixture; // a fresh, empty schema
         test::TempDir dir;
@@ -134,25 +133,12 @@ void herd(const std::string& policy) {
         for (int i = 0; i < processes; ++i)
             herd.push_back(test::Process({PERSIST_PG_MIGRATE_HELPER, policy, fixture.url(), dir / "go"}));
         { std::ofstream go(dir / "go"); } // the barrier: all start at once
-        std::map<int, int> applied_by_count;
-        int failures = 0;
-        for (auto& process : herd) {
-            const auto line = process.line(std::chrono::seconds(120));
-            if (!line.starts_with("applied ") || !line.ends_with(ending)) {
-                ++failures;
-                MESSAGE("unexpected: " << line);
-                continue;
-            }
-            const auto list = line.substr(8, line.size() - 8 - 7);
-            if (list == "-") continue;
-            std::size_t start = 0;
-            for (std::size_t comma; (comma = list.find(',', start)) != std::string::npos; start = comma + 1)
-                ++applied_by_count[std::stoi(list.substr(start, comma - start))];
-        }
-        CHECK(failures == 0);
+        const auto outcome = test::tally(herd, head);
+        for (const auto& line : outcome.unexpected) MESSAGE("unexpected: " << line);
+        CHECK(outcome.unexpected.empty());
         std::map<int, int> expected{{1, 1}, {2, 1}, {3, 1}};
         if (head == 4) expected[4] = 1;
-        CHECK(applied_by_count == expected);
+        CHECK(outcome.applied_by_count == expected);
         postgres::Connection check(fixture.url());
         CHECK(check.query<std::int64_t>("SELECT count(*) FROM events WHERE what = 'seeded once'") == std::vector<std::int64_t>{1});
         CHECK(check.query<std::int64_t>("SELECT count(*) FROM persist_schema_history WHERE state = 'applied'") ==

@@ -1,12 +1,13 @@
 // Store over postgres::Backend against the throwaway server: transactions, rollback,
 // retries, and a pool that heals when the server drops its connections.
-#include "pg_server.hpp"
+#include "backends.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/lock/in_process.hpp>
 #include <persist/postgres/advisory_lock.hpp>
 #include <persist/postgres/backend.hpp>
+#include <persist/postgres/table_lock.hpp>
 #include <persist/store.hpp>
 
 #include <mutex>
@@ -15,18 +16,7 @@
 using namespace persist;
 using PgStore = Store<postgres::Backend, lock::InProcess>;
 
-namespace {
-test::PgServer& server() {
-    static test::PgServer instance;
-    return instance;
-}
-Config pg_config() {
-    Config config = Config::for_app("pg-test");
-    config.db_path = ":memory:"; // for lock::InProcess's scope; the data lives on the server
-    config.db_url = server().conninfo();
-    return config;
-}
-} // namespace
+using test::pg_config;
 
 TEST_CASE("write commits and returns the function's value; read sees it") {
     PgStore store(pg_config());
@@ -49,19 +39,25 @@ TEST_CASE("an exception in the function rolls back; a read transaction cannot wr
     }), "changed my mind");
     CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t")[0]; }) == 0);
     CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.execute("INSERT INTO t VALUES (2)"); }),
-                         doctest::Contains("SQLSTATE 25006"), io_error);
+                         doctest::Contains("(SQLSTATE 25006) [INSERT INTO t VALUES (2)]; store.read() runs READ ONLY "
+                                           "transactions: do it inside store.write()"),
+                         usage_error);
 }
 
 TEST_CASE("a missing db_url is a config_error saying what to set") {
     Config config = Config::for_app("pg-test");
     CHECK_THROWS_WITH_AS(postgres::Backend{config}, doctest::Contains("needs Config::db_url (or the <PREFIX>_DB_URL variable)"),
                          config_error);
+    CHECK_THROWS_WITH_AS(postgres::AdvisoryLock{config},
+                         "postgres::AdvisoryLock needs Config::db_url (or the <PREFIX>_DB_URL variable)", config_error);
+    CHECK_THROWS_WITH_AS(postgres::TableLock{config}, "postgres::TableLock needs Config::db_url (or the <PREFIX>_DB_URL variable)",
+                         config_error);
 }
 
 TEST_CASE("the pool replaces connections the server terminated while idle") {
     PgStore store(pg_config());
     const auto pid = store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; });
-    postgres::Connection admin(server().conninfo());
+    postgres::Connection admin(test::pg_server().conninfo());
     admin.run("SELECT pg_terminate_backend($1)", pid);
     std::this_thread::sleep_for(std::chrono::milliseconds(100)); // let the termination reach the socket
     const auto after = store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; });
@@ -103,7 +99,7 @@ TEST_CASE("a deadlock between two writers is retried by Store, and both commit")
 TEST_CASE("a connection lost when COMMIT is sent is reported as outcome unknown, and not run again") {
     PgStore store(pg_config());
     store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS outcome; CREATE TABLE outcome (v INT)"); });
-    postgres::Connection admin(server().conninfo());
+    postgres::Connection admin(test::pg_server().conninfo());
     int attempts = 0;
     CHECK_THROWS_WITH_AS(store.write([&](auto& tx) {
         ++attempts;
@@ -125,7 +121,7 @@ TEST_CASE("statement_timeout and lock_timeout from Config apply to every pooled 
     CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<std::string>("SELECT pg_sleep(1)::text"); }),
                          doctest::Contains("SQLSTATE 57014"), statement_timeout_error);
     store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS held; CREATE TABLE held (id INT PRIMARY KEY); INSERT INTO held VALUES (1)"); });
-    postgres::Connection other(server().conninfo());
+    postgres::Connection other(test::pg_server().conninfo());
     other.execute("BEGIN");
     other.execute("SELECT * FROM held FOR UPDATE");
     CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute("UPDATE held SET id = 2 WHERE id = 1"); }),
@@ -137,7 +133,7 @@ TEST_CASE("statement_timeout and lock_timeout from Config apply to every pooled 
 TEST_CASE("a connection terminated in the middle of a transaction: reported, nothing applied, the pool heals") {
     PgStore store(pg_config());
     store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS midway; CREATE TABLE midway (v INT)"); });
-    postgres::Connection admin(server().conninfo());
+    postgres::Connection admin(test::pg_server().conninfo());
     int attempts = 0;
     CHECK_THROWS_AS(store.write([&](auto& tx) {
         ++attempts;
@@ -182,11 +178,11 @@ TEST_CASE("pool sizes that cannot work are config_error saying what to change") 
 }
 
 TEST_CASE("reconnecting backs off while the server refuses, and recovers when it accepts again") {
-    postgres::Connection admin(server().conninfo());
+    postgres::Connection admin(test::pg_server().conninfo());
     admin.execute_script("DROP DATABASE IF EXISTS backoff");
     admin.execute_script("CREATE DATABASE backoff");
     Config config = pg_config();
-    config.db_url = server().conninfo("backoff");
+    config.db_url = test::pg_server().conninfo("backoff");
     config.pool.acquire_timeout = std::chrono::milliseconds(400);
     config.pool.reconnect_backoff = std::chrono::milliseconds(20);
     config.pool.reconnect_backoff_max = std::chrono::milliseconds(100);
@@ -258,7 +254,7 @@ TEST_CASE("serializable on request: a write-skew conflict is retried and the inv
 }
 
 TEST_CASE("prepared statements: cached per connection, evicted beyond capacity, re-prepared after DDL") {
-    postgres::Connection connection(server().conninfo(), 2);
+    postgres::Connection connection(test::pg_server().conninfo(), 2);
     connection.execute_script("DROP TABLE IF EXISTS shapes; CREATE TABLE shapes (a INT); INSERT INTO shapes VALUES (7)");
     CHECK(connection.query<int>("SELECT a FROM shapes WHERE a = $1", 7) == std::vector<int>{7});
     CHECK(connection.cached_statements() == 1);
@@ -278,7 +274,7 @@ TEST_CASE("prepared statements: cached per connection, evicted beyond capacity, 
 TEST_CASE("an advisory lock whose session ends is reported as lost when with_lock returns") {
     Config config = pg_config();
     Store<postgres::Backend, postgres::AdvisoryLock> store(config);
-    postgres::Connection admin(server().conninfo());
+    postgres::Connection admin(test::pg_server().conninfo());
     CHECK_THROWS_WITH_AS(store.with_lock("lost-one", [&] {
         const auto holder = store.lock_status("lost-one").holder;
         REQUIRE(holder.has_value());

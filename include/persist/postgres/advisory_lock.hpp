@@ -26,7 +26,7 @@
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/support.hpp"
-#include "persist/migrate/sha256.hpp"
+#include "persist/postgres/advisory_key.hpp"
 #include "persist/postgres/connection.hpp"
 
 #include <chrono>
@@ -49,15 +49,7 @@ public:
     static constexpr std::string_view name = "postgres-advisory";
 
     /// The pg_advisory_lock key of `lock_name` (see the top of this header).
-    static std::int64_t key(std::string_view lock_name) {
-        const auto digest = migrate::sha256("persist:" + std::string(lock_name)).str();
-        std::uint64_t value = 0;
-        for (int i = 0; i < 16; ++i) {
-            const char c = digest[static_cast<std::size_t>(i)];
-            value = value << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-        }
-        return static_cast<std::int64_t>(value);
-    }
+    static std::int64_t key(std::string_view lock_name) { return detail::advisory_key("persist:" + std::string(lock_name)); }
 
     class guard {
     public:

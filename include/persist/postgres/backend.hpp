@@ -17,7 +17,7 @@
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/error.hpp"
-#include "persist/migrate/sha256.hpp"
+#include "persist/postgres/advisory_key.hpp"
 #include "persist/postgres/connection.hpp"
 #include "persist/postgres/dialect.hpp"
 #include "persist/postgres/script.hpp"
@@ -40,7 +40,10 @@ public:
     explicit commit_outcome_unknown(const std::string& message) : connection_error(message) {}
 };
 
-/// What a Store function receives: queries and changes inside one transaction.
+/// What a Store function receives: queries and changes inside one transaction, on the one
+/// pooled connection its session holds. Errors are the mapped SQLSTATE errors (see
+/// persist/postgres/errors.hpp); any error aborts the transaction, which Store then rolls back.
+/// Thread-safety: one thread at a time (the thread running the Store function).
 class Transaction {
 public:
     using dialect = postgres::Dialect;
@@ -80,9 +83,10 @@ public:
     /// Runs parameterless SQL holding one or more statements.
     void execute_script(const std::string& sql) { connection_->execute_script(sql); }
 
-    /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock, the same
-    /// key as AdvisoryLock::key would give with the prefix "xact:"): concurrent transactions
-    /// taking it run one after the other; the server releases it at COMMIT or ROLLBACK.
+    /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock with
+    /// xact_key(name)): concurrent transactions taking it run one after the other; the server
+    /// releases it at COMMIT or ROLLBACK. Waits as long as lock_timeout allows
+    /// (lock_timeout_error after it).
     void advisory_xact_lock(std::string_view name) {
         connection_->run("SELECT pg_advisory_xact_lock($1)", xact_key(name));
     }
@@ -91,15 +95,7 @@ public:
 
     /// The key advisory_xact_lock(name) locks: the first 8 bytes of SHA-256("persist:xact:" +
     /// name), big-endian, as a signed integer.
-    static std::int64_t xact_key(std::string_view name) {
-        const auto digest = migrate::sha256("persist:xact:" + std::string(name)).str();
-        std::uint64_t value = 0;
-        for (int i = 0; i < 16; ++i) {
-            const char c = digest[static_cast<std::size_t>(i)];
-            value = value << 4 | static_cast<std::uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-        }
-        return static_cast<std::int64_t>(value);
-    }
+    static std::int64_t xact_key(std::string_view name) { return detail::advisory_key("persist:xact:" + std::string(name)); }
 
 private:
     friend class Backend;
@@ -107,6 +103,9 @@ private:
     Connection* connection_;
 };
 
+/// The PostgreSQL Backend of Store (see the top of this header). Thread-safety: every member
+/// may be called from any thread; the pool is guarded by a mutex, and each session's
+/// connection belongs to the thread that holds the session.
 class Backend {
 public:
     using dialect = postgres::Dialect;
@@ -189,11 +188,17 @@ public:
         bool finished_ = false;
     };
 
+    /// A session for one write transaction (READ COMMITTED, or `isolation`) on a pooled
+    /// connection, waiting for one until the earlier of `deadline` and pool.acquire_timeout.
+    /// Throws busy_error when none was free in time, connection_error when no connection
+    /// could be made (after backing off).
     Session write_session(Deadline deadline) { return Session(*this, deadline, false); }
     Session write_session(Deadline deadline, Isolation isolation) { return Session(*this, deadline, false, isolation); }
+    /// The same for a READ ONLY transaction.
     Session read_session(Deadline deadline) { return Session(*this, deadline, true); }
 
-    /// Whether the server answers; replaces dropped connections.
+    /// Whether the server answers one query before `deadline`; replaces dropped connections on
+    /// the way. Never throws: a failure is ok = false with the cause in detail.
     Health health(Deadline deadline) {
         Health report;
         report.same_file = true;
@@ -289,7 +294,7 @@ private:
                 const auto now = std::chrono::steady_clock::now();
                 if (now < retry_at_) {
                     // An earlier attempt failed: wait out the backoff (or a freed connection).
-                    if (retry_at_ >= deadline) throw unreachable(deadline);
+                    if (retry_at_ >= deadline) throw unreachable();
                     freed_.wait_until(lock, retry_at_);
                     continue;
                 }
@@ -312,7 +317,7 @@ private:
                     freed_.notify_one();
                     notify({Event::Kind::retry, "reconnecting to " + path() + " in " + std::to_string(pause.count()) +
                                                     " ms: " + last_failure_, failures_, {}});
-                    if (retry_at_ >= deadline) throw unreachable(deadline);
+                    if (retry_at_ >= deadline) throw unreachable();
                     continue;
                 } catch (...) {
                     lock.lock();
@@ -329,7 +334,7 @@ private:
         }
     }
 
-    connection_error unreachable(Deadline) const {
+    connection_error unreachable() const {
         return connection_error("cannot reconnect to " + path() + " before the deadline after " + std::to_string(failures_) +
                                 " failed attempt(s) (backing off up to " +
                                 std::to_string(config_.pool.reconnect_backoff_max.count()) +

@@ -8,6 +8,7 @@
 //   23xxx integrity constraint violations                   constraint_error
 //   42xxx syntax errors and undefined objects               schema_error
 //   08xxx, 57P01-57P03 connection lost, server shut down    connection_error (retriable)
+//   25006 read_only_sql_transaction (a write in read())    usage_error, as on SQLite
 //   53xxx insufficient resources (disk full, memory)        io_error
 //   XX001, XX002 data corrupted                              corrupt_error
 //   anything else                                           io_error, naming the SQLSTATE
@@ -35,6 +36,7 @@ namespace persist::postgres {
     if (starts("23"))
         throw constraint_error(text + "; check the values, or use an upsert for rows that may exist", constraint);
     if (starts("42")) throw schema_error(text);
+    if (state == "25006") throw usage_error(text + "; store.read() runs READ ONLY transactions: do it inside store.write()");
     if (starts("08") || state == "57P01" || state == "57P02" || state == "57P03")
         throw connection_error(text + "; the connection to the server is gone");
     if (starts("53")) throw io_error(text);

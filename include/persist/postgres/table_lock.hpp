@@ -21,7 +21,11 @@
 
 namespace persist::postgres {
 
-/// Where postgres::TableLock keeps its leases (the Leases of lock::BasicTable).
+/// Where postgres::TableLock keeps its leases (the Leases of lock::BasicTable). Each member
+/// does what lock::detail::SqliteLeases's member of the same name does, on the server's clock,
+/// over a dedicated connection that is replaced when the server dropped it. Throws the mapped
+/// SQLSTATE errors (connection_error when the server is unreachable). Thread-safety: none of
+/// its own; BasicTable calls it under one mutex.
 class LeaseStore {
 public:
     /// See lock::BasicTable::fence_condition; bind name, owner, fence as $1, $2, $3 (or

@@ -13,7 +13,7 @@ namespace {
 struct CleanEnv {
     test::EnvVar path{"TESTAPP_DB_PATH", std::nullopt}, dir{"TESTAPP_DB_DIR", std::nullopt},
         timeout{"TESTAPP_BUSY_TIMEOUT_MS", std::nullopt}, durability{"TESTAPP_DURABILITY", std::nullopt},
-        cache{"TESTAPP_CACHE_SIZE_KIB", std::nullopt};
+        cache{"TESTAPP_CACHE_SIZE_KIB", std::nullopt}, url{"TESTAPP_DB_URL", std::nullopt};
 };
 
 std::string config_error_message(const std::function<void()>& body) {
@@ -99,6 +99,11 @@ TEST_CASE("from_env reads every documented variable") {
         CHECK(config.durability == Durability::full);
         CHECK(config.cache_size_kib == 1024);
     }
+    SUBCASE("PostgreSQL connection string") {
+        test::EnvVar url("TESTAPP_DB_URL", "postgresql://app@db.internal/app");
+        CHECK(Config::from_env("TESTAPP").db_url == "postgresql://app@db.internal/app");
+        CHECK(Config::from_env("TESTAPP").db_path.empty());
+    }
     SUBCASE("durability off and normal") {
         test::EnvVar durability("TESTAPP_DURABILITY", "off");
         CHECK(Config::from_env("TESTAPP").durability == Durability::off);
@@ -133,6 +138,11 @@ TEST_CASE("from_env rejects bad values with the variable, the value and what is 
         test::EnvVar path("TESTAPP_DB_PATH", "");
         CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
               "TESTAPP_DB_PATH is set but empty; unset it or give a file path or :memory:");
+    }
+    SUBCASE("empty DB_URL") {
+        test::EnvVar url("TESTAPP_DB_URL", "");
+        CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
+              "TESTAPP_DB_URL is set but empty; unset it or give a PostgreSQL connection string");
     }
     SUBCASE("empty DB_DIR") {
         test::EnvVar dir("TESTAPP_DB_DIR", "");

@@ -62,6 +62,19 @@ TEST_CASE("write commits and returns the function's value; read sees it") {
           std::vector<std::string>{"uno"});
 }
 
+TEST_CASE("write(Isolation, fn) on SQLite: accepted at either level, one serializable writer either way") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write(Isolation::serializable, [](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    CHECK(store.write(Isolation::serializable, [](auto& tx) { return tx.execute("INSERT INTO t VALUES (1)"); }) == 1);
+    CHECK(store.write(Isolation::read_committed, [](auto& tx) { return tx.execute("INSERT INTO t VALUES (2)"); }) == 1);
+    CHECK_THROWS_AS(store.write(Isolation::serializable, [](auto& tx) {
+        tx.execute("INSERT INTO t VALUES (3)");
+        throw std::runtime_error("undo");
+    }), std::runtime_error);
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT v FROM t ORDER BY v"); }) == std::vector<int>{1, 2});
+}
+
 TEST_CASE("closing the last Store keeps an empty -wal file and loses no commit") {
     test::TempDir dir;
     const Config config = file_config(dir);

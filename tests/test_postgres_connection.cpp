@@ -106,7 +106,7 @@ TEST_CASE("a deadlock is busy_error, which Store retries") {
 
 TEST_CASE("a terminated backend is connection_error") {
     Connection victim(test::pg_server().conninfo()), admin(test::pg_server().conninfo());
-    admin.execute("SELECT pg_terminate_backend($1)", {std::to_string(victim.backend_pid())});
+    admin.execute("SELECT pg_terminate_backend($1, 5000)", {std::to_string(victim.backend_pid())});
     CHECK_THROWS_AS(victim.execute("SELECT 1"), connection_error);
 }
 

@@ -397,7 +397,7 @@ TEST_CASE_TEMPLATE("eight Stores migrating at once: each version applied exactly
 TEST_CASE_TEMPLATE("lease table: one holder at a time, a timeout names the holder, fences grow", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     auto config = fixture.config();
-    config.lease_ttl = std::chrono::milliseconds(600);
+    config.lease_ttl = std::chrono::milliseconds(1000);
     typename Fixture::table_lock first(config), second(config);
     const auto soon = [] { return std::chrono::steady_clock::now() + std::chrono::milliseconds(150); };
     std::int64_t fence = 0;
@@ -416,7 +416,7 @@ TEST_CASE_TEMPLATE("lease table: one holder at a time, a timeout names the holde
             CHECK(std::string(e.what()).find("nightly job") != std::string::npos);
         }
         // Renewal keeps the lease past its ttl.
-        std::this_thread::sleep_for(std::chrono::milliseconds(900));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1300));
         CHECK(second.status("jobs").held);
     }
     CHECK_FALSE(second.status("jobs").held);

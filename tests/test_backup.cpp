@@ -9,6 +9,7 @@
 #include <persist/sqlite/info.hpp>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -108,7 +109,7 @@ TEST_CASE("the manifest records the applied migrations and the schema version") 
     CHECK(made.manifest.schema_version == 2);
     CHECK(made.manifest.migrations.size() == 2);
     const auto text = read_file(made.manifest_path);
-    CHECK(text.find("schema-version 2\n") != std::string::npos);
+    CHECK(nlohmann::json::parse(text)["schema_version"] == 2);
     CHECK(sqlite::Manifest::parse(text, made.manifest_path).migrations == made.manifest.migrations);
 }
 
@@ -166,12 +167,10 @@ TEST_CASE("verify and restore refuse a damaged backup, and the live database sta
         write_file(made.path, std::string(original.size(), 'x'));
         CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("does not verify"), backup_error);
     }
-    SUBCASE("a manifest that does not match") {
-        std::string manifest = read_file(made.manifest_path);
-        const auto at = manifest.find("table notes 100");
-        REQUIRE(at != std::string::npos);
-        manifest.replace(at, 15, "table notes 999");
-        write_file(made.manifest_path, manifest);
+    SUBCASE("a manifest that does not match the file (its own checksum recomputed)") {
+        auto forged = sqlite::Manifest::parse(read_file(made.manifest_path), made.manifest_path);
+        forged.row_counts["notes"] = 999;
+        write_file(made.manifest_path, forged.text());
         CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("table notes has 100 rows, the manifest says 999"),
                              backup_error);
     }
@@ -181,26 +180,69 @@ TEST_CASE("verify and restore refuse a damaged backup, and the live database sta
     }
     SUBCASE("a manifest persist did not write") {
         write_file(made.manifest_path, "hello\n");
-        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("expected 'persist-backup-manifest 1'"),
-                             backup_error);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("not valid JSON"), backup_error);
     }
     SUBCASE("an empty manifest") {
         write_file(made.manifest_path, "");
-        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains(".manifest is empty"), backup_error);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("not valid JSON"), backup_error);
     }
-    SUBCASE("a manifest with an unknown line") {
-        write_file(made.manifest_path, read_file(made.manifest_path) + "colour blue\n");
-        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("unknown key 'colour'"), backup_error);
+    SUBCASE("a manifest with an unknown key") {
+        auto document = nlohmann::json::parse(read_file(made.manifest_path));
+        document["colour"] = "blue";
+        write_file(made.manifest_path, document.dump());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("unexpected key \"colour\""), backup_error);
     }
     SUBCASE("a manifest with a malformed number") {
-        std::string manifest = read_file(made.manifest_path);
-        manifest.replace(manifest.find("table notes 100"), 15, "table notes ten");
-        write_file(made.manifest_path, manifest);
-        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("expected a number after 'table'"), backup_error);
+        auto document = nlohmann::json::parse(read_file(made.manifest_path));
+        document["tables"][0]["rows"] = "ten";
+        write_file(made.manifest_path, document.dump());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("the rows of table notes is not an integer"),
+                             backup_error);
     }
     SUBCASE("a manifest without its checksum") {
-        write_file(made.manifest_path, "persist-backup-manifest 1\nsize 10\n");
-        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("has no sha256 line"), backup_error);
+        auto document = nlohmann::json::parse(read_file(made.manifest_path));
+        document.erase("sha256");
+        write_file(made.manifest_path, document.dump());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("key \"sha256\" is missing"), backup_error);
+    }
+    // Regressions: the line format accepted each of these edits.
+    SUBCASE("an edited persist version") {
+        auto document = nlohmann::json::parse(read_file(made.manifest_path));
+        document["persist_version"] = "9.9.9";
+        write_file(made.manifest_path, document.dump());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("manifest_sha256 does not match its other fields"),
+                             backup_error);
+    }
+    SUBCASE("an edited creation time") {
+        auto forged = sqlite::Manifest::parse(read_file(made.manifest_path), made.manifest_path);
+        forged.created_at = "yesterday";
+        write_file(made.manifest_path, forged.text());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("created_at is not a UTC time"), backup_error);
+    }
+    SUBCASE("a number with a leading zero") {
+        std::string manifest = read_file(made.manifest_path);
+        const auto at = manifest.find("\"size\": ");
+        REQUIRE(at != std::string::npos);
+        manifest.insert(at + 8, "0");
+        write_file(made.manifest_path, manifest);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("not valid JSON"), backup_error);
+    }
+    SUBCASE("trailing words") {
+        write_file(made.manifest_path, read_file(made.manifest_path) + "and more\n");
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("not valid JSON"), backup_error);
+    }
+    SUBCASE("a key given twice") {
+        std::string manifest = read_file(made.manifest_path);
+        const auto at = manifest.find("\"size\": ");
+        manifest.insert(at, "\"size\": 1,\n ");
+        write_file(made.manifest_path, manifest);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("key \"size\" appears more than once"),
+                             backup_error);
+    }
+    SUBCASE("a manifest that is a directory") {
+        fs::remove(made.manifest_path);
+        fs::create_directory(made.manifest_path);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("is not a regular file"), backup_error);
     }
     CHECK_THROWS_AS(sqlite::restore(store, made.path), backup_error);
     CHECK(rows(store) == 101);
@@ -211,8 +253,10 @@ TEST_CASE("backup and dump into a directory that does not exist are io_error, le
     test::TempDir dir;
     SqliteProcessStore store(config_at(dir / "app.db"));
     seed(store, 1);
-    CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "missing/copy.db"), doctest::Contains("cannot create backup file"), io_error);
-    CHECK_THROWS_WITH_AS(sqlite::dump(store, dir / "missing/app.sql"), doctest::Contains("cannot write"), io_error);
+    CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "missing/copy.db"),
+                         doctest::Contains("No such file or directory"), io_error);
+    CHECK_THROWS_WITH_AS(sqlite::dump(store, dir / "missing/app.sql"),
+                         doctest::Contains("No such file or directory"), io_error);
     CHECK_FALSE(fs::exists(dir / "missing"));
 }
 

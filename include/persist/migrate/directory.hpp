@@ -71,9 +71,16 @@ public:
                 problems.push_back(file + ": cannot be read");
                 continue;
             }
+            if (text.str().find('\0') != std::string::npos) {
+                problems.push_back(file + ": holds a NUL byte; SQL text never does, so the file is damaged or not SQL");
+                continue;
+            }
             auto& entry = found[version];
+            auto& same_kind = up ? entry.up : entry.down;
             if (!entry.name.empty() && entry.name != name)
                 problems.push_back(file + ": version " + std::to_string(version) + " is also used by \"" + entry.name + "\"");
+            else if (!same_kind.empty()) // "1_a" and "01_a": one version, two files
+                problems.push_back(file + ": version " + std::to_string(version) + " is also used by " + same_kind.front());
             entry.name = name;
             (up ? entry.up : entry.down).push_back(file);
             (up ? entry.up_text : entry.down_text) = text.str();

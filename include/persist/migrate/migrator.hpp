@@ -10,6 +10,7 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/detail/sql_text.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/migrate/history.hpp"
@@ -68,6 +69,7 @@ public:
                                         "cannot migrate down to version " + std::to_string(target) +
                                             ": no down script for version(s) " + missing +
                                             "; add them (<version>_<name>.down.sql) or migrate to a higher version");
+            for (const auto* migration : downs) check_script(*migration, migration->down, "down script");
             for (const auto* migration : downs) {
                 run_step(*migration, [&] {
                     store_.write([&](auto& tx) {
@@ -211,6 +213,25 @@ private:
         }
     }
 
+    // Refuses, before anything runs, SQL text that would take over the transaction or reach
+    // outside the database (a COMMIT, ATTACH, a writing PRAGMA, a NUL byte): the dialect
+    // finds them without a database. The backend judges each statement again as it runs it.
+    static void check_script(const Migration& migration, const std::string& text, const char* which) {
+        const auto place = migration.transactional ? persist::detail::ScriptPlace::in_transaction
+                                                   : persist::detail::ScriptPlace::outside_transaction;
+        const auto problems = Dialect::script_problems(text, place);
+        if (problems.empty()) return;
+        std::string message = "migration " + std::to_string(migration.version) + " (" + migration.name + ") has a " + which +
+                              " persist will not run:";
+        for (const auto& problem : problems) message += "\n  " + problem;
+        throw migration_refused(Reason::malformed_source, migration.version, message);
+    }
+
+    static void check_scripts(const std::vector<Migration>& todo) {
+        for (const auto& migration : todo)
+            if (!migration.code) check_script(migration, migration.up, "up script");
+    }
+
     template <class Fn>
     auto locked(const std::string& purpose, Fn&& fn) {
         return store_.with_lock("migrate", fn, {lock::Mode::exclusive, options_.lock_timeout, purpose});
@@ -224,6 +245,7 @@ private:
         // now: judge it only under the migrate lock, which that process holds while it runs.
         const bool in_progress = std::any_of(history.begin(), history.end(), [](const auto& r) { return r.state == "started"; });
         validate(history, list, !in_progress);
+        check_scripts(pending(history, list, target));
         if (!in_progress && pending(history, list, target).empty()) {
             const auto head = head_of(history);
             return Report{head, head, {}, {}, ""};
@@ -234,6 +256,7 @@ private:
             validate(history, list);
             report.from_version = head_of(history);
             const auto todo = pending(history, list, target);
+            check_scripts(todo);
             if (todo.empty()) {
                 report.to_version = report.from_version;
                 return report;

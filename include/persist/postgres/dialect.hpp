@@ -1,11 +1,14 @@
 // persist/postgres/dialect.hpp: PostgreSQL's SQL spelling.
 #pragma once
 
+#include "persist/detail/sql_text.hpp"
 #include "persist/dialect.hpp"
+#include "persist/postgres/script.hpp"
 
 #include <charconv>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace persist::postgres {
 
@@ -53,6 +56,26 @@ struct Dialect {
 
     static std::string upsert_clause(std::span<const std::string_view> conflict, std::span<const std::string_view> update) {
         return persist::detail::on_conflict_clause(conflict, update, "EXCLUDED");
+    }
+
+    /// Why SQL text from a file may not run at `place`, found without a database: a NUL byte
+    /// (libpq would stop reading there), an unterminated quote or comment, transaction control,
+    /// and, in a transaction, VACUUM. Empty when nothing is wrong.
+    static std::vector<std::string> script_problems(std::string_view script, persist::detail::ScriptPlace place) {
+        std::vector<std::string> problems;
+        if (const auto nul = script.find('\0'); nul != std::string_view::npos) {
+            problems.push_back("the SQL text holds a NUL byte at offset " + std::to_string(nul) +
+                               "; the server would stop reading there and silently skip the rest. Remove it");
+            return problems;
+        }
+        try {
+            for (const auto& statement : split_statements(script))
+                if (auto problem = persist::detail::statement_problem(statement, place); !problem.empty())
+                    problems.push_back("[" + persist::detail::excerpt(statement) + "]: " + problem);
+        } catch (const usage_error& e) {
+            problems.push_back(e.what());
+        }
+        return problems;
     }
 };
 

@@ -12,6 +12,7 @@
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
+#include "persist/detail/private_files.hpp"
 #include "persist/detail/timed_mutex.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
@@ -209,22 +210,46 @@ public:
     }
 
     /// Runs parameterless SQL on the writer connection in autocommit mode, outside any
-    /// transaction (for statements SQLite refuses inside one). Waits for the writer
-    /// connection until `deadline` (busy_error).
+    /// transaction (for statements SQLite refuses inside one), one prepared statement at a
+    /// time under the authorizer of persist/sqlite/script.hpp (VACUUM, foreign_keys and
+    /// legacy_alter_table allowed; transaction control, ATTACH and VACUUM INTO refused).
+    /// The connection's foreign_keys and legacy_alter_table settings are restored afterwards,
+    /// however it ends. Waits for the writer connection until `deadline` (busy_error).
     void run_outside_transaction(const std::string& sql, Deadline deadline) {
         WriteSession session(*this, deadline);
-        writer_->run_script(sql);
+        struct RestoreSettings {
+            Connection& connection;
+            ~RestoreSettings() {
+                try {
+                    if (!sqlite3_get_autocommit(connection.handle())) rollback(connection);
+                    connection.run_script("PRAGMA foreign_keys=ON;PRAGMA legacy_alter_table=OFF");
+                } catch (...) {
+                }
+            }
+        } restore{*writer_};
+        run_script(writer_->handle(), sql, ScriptPlace::outside_transaction, "statement outside a transaction");
     }
 
-    /// Writes a consistent copy of the database to `path` (VACUUM INTO), which must not exist.
+    /// Writes a consistent copy of the database to `path` (VACUUM INTO), which must not exist:
+    /// into a temporary file made exclusively (0600) beside it, fsynced, renamed into place,
+    /// the directory fsynced. Throws usage_error if `path` exists, io_error.
     void snapshot_to(const std::string& path, Deadline deadline) {
-        WriteSession session(*this, deadline);
-        sqlite3_stmt* statement = writer_->statements().get(writer_->database(), "VACUUM INTO ?");
-        bind_value(statement, 1, path);
-        const int rc = sqlite3_step(statement);
-        sqlite3_reset(statement);
-        sqlite3_clear_bindings(statement);
-        if (rc != SQLITE_DONE) throw_last_error(writer_->handle(), "VACUUM INTO " + path);
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) == 0) throw usage_error("snapshot " + path + " already exists");
+        detail::TemporaryFile temporary(path);
+        temporary.close();
+        {
+            WriteSession session(*this, deadline);
+            sqlite3_stmt* statement = writer_->statements().get(writer_->database(), "VACUUM INTO ?");
+            bind_value(statement, 1, temporary.path());
+            const int rc = sqlite3_step(statement);
+            sqlite3_reset(statement);
+            sqlite3_clear_bindings(statement);
+            if (rc != SQLITE_DONE) throw_last_error(writer_->handle(), "VACUUM INTO " + temporary.path());
+        }
+        detail::sync_file(temporary.path());
+        temporary.rename_to(path);
+        detail::sync_directory(detail::directory_of(path));
     }
 
     /// Replaces the database's content with that of the SQLite file `path`, online, through
@@ -232,11 +257,13 @@ public:
     void restore_from(const std::string& path, Deadline deadline) {
         WriteSession session(*this, deadline);
         sqlite3* source = nullptr;
-        if (sqlite3_open_v2(path.c_str(), &source, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        // Read only, never through a symlink; a crafted schema's functions do not run.
+        if (sqlite3_open_v2(path.c_str(), &source, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, nullptr) != SQLITE_OK) {
             const std::string message = sqlite3_errmsg(source);
             sqlite3_close(source);
             throw io_error("cannot open snapshot " + path + " to restore from: " + message);
         }
+        sqlite3_db_config(source, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
         sqlite3_backup* backup = sqlite3_backup_init(writer_->handle(), "main", source, "main");
         int rc = backup ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(writer_->handle());
         if (backup) sqlite3_backup_finish(backup);

@@ -6,16 +6,20 @@
 //
 // A backup is a consistent copy taken while other processes keep writing: SQLite's backup
 // API copies every page under one read transaction of a reader connection, so outside
-// writes never restart it. The copy is written under a temporary name, switched to
-// journal_mode=DELETE (a self-contained file), fsynced, renamed into place, and its
-// directory fsynced. The manifest beside it, "<backup>.manifest", records what verify()
-// checks later.
+// writes never restart it. The copy is written under an unpredictable temporary name made
+// exclusively (0600) beside the final one, switched to journal_mode=DELETE (a self-contained
+// file) and fsynced. Then the manifest ("<backup>.manifest", persist/sqlite/manifest.hpp) is
+// renamed into place and the directory fsynced, and only then the copy, and the directory
+// fsynced again: after a crash or power loss there is the complete pair, a manifest alone
+// (swept by the next backup), or nothing. A backup that fails removes what it made.
 #pragma once
 
+#include "persist/detail/private_files.hpp"
 #include "persist/dialect.hpp"
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/sqlite/backend.hpp"
+#include "persist/sqlite/manifest.hpp"
 #include "persist/store.hpp"
 #include "persist/value.hpp"
 #include "persist/version.hpp"
@@ -32,89 +36,12 @@
 #include <map>
 #include <optional>
 #include <sqlite3.h>
-#include <sstream>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
 namespace persist::sqlite {
-
-/// What a backup holds, as recorded beside it in "<backup>.manifest".
-struct Manifest {
-    std::string persist_version;                       ///< the persist that wrote it
-    std::int64_t schema_version = 0;                   ///< highest applied migration, 0 without history
-    std::map<std::int64_t, std::string> migrations;    ///< applied version -> checksum
-    std::map<std::string, std::int64_t> row_counts;    ///< table -> rows
-    std::string sha256;                                ///< of the backup file
-    std::int64_t size = 0;                             ///< of the backup file, in bytes
-    std::string created_at;                            ///< UTC, ISO 8601
-
-    /// The manifest file's text: one "key value" line each, tables and migrations one per line.
-    std::string text() const {
-        std::ostringstream out;
-        out << "persist-backup-manifest 1\n"
-            << "persist-version " << persist_version << "\n"
-            << "created-at " << created_at << "\n"
-            << "size " << size << "\n"
-            << "sha256 " << sha256 << "\n"
-            << "schema-version " << schema_version << "\n";
-        for (const auto& [version, checksum] : migrations) out << "migration " << version << " " << checksum << "\n";
-        for (const auto& [table, rows] : row_counts) out << "table " << table << " " << rows << "\n";
-        return out.str();
-    }
-
-    /// Parses text(). Throws backup_error naming `path` and the first line it cannot read.
-    static Manifest parse(const std::string& text, const std::string& path) {
-        Manifest manifest;
-        std::istringstream in(text);
-        std::string line;
-        int number = 0;
-        bool header = false;
-        auto bad = [&](const std::string& why) {
-            return backup_error("manifest " + path + " line " + std::to_string(number) + ": " + why +
-                                "; it is not a manifest persist wrote, or it was edited");
-        };
-        while (std::getline(in, line)) {
-            ++number;
-            std::istringstream fields(line);
-            std::string key;
-            fields >> key;
-            if (number == 1) {
-                std::string version;
-                fields >> version;
-                if (key != "persist-backup-manifest" || version != "1") throw bad("expected 'persist-backup-manifest 1'");
-                header = true;
-                continue;
-            }
-            auto integer = [&]() {
-                std::int64_t value = 0;
-                if (!(fields >> value)) throw bad("expected a number after '" + key + "'");
-                return value;
-            };
-            auto word = [&]() {
-                std::string value;
-                if (!(fields >> value)) throw bad("expected a value after '" + key + "'");
-                return value;
-            };
-            if (key == "persist-version") manifest.persist_version = word();
-            else if (key == "created-at") manifest.created_at = word();
-            else if (key == "size") manifest.size = integer();
-            else if (key == "sha256") manifest.sha256 = word();
-            else if (key == "schema-version") manifest.schema_version = integer();
-            else if (key == "migration") {
-                const auto version = integer();
-                manifest.migrations[version] = word();
-            } else if (key == "table") {
-                const auto table = word();
-                manifest.row_counts[table] = integer();
-            } else if (!key.empty()) throw bad("unknown key '" + key + "'");
-        }
-        if (!header) throw backup_error("manifest " + path + " is empty");
-        if (manifest.sha256.size() != 64) throw backup_error("manifest " + path + " has no sha256 line");
-        return manifest;
-    }
-};
 
 /// How far a long operation has come: database pages for backup() and restore(), bytes
 /// hashed for verify().
@@ -166,31 +93,6 @@ inline std::pair<std::string, std::int64_t> file_digest(const std::string& path,
         if (on_progress) on_progress({size, std::max(total, size)});
     }
     return {sha.finish().str(), size};
-}
-
-/// fsync of a file or directory. Throws io_error.
-inline void sync_path(const std::string& path, bool directory) {
-    const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-        const std::string why = std::strerror(errno);
-        if (fd >= 0) ::close(fd);
-        throw io_error("cannot sync " + path + " to disk: " + why);
-    }
-    ::close(fd);
-}
-
-/// Writes `text` to `path` through a temporary file, fsync and rename.
-inline void write_file_atomically(const std::string& path, const std::string& text) {
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << text;
-        out.flush();
-        if (!out) throw io_error("cannot write " + temporary + ": " + std::strerror(errno));
-    }
-    sync_path(temporary, false);
-    if (std::rename(temporary.c_str(), path.c_str()) != 0)
-        throw io_error("cannot rename " + temporary + " to " + path + ": " + std::strerror(errno));
 }
 
 /// An owned sqlite3 handle.
@@ -269,25 +171,80 @@ inline std::vector<std::filesystem::path> backups_of(const std::filesystem::path
 
 } // namespace detail
 
+/// The longest BackupOptions::max_age accepted: 100 years.
+inline constexpr std::chrono::seconds max_backup_age{std::chrono::hours(24) * 36'525};
+
+namespace detail {
+
+/// Opens `path` for reading only, through a URI with immutable=1: SQLite then creates no
+/// -wal, -shm or -journal file, takes no lock and never writes, whatever the file's header
+/// says. trusted_schema is off, so SQL functions named in a crafted schema do not run.
+/// Returns SQLite's result code; `db` is set either way (close it).
+inline int open_read_only(const std::string& path, sqlite3** db) {
+    std::string uri = "file:";
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : path) {
+        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+            uri += '%';
+            uri += hex[c >> 4];
+            uri += hex[c & 0xf];
+        } else {
+            uri += static_cast<char>(c);
+        }
+    }
+    uri += "?mode=ro&immutable=1";
+    const int rc = sqlite3_open_v2(uri.c_str(), db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+    if (rc == SQLITE_OK) sqlite3_db_config(*db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+    return rc;
+}
+
+/// Manifests in `directory` whose backup is missing ("<stem>-...backup.db.manifest" alone),
+/// older than a minute: left by a backup killed between its two renames. Removed.
+inline void remove_orphan_manifests(const std::filesystem::path& directory, const std::string& stem,
+                                    std::vector<std::string>& removed) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    const auto now = fs::file_time_type::clock::now();
+    for (const auto& entry : fs::directory_iterator(directory, ignored)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(stem + "-") || !name.ends_with(".backup.db.manifest")) continue;
+        const std::string backup = entry.path().string().substr(0, entry.path().string().size() - 9);
+        if (fs::exists(fs::symlink_status(backup, ignored))) continue;
+        const auto written = fs::last_write_time(entry.path(), ignored);
+        if (ignored || now - written < std::chrono::minutes(1)) continue;
+        if (fs::remove(entry.path(), ignored)) removed.push_back(entry.path().string());
+    }
+}
+
+} // namespace detail
+
 /// Writes a consistent copy of `store`'s database, with its manifest, while other
 /// connections and processes keep writing. `destination` is a directory (one ending in '/'
-/// is created if missing; the file is named
-/// "<database stem>-<UTC time to the microsecond>.backup.db" there, and the retention options apply to such
-/// files) or a file path that does not exist yet. Throws usage_error for an in-memory
-/// database or an existing destination file, io_error when the disk fails; a failed or
-/// killed backup leaves nothing under the final name. Thread-safety: as Store::read (it
-/// uses one reader connection; other threads and processes keep reading and writing).
+/// is created if missing, 0700; the file is named
+/// "<database stem>-<UTC time to the microsecond>.backup.db" there, and the retention options
+/// apply to such files) or a file path that does not exist yet. Files are created 0600,
+/// exclusively, never through a symlink; temporary files that a killed backup left in the
+/// destination directory are swept first. Throws usage_error for an in-memory database, an
+/// existing destination file or max_age outside (0, 100 years]; permission_error or io_error
+/// when the disk refuses or fails. A failed backup leaves nothing under the final names;
+/// a killed one may leave a manifest without its backup, which the next backup with
+/// retention options removes. Thread-safety: as Store::read (it uses one reader connection;
+/// other threads and processes keep reading and writing).
 template <class Store>
 BackupResult backup(Store& store, const std::string& destination, const BackupOptions& options = {}) {
     const std::string source = store.path();
     if (persist::detail::is_memory_path(source))
         throw usage_error("backup() needs a database file; an in-memory database has nothing to back up");
+    if (options.max_age && (*options.max_age <= std::chrono::seconds::zero() || *options.max_age > max_backup_age))
+        throw usage_error("backup max_age must be more than 0 and at most 100 years (36525 days); got " +
+                          std::to_string(options.max_age->count()) + " s");
+    if (destination.empty()) throw usage_error("backup() needs a destination: a directory or a new file name");
     namespace fs = std::filesystem;
     const fs::path database(source);
     const std::string stem = database.stem().string();
     std::error_code ec;
     fs::path target(destination);
-    if (!destination.empty() && destination.back() == '/') fs::create_directories(target, ec); // "dir/": a directory
+    if (destination.back() == '/') persist::detail::make_private_directories(destination.substr(0, destination.size() - 1));
     const bool into_directory = fs::is_directory(target, ec);
     if (into_directory) {
         // format_time without '-' and ':': "20261123T081530.123456Z", sortable, one per microsecond.
@@ -295,29 +252,33 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
         for (char c : format_time(std::chrono::system_clock::now()))
             if (c != '-' && c != ':') stamp += c;
         target /= stem + "-" + stamp + ".backup.db";
-        for (int n = 2; fs::exists(target, ec); ++n) // two backups within one microsecond
+        for (int n = 2; fs::exists(fs::symlink_status(target, ec)); ++n) // two backups within one microsecond
             target.replace_filename(stem + "-" + stamp + "-" + std::to_string(n) + ".backup.db");
-    } else if (fs::exists(target, ec)) {
+    } else if (fs::exists(fs::symlink_status(target, ec))) {
         throw usage_error("backup destination " + destination +
                           " already exists; pass a directory (persist names the file) or a new file name");
     }
     const std::string final_path = target.string();
-    const std::string temporary = final_path + ".tmp-" + std::to_string(::getpid());
+    const std::string directory = persist::detail::directory_of(final_path);
+    persist::detail::sweep_leftovers(directory, into_directory ? stem + "-" : target.filename().string());
 
     BackupResult result;
     result.path = final_path;
     result.manifest_path = final_path + ".manifest";
-    try {
+    persist::detail::TemporaryFile copy_file(final_path);
+    copy_file.close(); // SQLite opens it; an empty file is a new database to SQLite
+    {
         detail::Handle copy;
-        if (sqlite3_open_v2(temporary.c_str(), &copy.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK)
-            throw io_error("cannot create backup file " + temporary + ": " + sqlite3_errmsg(copy.db));
+        if (sqlite3_open_v2(copy_file.path().c_str(), &copy.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) != SQLITE_OK)
+            throw io_error("cannot open backup file " + copy_file.path() + ": " + sqlite3_errmsg(copy.db));
+        sqlite3_db_config(copy.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
         store.read([&](auto& tx) {
             sqlite3* from = tx.connection().handle();
             // Start the read transaction now, so every step below copies the same snapshot
             // and outside writes never restart the backup.
             tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema");
             sqlite3_backup* job = sqlite3_backup_init(copy.db, "main", from, "main");
-            if (!job) throw io_error("cannot start the backup to " + temporary + ": " + sqlite3_errmsg(copy.db));
+            if (!job) throw io_error("cannot start the backup to " + copy_file.path() + ": " + sqlite3_errmsg(copy.db));
             int rc;
             do {
                 rc = sqlite3_backup_step(job, options.pages_per_step > 0 ? options.pages_per_step : -1);
@@ -327,30 +288,38 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
                 }
             } while (rc == SQLITE_OK);
             sqlite3_backup_finish(job);
-            if (rc != SQLITE_DONE) throw_error(rc, sqlite3_errstr(rc), "backup to " + temporary);
+            if (rc != SQLITE_DONE) throw_error(rc, sqlite3_errstr(rc), "backup to " + copy_file.path());
         });
         // A backup is one self-contained file.
         if (sqlite3_exec(copy.db, "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr) != SQLITE_OK)
-            throw_last_error(copy.db, "PRAGMA journal_mode=DELETE on " + temporary);
+            throw_last_error(copy.db, "PRAGMA journal_mode=DELETE on " + copy_file.path());
         detail::describe(copy.db, result.manifest);
-    } catch (...) {
-        fs::remove(temporary, ec);
-        fs::remove(temporary + "-journal", ec);
-        throw;
     }
+    persist::detail::sync_file(copy_file.path());
+    auto [sha, size] = detail::file_digest(copy_file.path());
+    result.manifest.sha256 = sha;
+    result.manifest.size = size;
+    result.manifest.persist_version = PERSIST_VERSION_STRING;
+    result.manifest.created_at = format_time(std::chrono::system_clock::now());
+
+    persist::detail::TemporaryFile manifest_file(result.manifest_path);
+    manifest_file.write(result.manifest.text());
+    manifest_file.sync_and_close();
+    // The manifest first, durably: a crash between the renames leaves a manifest without a
+    // backup (swept later), never a backup without its manifest.
+    manifest_file.rename_to(result.manifest_path);
     try {
-        detail::sync_path(temporary, false);
-        auto [sha, size] = detail::file_digest(temporary);
-        result.manifest.sha256 = sha;
-        result.manifest.size = size;
-        result.manifest.persist_version = PERSIST_VERSION_STRING;
-        result.manifest.created_at = format_time(std::chrono::system_clock::now());
-        detail::write_file_atomically(result.manifest_path, result.manifest.text());
-        if (std::rename(temporary.c_str(), final_path.c_str()) != 0)
-            throw io_error("cannot rename " + temporary + " to " + final_path + ": " + std::strerror(errno));
-        detail::sync_path(target.parent_path().empty() ? std::string(".") : target.parent_path().string(), true);
+        persist::detail::sync_directory(directory);
+        copy_file.rename_to(final_path);
+        persist::detail::sync_directory(directory);
     } catch (...) {
-        fs::remove(temporary, ec);
+        // Neither name may stay behind an error: the caller was told the backup failed.
+        ::unlink(final_path.c_str());
+        ::unlink(result.manifest_path.c_str());
+        try {
+            persist::detail::sync_directory(directory);
+        } catch (const error&) {
+        }
         throw;
     }
 
@@ -362,9 +331,16 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
             const bool beyond_keep = options.keep.value_or(0) > 0 && i >= *options.keep;
             const bool too_old = options.max_age && now - fs::last_write_time(existing[i], ec) > *options.max_age;
             if (beyond_keep || too_old) {
-                fs::remove(existing[i], ec);
                 fs::remove(existing[i].string() + ".manifest", ec);
+                fs::remove(existing[i], ec);
                 result.removed.push_back(existing[i].string());
+            }
+        }
+        detail::remove_orphan_manifests(target.parent_path(), stem, result.removed);
+        if (!result.removed.empty()) {
+            try {
+                persist::detail::sync_directory(directory);
+            } catch (const error&) {
             }
         }
     }
@@ -378,13 +354,21 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 /// `on_progress` follows the hashing of the file, in bytes. Thread-safety: touches no
 /// shared state; any thread may call it.
 inline Manifest verify(const std::string& path, const ProgressCallback& on_progress = {}) {
+    namespace fs = std::filesystem;
     const std::string manifest_path = path + ".manifest";
-    std::ifstream manifest_file(manifest_path, std::ios::binary);
-    if (!std::filesystem::exists(path))
-        throw backup_error("backup " + path + " does not exist");
-    if (!manifest_file)
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw backup_error("backup " + path + " does not exist");
+    if (!fs::is_regular_file(path, ec)) throw backup_error("backup " + path + " is not a regular file");
+    if (!fs::exists(manifest_path, ec))
         throw backup_error("backup " + path + " has no manifest (" + manifest_path +
                            "); without it the file cannot be checked. Make backups with persist backup");
+    if (!fs::is_regular_file(manifest_path, ec)) throw backup_error("manifest " + manifest_path + " is not a regular file");
+    const auto manifest_size = fs::file_size(manifest_path, ec);
+    if (ec || manifest_size > Manifest::max_bytes)
+        throw backup_error("manifest " + manifest_path + " is larger than " + std::to_string(Manifest::max_bytes) +
+                           " bytes or unreadable; it is not a manifest persist wrote");
+    std::ifstream manifest_file(manifest_path, std::ios::binary);
+    if (!manifest_file) throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(errno));
     const std::string text((std::istreambuf_iterator<char>(manifest_file)), std::istreambuf_iterator<char>());
     const Manifest expected = Manifest::parse(text, manifest_path);
 
@@ -396,7 +380,7 @@ inline Manifest verify(const std::string& path, const ProgressCallback& on_progr
         problems.push_back("SHA-256 is " + sha + ", the manifest says " + expected.sha256);
 
     detail::Handle db;
-    if (sqlite3_open_v2(path.c_str(), &db.db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    if (detail::open_read_only(path, &db.db) != SQLITE_OK) {
         problems.push_back(std::string("cannot open it: ") + sqlite3_errmsg(db.db));
     } else {
         // Every row of `sql` as one line of text; a failure becomes a line starting "error: ".
@@ -473,15 +457,21 @@ struct RestoreResult {
 /// Store::write.
 template <class Store>
 RestoreResult restore(Store& store, const std::string& path, const BackupOptions& options = {}) {
+    // One resolved path for verifying and copying, opened without following a symlink:
+    // what was verified is what is copied in.
+    std::error_code ec;
+    const auto resolved = std::filesystem::canonical(path, ec);
+    if (ec) throw backup_error("backup " + path + " does not exist (" + ec.message() + ")");
+    const std::string source = resolved.string();
     RestoreResult result;
-    result.manifest = verify(path);
+    result.manifest = verify(source);
     LockOptions lock;
     lock.purpose = "restore from " + path;
     store.with_lock("migrate", [&] {
         const std::string directory = store.path() + ".before-restore";
-        std::filesystem::create_directories(directory);
+        persist::detail::make_private_directories(directory);
         result.safety_copy = backup(store, directory, options).path;
-        store.backend().restore_from(path, std::chrono::steady_clock::now() + store.config().busy_timeout);
+        store.backend().restore_from(source, std::chrono::steady_clock::now() + store.config().busy_timeout);
     }, lock);
     return result;
 }

@@ -2,9 +2,11 @@
 #pragma once
 
 #include "persist/dialect.hpp"
+#include "persist/sqlite/script.hpp"
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace persist::sqlite {
 
@@ -41,6 +43,12 @@ struct Dialect {
 
     /// sqlite3_last_insert_rowid() gives an insert's key.
     static constexpr bool has_rowid = true;
+
+    /// Why SQL text from a file may not run at `place` (see persist/sqlite/script.hpp), found
+    /// without a database; empty when nothing is wrong.
+    static std::vector<std::string> script_problems(std::string_view script, persist::detail::ScriptPlace place) {
+        return sqlite::script_problems(script, place);
+    }
 
     static std::string upsert_clause(std::span<const std::string_view> conflict,
                                      std::span<const std::string_view> update) {

@@ -8,6 +8,7 @@
 #include "persist/detail/row.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
+#include "persist/sqlite/script.hpp"
 #include "persist/sqlite/values.hpp"
 
 #include <cstdint>
@@ -166,9 +167,16 @@ public:
         return sqlite3_changes64(connection_->handle());
     }
 
-    /// Runs parameterless SQL holding one or more statements (DDL scripts). It accepts no
-    /// values, so none can be spliced in.
-    void execute_script(const std::string& sql) { connection_->run_script(sql); }
+    /// Runs parameterless SQL holding one or more statements (DDL scripts), one prepared
+    /// statement at a time. It accepts no values, so none can be spliced in. The text may not
+    /// take over the transaction or reach outside the database (persist/sqlite/script.hpp):
+    /// BEGIN/COMMIT/ROLLBACK/SAVEPOINT, ATTACH/DETACH, VACUUM and PRAGMAs that write (except
+    /// defer_foreign_keys, user_version, application_id) are refused with usage_error before
+    /// they run, and so is text holding a NUL byte. Statements before a failing one are undone
+    /// with the transaction. Throws usage_error, and the mapped error of a failing statement.
+    void execute_script(std::string_view sql) {
+        run_script(connection_->handle(), sql, ScriptPlace::in_transaction, "execute_script");
+    }
 
     /// The rowid of the last row this connection inserted.
     std::int64_t last_insert_id() const noexcept {

@@ -1,0 +1,122 @@
+// persist/detail/sql_text.hpp: what persist reads from SQL text it did not write (migration
+// files, dumps) before anything runs: NUL bytes, and statements that would take control of
+// the transaction or reach outside the database. Each backend splits its own scripts (its
+// quoting rules differ); the rules for one statement are shared here.
+#pragma once
+
+#include "persist/error.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace persist::detail {
+
+/// Where SQL from a file runs: inside the transaction persist opened for it, or on its own
+/// (a migration marked "-- persist:no-transaction").
+enum class ScriptPlace { in_transaction, outside_transaction };
+
+/// The first `count` words of `statement`, upper-cased, skipping white space and comments
+/// (-- to the end of the line, /* ... */) and the dot of "schema.name". A word is letters,
+/// digits and '_'; anything else ends the scan ("PRAGMA main.user_version = 1" gives PRAGMA,
+/// MAIN, USER_VERSION).
+inline std::vector<std::string> leading_words(std::string_view statement, std::size_t count) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (i < statement.size() && words.size() < count) {
+        const char c = statement[i];
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            ++i;
+        } else if (c == '-' && i + 1 < statement.size() && statement[i + 1] == '-') {
+            const auto end = statement.find('\n', i);
+            i = end == std::string_view::npos ? statement.size() : end + 1;
+        } else if (c == '/' && i + 1 < statement.size() && statement[i + 1] == '*') {
+            const auto end = statement.find("*/", i + 2);
+            i = end == std::string_view::npos ? statement.size() : end + 2;
+        } else if (c == '.' && !words.empty()) {
+            ++i; // schema.name: both words count
+        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+            std::string word;
+            while (i < statement.size() &&
+                   (std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_'))
+                word += static_cast<char>(std::toupper(static_cast<unsigned char>(statement[i++])));
+            words.push_back(std::move(word));
+        } else {
+            break;
+        }
+    }
+    return words;
+}
+
+/// 'text' with embedded quotes doubled, as an SQL string literal. Throws usage_error for a
+/// NUL byte, which would end the SQL text.
+inline std::string single_quote(std::string_view text) {
+    if (text.find('\0') != std::string_view::npos) throw usage_error("an SQL string literal cannot hold a NUL byte");
+    std::string quoted = "'";
+    for (char c : text) {
+        if (c == '\'') quoted += '\'';
+        quoted += c;
+    }
+    return quoted + "'";
+}
+
+/// Whether `statement` holds anything besides white space, comments and semicolons.
+inline bool has_content(std::string_view statement) {
+    std::size_t i = 0;
+    while (i < statement.size()) {
+        const char c = statement[i];
+        if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
+            ++i;
+        } else if (c == '-' && i + 1 < statement.size() && statement[i + 1] == '-') {
+            const auto end = statement.find('\n', i);
+            i = end == std::string_view::npos ? statement.size() : end + 1;
+        } else if (c == '/' && i + 1 < statement.size() && statement[i + 1] == '*') {
+            const auto end = statement.find("*/", i + 2);
+            i = end == std::string_view::npos ? statement.size() : end + 2;
+        } else {
+            return true;
+        }
+    }
+    return false;
+}
+
+/// Why `statement` may not run from a file at `place`, or "" when it may. Refused: transaction
+/// control (BEGIN, START, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE
+/// TRANSACTION), ATTACH and DETACH, and VACUUM inside a transaction. The backends check PRAGMA
+/// and what a statement really does when they prepare it; this is the check that needs no
+/// database, so a bad migration is refused before anything runs.
+inline std::string statement_problem(std::string_view statement, ScriptPlace place) {
+    const auto words = leading_words(statement, 3);
+    if (words.empty()) return "";
+    const std::string& first = words[0];
+    static constexpr std::string_view control[] = {"BEGIN", "START", "COMMIT", "END", "ROLLBACK",
+                                                   "ABORT", "SAVEPOINT", "RELEASE"};
+    if (std::find(std::begin(control), std::end(control), first) != std::end(control) ||
+        (first == "PREPARE" && words.size() > 1 && words[1] == "TRANSACTION"))
+        return first + " controls the transaction, which persist owns: a migration or dump must not begin, "
+                       "commit or roll back (persist runs each migration in a transaction of its own; mark one "
+                       "that cannot run in a transaction with '-- persist:no-transaction')";
+    if (first == "ATTACH" || first == "DETACH")
+        return first + " reaches another database file; SQL from a migration or dump may only change this database";
+    if (first == "VACUUM" && std::find(words.begin(), words.end(), "INTO") != words.end())
+        return "VACUUM INTO writes another file; SQL from a migration or dump may only change this database";
+    if (first == "VACUUM" && place == ScriptPlace::in_transaction)
+        return "VACUUM cannot run inside a transaction; put it in a migration of its own marked "
+               "'-- persist:no-transaction'";
+    return "";
+}
+
+/// The first line of `statement`, shortened for messages.
+inline std::string excerpt(std::string_view statement) {
+    std::size_t start = 0;
+    while (start < statement.size() && std::isspace(static_cast<unsigned char>(statement[start]))) ++start;
+    std::string_view rest = statement.substr(start);
+    const auto end = rest.find('\n');
+    if (end != std::string_view::npos) rest = rest.substr(0, end);
+    if (rest.size() > 80) return std::string(rest.substr(0, 77)) + "...";
+    return std::string(rest);
+}
+
+} // namespace persist::detail

@@ -1,0 +1,58 @@
+// Fails chosen POSIX calls of this test executable: persist is header-only, so its calls to
+// rename() and fsync() resolve to these definitions, which forward to libc's unless a fault
+// is armed. Include in exactly one translation unit of an executable.
+#pragma once
+
+#include <atomic>
+#include <cerrno>
+#include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace test::posix_faults {
+
+/// The n-th call from now (1 = the next) fails with `error`; 0 disarms.
+struct Fault {
+    std::atomic<int> countdown{0};
+    std::atomic<int> error{EIO};
+    std::atomic<int> calls{0};
+    bool fire() {
+        ++calls;
+        int left = countdown.load();
+        while (left > 0 && !countdown.compare_exchange_weak(left, left - 1)) {
+        }
+        return left == 1;
+    }
+    void arm(int nth, int code = EIO) {
+        error = code;
+        countdown = nth;
+        calls = 0;
+    }
+};
+
+inline Fault rename_fault, fsync_fault, directory_fsync_fault;
+
+} // namespace test::posix_faults
+
+extern "C" int rename(const char* from, const char* to) {
+    using real_t = int (*)(const char*, const char*);
+    static const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, "rename"));
+    if (test::posix_faults::rename_fault.fire()) {
+        errno = test::posix_faults::rename_fault.error;
+        return -1;
+    }
+    return real(from, to);
+}
+
+extern "C" int fsync(int fd) {
+    using real_t = int (*)(int);
+    static const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, "fsync"));
+    struct stat st {};
+    const bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    auto& fault = directory ? test::posix_faults::directory_fsync_fault : test::posix_faults::fsync_fault;
+    if (fault.fire()) {
+        errno = fault.error;
+        return -1;
+    }
+    return real(fd);
+}

@@ -1,0 +1,344 @@
+// Hostile input and failing system calls against the SQLite side: crafted databases and
+// dumps, migration texts that try to take over the transaction, planted symlinks, a loose
+// umask, and rename/fsync failures at every point of a backup. Each case was a defect found
+// by adversarial testing (issue 15); each test fails on the code before the fix.
+#include "posix_faults.hpp"
+#include "support.hpp"
+
+#include <ostream> // doctest prints std::error_code through it
+#include <doctest/doctest.h>
+#include <persist/migrate.hpp>
+#include <persist/sqlite.hpp>
+#include <persist/sqlite/backup.hpp>
+#include <persist/sqlite/dump.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace persist;
+namespace fs = std::filesystem;
+
+namespace {
+Config config_at(const std::string& path) {
+    Config config = Config::for_app("hostile-test");
+    config.db_path = path;
+    return config;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+/// Runs raw SQL on a database file with the plain sqlite3 API (as an attacker would).
+void raw(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* message = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    INFO(sql << ": " << (message ? message : ""));
+    sqlite3_free(message);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+std::vector<std::string> names_in(const std::string& directory) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+unsigned mode_of(const std::string& path) {
+    struct stat st {};
+    REQUIRE(::lstat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777u;
+}
+
+/// A pid that no longer runs (a child that has exited and been reaped).
+pid_t dead_pid() {
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return child;
+}
+} // namespace
+
+TEST_CASE("dump refuses a crafted schema whose SQL does more than create its object") {
+    test::TempDir dir;
+    const std::string path = dir / "crafted.db";
+    raw(path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    // What an attacker with the file can do: rewrite the stored CREATE text.
+    raw(path, "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = 'CREATE TABLE t(x); COMMIT; VACUUM INTO ''"
+                  + dir / "escaped.db" + "''; ATTACH ''" + dir / "attached.db" + "'' AS a' WHERE name = 't';");
+    SqliteProcessStore store(config_at(path));
+    CHECK_THROWS_WITH_AS(sqlite::dump(store, dir / "out.sql"),
+                         doctest::Contains("the schema of table t is not one CREATE table statement (more SQL follows"),
+                         corrupt_error);
+    CHECK_FALSE(fs::exists(dir / "out.sql"));
+
+}
+
+TEST_CASE("load runs a dump statement by statement and refuses what would escape the transaction") {
+    test::TempDir dir;
+    const std::string sql = dir / "hostile.sql";
+    const std::pair<const char*, const char*> cases[] = {
+        {"CREATE TABLE t(x);\nCOMMIT;\nCREATE TABLE after_commit(y);\n", "[COMMIT;]: COMMIT controls the transaction"},
+        {"CREATE TABLE t(x);\nATTACH 'elsewhere.db' AS e;\n", "ATTACH reaches another database file"},
+        {"CREATE TABLE t(x);\nPRAGMA writable_schema=ON;\n", "PRAGMA writable_schema is not allowed"},
+        {"CREATE TABLE t(x);\nSAVEPOINT s;\n", "SAVEPOINT controls the transaction"},
+        {"CREATE TABLE t(x);\nVACUUM INTO 'copy.db';\n", "VACUUM INTO writes another file"},
+        // Found only when the statement is prepared: the authorizer.
+        {"CREATE TABLE t(x);\nSELECT load_extension('x');\n", "it loads a shared library"},
+    };
+    for (const auto& [text, why] : cases) {
+        CAPTURE(text);
+        write_file(sql, text);
+        const std::string db = dir / "fresh.db";
+        {
+            SqliteProcessStore fresh(config_at(db));
+            CHECK_THROWS_WITH_AS(sqlite::load(fresh, sql), doctest::Contains(why), usage_error);
+            // Nothing of the dump stayed: the whole load rolled back.
+            CHECK(fresh.read([](auto& tx) {
+                return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0];
+            }) == 0);
+        }
+        CHECK_FALSE(fs::exists(dir / "elsewhere.db"));
+        CHECK_FALSE(fs::exists(dir / "copy.db"));
+        CHECK_FALSE(fs::exists("copy.db"));
+        fs::remove(db);
+        fs::remove(db + "-wal");
+        fs::remove(db + "-shm");
+    }
+}
+
+TEST_CASE("SQL text with a NUL byte is refused whole") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    const std::string text("CREATE TABLE u(x);\0DROP TABLE t;", 32);
+    CHECK_THROWS_WITH_AS(store.write([&](auto& tx) { tx.execute_script(text); }),
+                         doctest::Contains("holds a NUL byte at offset 18"), usage_error);
+
+    SUBCASE("in a migration file: malformed before anything runs") {
+        fs::create_directories(dir / "migrations");
+        write_file(dir / "migrations/1_first.up.sql", "CREATE TABLE t(x);");
+        write_file(dir / "migrations/2_nul.up.sql", text);
+        try {
+            store.migrate(migrate::Directory(dir / "migrations"));
+            FAIL("a NUL byte was accepted");
+        } catch (const migrate::migration_refused& e) {
+            CHECK(e.reason() == migrate::Reason::malformed_source);
+            CHECK(std::string(e.what()).find("2_nul.up.sql: holds a NUL byte") != std::string::npos);
+        }
+        // Not even migration 1 ran: the check comes before anything.
+        CHECK(store.read([](auto& tx) {
+            return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 't'")[0];
+        }) == 0);
+    }
+}
+
+TEST_CASE("a transactional migration that controls the transaction is malformed before anything runs") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    fs::create_directories(dir / "migrations");
+    write_file(dir / "migrations/1_first.up.sql", "CREATE TABLE t(x);");
+    write_file(dir / "migrations/2_sneaky.up.sql", "CREATE TABLE u(x);\nCOMMIT;\nBEGIN;\nDROP TABLE t;\n");
+    try {
+        store.migrate(migrate::Directory(dir / "migrations"));
+        FAIL("COMMIT in a migration was accepted");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::malformed_source);
+        CHECK(e.version() == 2);
+        CHECK(std::string(e.what()).find("[COMMIT;]: COMMIT controls the transaction") != std::string::npos);
+    }
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0]; }) == 0);
+
+    SUBCASE("ATTACH and a writing PRAGMA too") {
+        write_file(dir / "migrations/2_sneaky.up.sql", "ATTACH 'x.db' AS x;\nPRAGMA journal_mode=DELETE;\n");
+        CHECK_THROWS_WITH_AS(store.migrate(migrate::Directory(dir / "migrations")),
+                             doctest::Contains("ATTACH reaches another database file"), migration_error);
+        CHECK_THROWS_WITH_AS(store.migrate(migrate::Directory(dir / "migrations")),
+                             doctest::Contains("PRAGMA journal_mode is not allowed"), migration_error);
+    }
+    SUBCASE("a no-transaction migration may VACUUM, and its foreign_keys change does not outlive it") {
+        write_file(dir / "migrations/2_sneaky.up.sql",
+                   "-- persist:no-transaction\nPRAGMA foreign_keys=OFF;\nVACUUM;\n");
+        store.migrate(migrate::Directory(dir / "migrations"));
+        CHECK(store.write([](auto& tx) { return tx.template query<std::int64_t>("PRAGMA foreign_keys")[0]; }) == 1);
+    }
+    SUBCASE("but not VACUUM INTO") {
+        write_file(dir / "migrations/2_sneaky.up.sql", "-- persist:no-transaction\nVACUUM INTO 'x.db';\n");
+        CHECK_THROWS_WITH_AS(store.migrate(migrate::Directory(dir / "migrations")),
+                             doctest::Contains("VACUUM INTO writes another file"), migration_error);
+        CHECK_FALSE(fs::exists("x.db"));
+        // And the check as it runs, for SQL that reaches the backend another way.
+        CHECK_THROWS_WITH_AS(store.backend().run_outside_transaction("VACUUM INTO 'x.db'", std::chrono::steady_clock::now() +
+                                                                                               std::chrono::seconds(5)),
+                             doctest::Contains("refused before anything ran"), usage_error);
+        CHECK_FALSE(fs::exists("x.db"));
+    }
+}
+
+TEST_CASE("execute_script refuses transaction control and writing PRAGMAs, and allows reads") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute_script("CREATE TABLE a(x); COMMIT"); }),
+                         doctest::Contains("execute_script: refused before anything ran:\n  [COMMIT]: COMMIT controls the transaction"), usage_error);
+    CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute_script("PRAGMA synchronous=OFF"); }),
+                         doctest::Contains("PRAGMA synchronous is not allowed"), usage_error);
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE a(x); PRAGMA user_version=7; PRAGMA table_info(a); PRAGMA foreign_key_check;");
+    });
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("PRAGMA user_version")[0]; }) == 7);
+}
+
+TEST_CASE("TEXT with NUL bytes and tables with generated columns survive dump and load") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    const std::string with_nul("a\0b", 3);
+    store.write([&](auto& tx) {
+        tx.execute_script("CREATE TABLE g (x INTEGER, doubled INTEGER AS (x * 2), stored TEXT AS (x || '!') STORED, note TEXT)");
+        tx.execute("INSERT INTO g (x, note) VALUES (?, ?)", 21, with_nul);
+    });
+    sqlite::dump(store, dir / "app.sql");
+    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    sqlite::load(fresh, dir / "app.sql");
+    const auto row = fresh.read([](auto& tx) {
+        return tx.template query_one<std::tuple<std::int64_t, std::int64_t, std::string, std::string, std::string>>(
+            "SELECT x, doubled, stored, note, typeof(note) FROM g");
+    });
+    REQUIRE(row);
+    CHECK(std::get<0>(*row) == 21);
+    CHECK(std::get<1>(*row) == 42);
+    CHECK(std::get<2>(*row) == "21!");
+    CHECK(std::get<3>(*row) == with_nul);
+    CHECK(std::get<4>(*row) == "text");
+}
+
+TEST_CASE("migration files whose versions differ only by zero padding are duplicates") {
+    test::TempDir dir;
+    fs::create_directories(dir / "migrations");
+    write_file(dir / "migrations/1_a.up.sql", "CREATE TABLE a(x);");
+    write_file(dir / "migrations/01_a.up.sql", "CREATE TABLE b(x);");
+    try {
+        (void)migrate::Directory(dir / "migrations").migrations();
+        FAIL("a duplicate version was accepted");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::malformed_source);
+        CHECK(std::string(e.what()).find("1_a.up.sql: version 1 is also used by 01_a.up.sql") != std::string::npos);
+    }
+}
+
+TEST_CASE("symlinks planted where backup and dump write do not redirect them") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x); INSERT INTO t VALUES (1);"); });
+    const std::string victim = dir / "victim.txt";
+    write_file(victim, "precious");
+    // The names the old code wrote through, with truncate.
+    const std::string pid = std::to_string(::getpid());
+    for (const char* name : {"copy.db.tmp-", "copy.db.manifest.tmp-", "app.sql.tmp-"}) fs::create_symlink(victim, dir / (name + pid));
+    // And the final names themselves.
+    fs::create_symlink(victim, dir / "app.sql");
+    const auto made = sqlite::backup(store, dir / "copy.db");
+    sqlite::dump(store, dir / "app.sql");
+    CHECK(read_file(victim) == "precious");
+    CHECK(fs::is_regular_file(fs::symlink_status(dir / "app.sql"))); // the symlink was replaced, not followed
+    CHECK(sqlite::verify(made.path).row_counts.at("t") == 1);
+}
+
+TEST_CASE("backups, manifests, dumps and the directories persist creates are private whatever the umask") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
+    const mode_t old = ::umask(0);
+    const auto made = sqlite::backup(store, dir / "new/backups/");
+    sqlite::dump(store, dir / "app.sql");
+    ::umask(old);
+    CHECK(mode_of(dir / "new") == 0700);
+    CHECK(mode_of(dir / "new/backups") == 0700);
+    CHECK(mode_of(made.path) == 0600);
+    CHECK(mode_of(made.manifest_path) == 0600);
+    CHECK(mode_of(dir / "app.sql") == 0600);
+}
+
+TEST_CASE("a backup that fails at any rename or fsync leaves nothing under its final names") {
+    using namespace test::posix_faults;
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x); INSERT INTO t VALUES (1);"); });
+    fs::create_directories(dir / "backups");
+    int failures = 0;
+    for (Fault* fault : {&rename_fault, &fsync_fault, &directory_fsync_fault}) {
+        for (int nth = 1;; ++nth) {
+            CAPTURE(nth);
+            fault->arm(nth);
+            bool failed = false;
+            try {
+                sqlite::backup(store, dir / "backups");
+            } catch (const io_error& e) {
+                failed = true;
+                ++failures;
+                CHECK(std::string(e.what()).find("Input/output error") != std::string::npos);
+            }
+            fault->arm(0);
+            if (!failed) break;
+            CHECK(names_in(dir / "backups").empty()); // no backup, no manifest, no temporary
+        }
+        for (const auto& name : names_in(dir / "backups")) fs::remove(dir / ("backups/" + name));
+    }
+    CHECK(failures >= 5); // two renames, file syncs, two directory syncs
+}
+
+TEST_CASE("leftovers of a killed backup are swept by the next one") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
+    fs::create_directories(dir / "backups");
+    const std::string dead = std::to_string(dead_pid());
+    const std::string live = std::to_string(::getpid());
+    const std::string stale = dir / ("backups/app-20200101T000000.000000Z.backup.db.tmp-" + dead + "-AbCdEf");
+    const std::string running = dir / ("backups/app-20200101T000000.000000Z.backup.db.tmp-" + live + "-XyZxyZ");
+    for (const std::string& name : {stale, stale + "-journal", stale + ".manifest", running}) write_file(name, "x");
+    write_file(dir / ("backups/app-20200101T000000.000000Z.backup.db.manifest.tmp-" + dead + "-QwErTy"), "{}");
+    // A manifest whose backup is gone, written long ago.
+    const std::string orphan = dir / "backups/app-20200102T000000.000000Z.backup.db.manifest";
+    write_file(orphan, "{}");
+    fs::last_write_time(orphan, fs::file_time_type::clock::now() - std::chrono::hours(2));
+    sqlite::BackupOptions keep;
+    keep.keep = 5;
+    const auto made = sqlite::backup(store, dir / "backups", keep);
+    CHECK_FALSE(fs::exists(stale));
+    CHECK_FALSE(fs::exists(stale + "-journal"));
+    CHECK(fs::exists(running));                 // its process is alive: not ours to remove
+    CHECK(fs::exists(stale + ".manifest"));     // not a temporary name
+    CHECK_FALSE(fs::exists(orphan));
+    CHECK(std::find(made.removed.begin(), made.removed.end(), orphan) != made.removed.end());
+}
+
+TEST_CASE("backup refuses a maximum age it cannot represent") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
+    fs::create_directories(dir / "backups");
+    const auto first = sqlite::backup(store, dir / "backups");
+    sqlite::BackupOptions options;
+    options.max_age = std::chrono::hours(24) * 106752;
+    CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "backups", options),
+                         doctest::Contains("max_age must be more than 0 and at most 100 years"), usage_error);
+    options.max_age = std::chrono::seconds(-1);
+    CHECK_THROWS_AS(sqlite::backup(store, dir / "backups", options), usage_error);
+    options.max_age = std::chrono::hours(24) * 36525;
+    sqlite::backup(store, dir / "backups", options);
+    CHECK(fs::exists(first.path)); // a fresh backup is never "too old"
+}

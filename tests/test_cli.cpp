@@ -5,6 +5,7 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/sqlite.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -227,12 +228,12 @@ TEST_CASE("backup, verify, restore, dump and load") {
     // dump to stdout and to a file; load into a new database, refused into a full one.
     r = cli({"dump"});
     CHECK(r.code == 0);
-    CHECK(r.out.find("INSERT INTO \"notes\" VALUES(2,'second');") != std::string::npos);
+    CHECK(r.out.find("INSERT INTO \"notes\"(\"id\",\"body\") VALUES(2,'second');") != std::string::npos);
     r = cli({"dump", cli.dir / "app.sql"});
     CHECK(r.code == 0);
     r = run({"--db", cli.dir / "copy.db", "load", cli.dir / "app.sql"}, cli.dir.path);
     CHECK(r.code == 0);
-    CHECK(run({"--db", cli.dir / "copy.db", "dump"}, cli.dir.path).out.find("INSERT INTO \"notes\" VALUES(2,'second');") !=
+    CHECK(run({"--db", cli.dir / "copy.db", "dump"}, cli.dir.path).out.find("INSERT INTO \"notes\"(\"id\",\"body\") VALUES(2,'second');") !=
           std::string::npos);
     r = cli({"load", cli.dir / "app.sql"});
     CHECK(r.code == 2);
@@ -340,4 +341,63 @@ TEST_CASE("a bad environment value is exit code 2; a damaged live database is ex
     CHECK(r.err.rfind("persist: ", 0) == 0);
     CHECK(r.err.find("not a database") != std::string::npos);
     CHECK(cli({"--json", "info"}).out.find("\"exit_code\":1") != std::string::npos);
+}
+
+TEST_CASE("--json prints exactly one JSON document on stdout for every outcome") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    // Each parses as one document (nlohmann refuses trailing text) and says how it ended.
+    auto document = [](const Result& r) {
+        INFO("stdout: " << r.out << " stderr: " << r.err);
+        nlohmann::json parsed;
+        REQUIRE_NOTHROW(parsed = nlohmann::json::parse(r.out));
+        return parsed;
+    };
+    const std::vector<std::vector<std::string>> refused = {
+        {"--json", "frobnicate"},
+        {"--json"},
+        {"--json", "info", "--what"},
+        {"--json", "--timeout", "abc", "info"},
+        {"--json", "backup", "--keep", "-1"},
+        {"--json", "backup", "--keep", "99999999999999999999"},
+        {"--json", "backup", "--keep", "0"},
+        {"--json", "backup", "--max-age-days", "106752"},
+        {"--json", "backup", "--max-age-days", "-3"},
+        {"--json", "down", "--to", "-3"},
+        {"--json", "down", "--to", "99999999999999999999"},
+        {"--json", "baseline", "0"},
+        {"--json", "--env-prefix", std::string(5000, 'A'), "info"},
+        {"--json", "--env-prefix", "1BAD", "info"},
+        {"--json", "unlock", "--force", "migrate"}, // a free OS lock: nothing to unlock
+    };
+    for (const auto& args : refused) {
+        CAPTURE(args.size() > 1 ? args[1] : std::string());
+        const auto r = cli(args);
+        CHECK(r.code == 2);
+        const auto parsed = document(r);
+        CHECK(parsed["ok"] == false);
+        CHECK(parsed["exit_code"] == 2);
+        CHECK(parsed["message"].get<std::string>().size() > 10);
+    }
+    const auto help = document(run({"--json", "--help"}, cli.dir.path));
+    CHECK(help["help"].get<std::string>().find("backup") != std::string::npos);
+    const auto dumped = document(cli({"--json", "dump"}));
+    CHECK(dumped["sql"].get<std::string>().find("CREATE TABLE notes") != std::string::npos);
+    CHECK(dumped["tables"] == 3); // notes and the two history tables
+}
+
+TEST_CASE("a database path that is not a regular file is refused, without JSON or with it") {
+    test::TempDir dir;
+    for (const char* path : {"/dev/null", "/dev/zero"}) {
+        const auto r = run({"--db", path, "info"}, dir.path);
+        CHECK(r.code == 2);
+        CHECK(r.err == std::string("persist: ") + path + " is not a regular file, so it cannot be a database; give --db the "
+                                                         "database file\n");
+    }
+    ::mkfifo((dir / "fifo").c_str(), 0600);
+    CHECK(run({"--db", dir / "fifo", "migrate"}, dir.path).code == 2);
+    // The library refuses it too, with a typed error.
+    Config config = Config::for_app("cli-test");
+    config.db_path = "/dev/null";
+    CHECK_THROWS_WITH_AS(SqliteStore{config}, doctest::Contains("it is not a regular file"), config_error);
 }

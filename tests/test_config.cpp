@@ -124,6 +124,17 @@ TEST_CASE("from_env rejects bad values with the variable, the value and what is 
         CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
               "TESTAPP_BUSY_TIMEOUT_MS=\"-5\" is not a whole number between 0 and 86400000");
     }
+    SUBCASE("busy timeout beyond 64 bits (was undefined behaviour)") {
+        test::EnvVar timeout("TESTAPP_BUSY_TIMEOUT_MS", "99999999999999999999");
+        CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
+              "TESTAPP_BUSY_TIMEOUT_MS=\"99999999999999999999\" is not a whole number between 0 and 86400000");
+    }
+    SUBCASE("busy timeout with a plus sign or spaces") {
+        for (const char* text : {"+5", " 5", "5 "}) {
+            test::EnvVar timeout("TESTAPP_BUSY_TIMEOUT_MS", text);
+            CHECK_THROWS_AS(Config::from_env("TESTAPP"), config_error);
+        }
+    }
     SUBCASE("cache size too small") {
         test::EnvVar cache("TESTAPP_CACHE_SIZE_KIB", "1");
         CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==

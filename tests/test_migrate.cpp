@@ -108,8 +108,8 @@ TEST_CASE("a failing migration rolls back with its history row; earlier ones sta
     const auto e = refusal([&] { store.migrate(source); });
     CHECK(e.reason() == Reason::failed);
     CHECK(e.version() == 2);
-    CHECK(std::string(e.what()) == "migration 2 (broken) failed: SQL failed: no such table: missing [CREATE TABLE b (x INTEGER); "
-                                   "INSERT INTO missing VALUES (1)]; it was rolled back, earlier migrations stay applied");
+    CHECK(std::string(e.what()) == "migration 2 (broken) failed: SQL failed: no such table: missing [execute_script: INSERT INTO "
+                                   "missing VALUES (1)]; it was rolled back, earlier migrations stay applied");
     CHECK(count(store, "SELECT count(*) FROM persist_schema_history") == 1);
     CHECK(count(store, "SELECT count(*) FROM sqlite_schema WHERE name = 'b'") == 0);
 }

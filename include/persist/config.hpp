@@ -7,6 +7,7 @@
 #include "persist/error.hpp"
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -215,12 +216,13 @@ private:
 
     static long long parse_integer(const std::string& name, const std::string& value, long long low,
                                    long long high) {
+        // Digits only (no sign, space or "0x"); from_chars reports an overflow instead of
+        // wrapping, so 99999999999999999999 is refused like any other out-of-range value.
         long long result = 0;
-        bool ok = !value.empty() && value.size() <= 12;
-        for (char c : value) {
-            if (!std::isdigit(static_cast<unsigned char>(c))) { ok = false; break; }
-            result = result * 10 + (c - '0');
-        }
+        const char* end = value.data() + value.size();
+        const auto parsed = std::from_chars(value.data(), end, result);
+        const bool ok = !value.empty() && std::isdigit(static_cast<unsigned char>(value[0])) &&
+                        parsed.ec == std::errc() && parsed.ptr == end;
         if (!ok || result < low || result > high)
             throw config_error(name + "=\"" + value + "\" is not a whole number between " +
                                std::to_string(low) + " and " + std::to_string(high));

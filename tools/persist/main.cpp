@@ -7,8 +7,13 @@
 #include <persist/sqlite/info.hpp>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdio>
+#include <limits>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -39,56 +44,32 @@ struct missing_database : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// A tiny JSON writer: objects and arrays built as text.
-std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                char escaped[8];
-                std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-                out += escaped;
-            } else {
-                out += c;
-            }
-        }
-    }
-    return out + "\"";
+using JsonValue = nlohmann::ordered_json;
+
+/// Compact JSON text; bytes that are not UTF-8 (a table name in a crafted database) become
+/// U+FFFD instead of making the document invalid.
+std::string dump_json(const JsonValue& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+/// A JSON object built field by field, keys in insertion order.
 class Json {
 public:
-    Json& field(std::string_view key, const std::string& raw) {
-        separator();
-        text_ += json_string(key) + ":" + raw;
+    Json& field(std::string_view key, JsonValue value) {
+        value_[std::string(key)] = std::move(value);
         return *this;
     }
-    Json& text(std::string_view key, std::string_view value) { return field(key, json_string(value)); }
-    Json& number(std::string_view key, std::int64_t value) { return field(key, std::to_string(value)); }
-    Json& boolean(std::string_view key, bool value) { return field(key, value ? "true" : "false"); }
-    std::string str() const { return "{" + text_ + "}"; }
+    Json& text(std::string_view key, std::string_view value) { return field(key, std::string(value)); }
+    Json& number(std::string_view key, std::int64_t value) { return field(key, value); }
+    Json& boolean(std::string_view key, bool value) { return field(key, value); }
+    const JsonValue& value() const { return value_; }
+    std::string str() const { return dump_json(value_); }
 
 private:
-    void separator() {
-        if (!text_.empty()) text_ += ",";
-    }
-    std::string text_;
+    JsonValue value_ = JsonValue::object();
 };
 
-std::string json_array(const std::vector<std::string>& items) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ",";
-        out += items[i];
-    }
-    return out + "]";
-}
+JsonValue json_array(std::vector<JsonValue> items) { return JsonValue(std::move(items)); }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
 class ProgressBar {
@@ -116,6 +97,29 @@ private:
     int last_ = -1;
 };
 
+/// Whether `prefix` can start environment variable names: a letter or '_', then letters,
+/// digits and '_', at most 64 characters.
+bool valid_prefix(const std::string& prefix) {
+    if (prefix.empty() || prefix.size() > 64 || std::isdigit(static_cast<unsigned char>(prefix[0]))) return false;
+    return std::all_of(prefix.begin(), prefix.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+/// A command-line number: digits only (no sign, no space), within [low, high]. Checked on the
+/// text, before CLI11 converts it, so a value beyond 64 bits is refused instead of saturated.
+CLI::Validator whole_number(std::int64_t low, std::int64_t high) {
+    return CLI::Validator(
+        [low, high](std::string& text) -> std::string {
+            std::int64_t value = 0;
+            const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+            const bool digits = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
+            if (!digits || parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < low || value > high)
+                return "'" + text + "' is not a whole number from " + std::to_string(low) + " to " + std::to_string(high);
+            return "";
+        },
+        "INTEGER in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
+}
+
 struct Options {
     std::string db;
     std::string env_prefix = "PERSIST";
@@ -125,8 +129,8 @@ struct Options {
     // subcommand arguments
     std::int64_t version = 0;
     std::string file;
-    std::size_t keep = 0;
-    int max_age_days = 0;
+    std::int64_t keep = 0;
+    std::int64_t max_age_days = 0;
     std::string lock_name;
     bool force = false;
     std::vector<std::string> lock_names;
@@ -150,9 +154,14 @@ template <class StoreT>
 std::unique_ptr<StoreT> open_store(const Options& options, bool create) {
     const persist::Config config = make_config(options);
     const std::string path = config.path();
-    if (!create && !persist::detail::is_memory_path(path) && !std::filesystem::exists(path))
+    std::error_code ec;
+    const auto kind = std::filesystem::status(path, ec).type();
+    if (!create && !persist::detail::is_memory_path(path) && kind == std::filesystem::file_type::not_found)
         throw missing_database("no database at " + path + " (give --db PATH, or set " + options.env_prefix +
                                "_DB_PATH); nothing was created");
+    if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular &&
+        !persist::detail::is_memory_path(path))
+        throw usage_problem(path + " is not a regular file, so it cannot be a database; give --db the database file");
     return std::make_unique<StoreT>(config);
 }
 
@@ -178,7 +187,7 @@ std::string holder_text(const persist::lock::Status& status) {
            persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + h.purpose) + ")";
 }
 
-std::string holder_json(const std::string& name, const persist::lock::Status& status) {
+JsonValue holder_json(const std::string& name, const persist::lock::Status& status) {
     Json j;
     j.text("name", name).boolean("held", status.held);
     if (status.holder) {
@@ -186,14 +195,14 @@ std::string holder_json(const std::string& name, const persist::lock::Status& st
         j.text("since", persist::lock::clock_time(status.holder->since)).text("mode", persist::lock::mode_name(status.holder->mode));
         j.text("purpose", status.holder->purpose);
     }
-    return j.str();
+    return j.value();
 }
 
-std::string manifest_json(const persist::sqlite::Manifest& m) {
-    std::vector<std::string> tables, migrations;
-    for (const auto& [table, rows] : m.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).str());
+JsonValue manifest_json(const persist::sqlite::Manifest& m) {
+    std::vector<JsonValue> tables, migrations;
+    for (const auto& [table, rows] : m.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
     for (const auto& [version, checksum] : m.migrations)
-        migrations.push_back(Json().number("version", version).text("checksum", checksum).str());
+        migrations.push_back(Json().number("version", version).text("checksum", checksum).value());
     return Json()
         .text("persist_version", m.persist_version)
         .text("created_at", m.created_at)
@@ -202,20 +211,20 @@ std::string manifest_json(const persist::sqlite::Manifest& m) {
         .number("schema_version", m.schema_version)
         .field("migrations", json_array(migrations))
         .field("tables", json_array(tables))
-        .str();
+        .value();
 }
 
 template <class StoreT>
 int run(const std::string& command, const Options& options) {
-    auto say = [&](const std::string& human, const std::string& json) {
-        std::cout << (options.json ? json : human) << "\n";
+    auto say = [&](const std::string& human, const JsonValue& json) {
+        std::cout << (options.json ? dump_json(json) : human) << "\n";
     };
     if (command == "verify") {
         ProgressBar bar("verify");
         const auto m = persist::sqlite::verify(options.file, std::ref(bar));
         say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
                 std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
-            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).str());
+            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).value());
         return ok;
     }
     const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
@@ -230,14 +239,14 @@ int run(const std::string& command, const Options& options) {
         const char* durability = i.durability == persist::Durability::full ? "full"
                                  : i.durability == persist::Durability::off ? "off" : "normal";
         if (options.json) {
-            std::vector<std::string> tables, migrations, locks;
-            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).str());
+            std::vector<JsonValue> tables, migrations, locks;
+            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
             for (const auto& m : i.migrations)
                 migrations.push_back(
-                    Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).str());
+                    Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
             for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
-            std::vector<std::string> pending;
-            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).str());
+            std::vector<JsonValue> pending;
+            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
             say("", Json()
                         .text("path", i.path)
                         .number("file_bytes", i.file_bytes)
@@ -252,7 +261,7 @@ int run(const std::string& command, const Options& options) {
                         .field("migrations", json_array(migrations))
                         .field("pending", json_array(pending))
                         .field("locks", json_array(locks))
-                        .str());
+                        .value());
         } else {
             std::ostringstream out;
             out << "database     " << i.path << "\n"
@@ -276,50 +285,48 @@ int run(const std::string& command, const Options& options) {
         how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
         persist::migrate::Migrator migrator(*store, persist::migrate::Directory(options.migrations), how);
         if (command == "status") {
-            std::vector<std::string> rows;
+            std::vector<JsonValue> rows;
             std::ostringstream out;
             for (const auto& v : migrator.status()) {
                 out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
-                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).str());
+                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).value());
             }
             const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
             say(options.json ? "" : human.substr(0, human.size() - (human.back() == '\n' ? 1 : 0)), json_array(rows));
         } else if (command == "plan") {
-            std::vector<std::string> rows;
+            std::vector<JsonValue> rows;
             std::string human;
             for (const auto& m : migrator.plan()) {
                 human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
-                rows.push_back(Json().number("version", m.version).text("name", m.name).str());
+                rows.push_back(Json().number("version", m.version).text("name", m.name).value());
             }
             if (human.empty()) human = "nothing to apply\n";
             say(human.substr(0, human.size() - 1), json_array(rows));
         } else if (command == "migrate" || command == "down") {
             const auto report = command == "migrate" ? migrator.migrate() : migrator.migrate_to(options.version);
-            std::vector<std::string> applied, reverted;
-            for (auto v : report.applied) applied.push_back(std::to_string(v));
-            for (auto v : report.reverted) reverted.push_back(std::to_string(v));
+            const JsonValue applied(report.applied), reverted(report.reverted);
             std::string human = "version " + std::to_string(report.from_version) + " -> " + std::to_string(report.to_version);
-            if (!applied.empty()) human += ", applied " + json_array(applied);
-            if (!reverted.empty()) human += ", reverted " + json_array(reverted);
+            if (!applied.empty()) human += ", applied " + dump_json(applied);
+            if (!reverted.empty()) human += ", reverted " + dump_json(reverted);
             say(human, Json()
                            .number("from_version", report.from_version)
                            .number("to_version", report.to_version)
-                           .field("applied", json_array(applied))
-                           .field("reverted", json_array(reverted))
-                           .str());
+                           .field("applied", applied)
+                           .field("reverted", reverted)
+                           .value());
         } else if (command == "baseline") {
             migrator.baseline(options.version);
-            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).str());
+            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).value());
         } else {
             const bool changed = migrator.repair(options.version);
             say(changed ? "repaired version " + std::to_string(options.version) : "version " + std::to_string(options.version) + " needed no repair",
-                Json().number("version", options.version).boolean("changed", changed).str());
+                Json().number("version", options.version).boolean("changed", changed).value());
         }
         return ok;
     }
     if (command == "backup") {
         persist::sqlite::BackupOptions backup;
-        if (options.keep) backup.keep = options.keep;
+        if (options.keep > 0) backup.keep = static_cast<std::size_t>(options.keep);
         if (options.max_age_days > 0) backup.max_age = std::chrono::hours(24) * options.max_age_days;
         ProgressBar bar("backup");
         backup.on_progress = std::ref(bar);
@@ -329,11 +336,11 @@ int run(const std::string& command, const Options& options) {
             std::filesystem::create_directories(destination);
         }
         const auto made = persist::sqlite::backup(*store, destination, backup);
-        std::vector<std::string> removed;
-        for (const auto& r : made.removed) removed.push_back(json_string(r));
+        std::vector<JsonValue> removed;
+        for (const auto& r : made.removed) removed.push_back(r);
         say("backup written to " + made.path + " (" + std::to_string(made.manifest.size) + " bytes, manifest " + made.manifest_path +
                 ")" + (made.removed.empty() ? "" : ", removed " + std::to_string(made.removed.size()) + " older"),
-            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array(removed)).field("manifest_contents", manifest_json(made.manifest)).str());
+            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array(removed)).field("manifest_contents", manifest_json(made.manifest)).value());
         return ok;
     }
     if (command == "restore") {
@@ -342,27 +349,32 @@ int run(const std::string& command, const Options& options) {
         safety.on_progress = std::ref(bar);
         const auto restored = persist::sqlite::restore(*store, options.file, safety);
         say("restored " + store->path() + " from " + options.file + "; the previous database is kept in " + restored.safety_copy,
-            Json().text("restored_from", options.file).text("safety_copy", restored.safety_copy).str());
+            Json().text("restored_from", options.file).text("safety_copy", restored.safety_copy).value());
         return ok;
     }
     if (command == "dump") {
         if (options.file.empty()) {
-            std::cout << persist::sqlite::dump_text(*store).text;
+            const auto dumped = persist::sqlite::dump_text(*store);
+            if (options.json)
+                std::cout << Json().text("sql", dumped.text).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).str()
+                          << "\n";
+            else
+                std::cout << dumped.text;
         } else {
             const auto dumped = persist::sqlite::dump(*store, options.file);
             say("dumped " + std::to_string(dumped.row_counts.size()) + " tables to " + options.file,
-                Json().text("path", options.file).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).str());
+                Json().text("path", options.file).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).value());
         }
         return ok;
     }
     if (command == "load") {
         persist::sqlite::load(*store, options.file);
-        say("loaded " + options.file + " into " + store->path(), Json().text("loaded", options.file).text("into", store->path()).str());
+        say("loaded " + options.file + " into " + store->path(), Json().text("loaded", options.file).text("into", store->path()).value());
         return ok;
     }
     if (command == "lock-status") {
         const std::vector<std::string> names = options.lock_names.empty() ? std::vector<std::string>{"migrate", "persist.write"} : options.lock_names;
-        std::vector<std::string> rows;
+        std::vector<JsonValue> rows;
         std::string human;
         for (const auto& name : names) {
             const auto status = store->lock_status(name);
@@ -375,8 +387,11 @@ int run(const std::string& command, const Options& options) {
     if (command == "unlock") {
         if (!options.force)
             throw usage_problem("unlock breaks a lock another process may still hold; add --force if you are sure");
+        if (options.lock == "file" && !store->lock_status(options.lock_name).held)
+            throw usage_problem("lock '" + options.lock_name + "' is an operating-system lock and it is free: there is "
+                                "nothing to unlock (the kernel releases such locks when their holder exits)");
         store->force_unlock(options.lock_name);
-        say("lock " + options.lock_name + " released", Json().text("unlocked", options.lock_name).str());
+        say("lock " + options.lock_name + " released", Json().text("unlocked", options.lock_name).value());
         return ok;
     }
     throw usage_problem("unknown subcommand " + command);
@@ -401,22 +416,26 @@ int main(int argc, char** argv) {
     app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
         ->check(CLI::IsMember({"file", "table"}));
     app.add_option("--timeout", options.timeout_ms, "milliseconds to wait for the database or a lock (default 30000)")
-        ->check(CLI::Range(0, 86'400'000));
+        ->check(whole_number(0, 86'400'000));
 
     app.add_subcommand("info", "sizes, tables with row counts, migrations, lock holders, settings");
     app.add_subcommand("status", "every migration with its state (needs --migrations)");
     app.add_subcommand("migrate", "apply every pending migration (needs --migrations)");
     app.add_subcommand("plan", "what migrate would apply, without changing anything (needs --migrations)");
+    constexpr auto max_version = std::numeric_limits<std::int64_t>::max();
     app.add_subcommand("down", "migrate down to a version with the down scripts (needs --migrations)")
-        ->add_option("--to", options.version, "the version to end at")->required();
+        ->add_option("--to", options.version, "the version to end at (0: before every migration)")->required()
+        ->check(whole_number(0, max_version));
     app.add_subcommand("baseline", "record migrations up to N as applied, for an existing database")
-        ->add_option("N", options.version, "version")->required();
+        ->add_option("N", options.version, "version")->required()->check(whole_number(1, max_version));
     app.add_subcommand("repair", "accept the current text of migration N (recorded in persist_schema_audit)")
-        ->add_option("N", options.version, "version")->required();
+        ->add_option("N", options.version, "version")->required()->check(whole_number(1, max_version));
     auto* backup = app.add_subcommand("backup", "consistent online backup with a manifest (default: <db>.backups/)");
     backup->add_option("DESTINATION", options.file, "directory, or a new file name");
-    backup->add_option("--keep", options.keep, "keep only the newest N backups in the directory");
-    backup->add_option("--max-age-days", options.max_age_days, "delete backups older than this many days");
+    backup->add_option("--keep", options.keep, "keep only the newest N backups in the directory (1 to 1000000)")
+        ->check(whole_number(1, 1'000'000));
+    backup->add_option("--max-age-days", options.max_age_days, "delete backups older than this many days (1 to 36525)")
+        ->check(whole_number(1, 36'525));
     app.add_subcommand("verify", "check a backup against its manifest")->add_option("FILE", options.file, "backup file")->required();
     app.add_subcommand("restore", "verify a backup, then replace the database with it")->add_option("FILE", options.file, "backup file")->required();
     app.add_subcommand("dump", "the database as SQL text (to stdout, or FILE)")->add_option("FILE", options.file, "output file");
@@ -427,20 +446,29 @@ int main(int argc, char** argv) {
     unlock->add_option("NAME", options.lock_name, "lock name")->required();
     unlock->add_flag("--force", options.force, "confirm");
 
+    // --json is honoured even when the rest of the command line does not parse: every outcome
+    // is then one JSON document on stdout.
+    for (int i = 1; i < argc; ++i)
+        if (std::string_view(argv[i]) == "--json") options.json = true;
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
-        return app.exit(e);
+        if (!options.json) return app.exit(e);
+        std::cout << Json().boolean("ok", true).text("help", app.help()).str() << "\n";
+        return ok;
     } catch (const CLI::ParseError& e) {
         // CLI11 reports a misspelt subcommand as "a subcommand is required"; name the word.
         const auto extra = app.remaining();
-        if (app.get_subcommands().empty() && !extra.empty())
-            std::cerr << "persist: unknown subcommand '" << extra.front() << "' (see persist --help)\n";
-        else
-            std::cerr << "persist: " << e.what() << " (see persist --help)\n";
-        return bad_usage;
+        const std::string message = app.get_subcommands().empty() && !extra.empty()
+                                        ? "unknown subcommand '" + extra.front() + "' (see persist --help)"
+                                        : std::string(e.what()) + " (see persist --help)";
+        return report(bad_usage, "usage", message, options.json);
     }
     const std::string command = app.get_subcommands().front()->get_name();
+    if (!valid_prefix(options.env_prefix))
+        return report(bad_usage, "usage",
+                      "--env-prefix must be a letter or '_' followed by letters, digits and '_' (at most 64 characters)",
+                      options.json);
     try {
         return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
                                        : run<persist::SqliteProcessStore>(command, options);
@@ -462,6 +490,8 @@ int main(int argc, char** argv) {
         return report(bad_usage, "usage", e.what(), options.json);
     } catch (const persist::error& e) {
         return report(failure, "error", e.what(), options.json);
+    } catch (const std::filesystem::filesystem_error& e) {
+        return report(failure, "io", e.what(), options.json);
     } catch (const std::exception& e) {
         return report(failure, "error", e.what(), options.json);
     }

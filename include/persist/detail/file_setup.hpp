@@ -111,7 +111,8 @@ inline void check_owner(const std::string& database, const std::string& file) {
 /// Makes `database` usable: creates missing directories (0700) and the file (0600) so that
 /// SQLite's -wal and -shm files inherit 0600; otherwise explains what is wrong.
 /// Returns true if the file was created by this call.
-/// Throws config_error (path is a directory, a parent is a file), permission_error
+/// Throws config_error (path is a directory or another non-regular file, a parent is a
+/// file), permission_error
 /// (directory not writable, file owned by another uid, read-only file), io_error.
 inline bool prepare_database_file(const std::string& database) {
     if (is_memory_path(database)) return false;
@@ -126,6 +127,11 @@ inline bool prepare_database_file(const std::string& database) {
                                    "). Fix: point db_path at a file inside it, e.g. " + database +
                                    "/data.db",
                                EISDIR);
+        if (!S_ISREG(st.st_mode))
+            throw config_error("cannot use database " + database +
+                                   ": it is not a regular file (a device, FIFO or socket; " + describe(st) +
+                                   "). Fix: point db_path at a database file",
+                               EINVAL);
         check_owner(database, database);
         check_owner(database, database + "-wal");
         check_owner(database, database + "-shm");

@@ -1,6 +1,7 @@
 // Fails chosen POSIX calls of this test executable: persist is header-only, so its calls to
-// rename() and fsync() resolve to these definitions, which forward to libc's unless a fault
-// is armed. Include in exactly one translation unit of an executable.
+// rename(), fsync() and fdatasync() resolve to these definitions, which forward to libc's unless a fault
+// is armed; so do SQLite's, since the executable exports the symbols libsqlite3 uses.
+// Include in exactly one translation unit of an executable.
 #pragma once
 
 #include <atomic>
@@ -44,15 +45,21 @@ extern "C" int rename(const char* from, const char* to) {
     return real(from, to);
 }
 
-extern "C" int fsync(int fd) {
+namespace test::posix_faults {
+/// fsync and fdatasync share the file and directory faults: SQLite may use either.
+inline int sync_through(int fd, const char* name) {
     using real_t = int (*)(int);
-    static const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, "fsync"));
+    const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, name));
     struct stat st {};
     const bool directory = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-    auto& fault = directory ? test::posix_faults::directory_fsync_fault : test::posix_faults::fsync_fault;
+    auto& fault = directory ? directory_fsync_fault : fsync_fault;
     if (fault.fire()) {
         errno = fault.error;
         return -1;
     }
     return real(fd);
 }
+} // namespace test::posix_faults
+
+extern "C" int fsync(int fd) { return test::posix_faults::sync_through(fd, "fsync"); }
+extern "C" int fdatasync(int fd) { return test::posix_faults::sync_through(fd, "fdatasync"); }

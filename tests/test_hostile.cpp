@@ -8,6 +8,7 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/migrate.hpp>
+#include <persist/migrate/embedded.hpp>
 #include <persist/sqlite.hpp>
 #include <persist/sqlite/backup.hpp>
 #include <persist/sqlite/dump.hpp>
@@ -289,7 +290,9 @@ TEST_CASE("a backup that fails at any rename or fsync leaves nothing under its f
             } catch (const io_error& e) {
                 failed = true;
                 ++failures;
-                CHECK(std::string(e.what()).find("Input/output error") != std::string::npos);
+                const std::string message = e.what(); // persist's own calls, or SQLite's
+                CHECK((message.find("Input/output error") != std::string::npos ||
+                       message.find("disk I/O error") != std::string::npos));
             }
             fault->arm(0);
             if (!failed) break;
@@ -341,4 +344,75 @@ TEST_CASE("backup refuses a maximum age it cannot represent") {
     options.max_age = std::chrono::hours(24) * 36525;
     sqlite::backup(store, dir / "backups", options);
     CHECK(fs::exists(first.path)); // a fresh backup is never "too old"
+}
+
+TEST_CASE("a COMMIT whose fsync fails is outcome-unknown, never 'rolled back', and the writer is replaced") {
+    using namespace test::posix_faults;
+    test::TempDir dir;
+    Config config = config_at(dir / "app.db");
+    config.durability = Durability::full;
+    std::vector<std::string> warnings;
+    config.on_event = [&](const Event& e) {
+        if (e.kind == Event::Kind::warning) warnings.push_back(e.message);
+    };
+    {
+        SqliteProcessStore store(config);
+        store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x INTEGER)"); });
+        fsync_fault.arm(1);
+        try {
+            store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+            FAIL("a failed fsync in COMMIT was reported as success");
+        } catch (const commit_outcome_unknown& e) {
+            CHECK(e.code() == errc::outcome_unknown);
+            CHECK_FALSE(e.retriable());
+            CHECK((e.native_code() & 0xff) == SQLITE_IOERR);
+            CHECK(std::string(e.what()).find("may or may not be committed") != std::string::npos);
+            CHECK(std::string(e.what()).find("rolled back") == std::string::npos);
+        }
+        fsync_fault.arm(0);
+        REQUIRE(warnings.size() == 1);
+        CHECK(warnings[0].find("The writer connection was reopened") != std::string::npos);
+        // The replaced writer works.
+        store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (2)"); });
+        CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t WHERE x = 2")[0]; }) == 1);
+    }
+    // Reopened: the first row may or may not be there, which is what "unknown" promised; the
+    // second, acknowledged, is.
+    SqliteProcessStore reopened(config);
+    CHECK(reopened.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t WHERE x = 2")[0]; }) == 1);
+}
+
+TEST_CASE("a migration whose COMMIT fails is reported from the history as it stands, never as rolled back") {
+    using namespace test::posix_faults;
+    test::TempDir dir;
+    Config config = config_at(dir / "app.db");
+    config.durability = Durability::full;
+    using Migrations = migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE a(x)">, migrate::Sql<2, "second", "CREATE TABLE b(x)">>;
+    {
+        SqliteProcessStore store(config);
+        store.migrate(migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE a(x)">>{});
+        fsync_fault.arm(1);
+        try {
+            store.migrate(Migrations{});
+            FAIL("a failed COMMIT was reported as success");
+        } catch (const migrate::migration_refused& e) {
+            CHECK(e.reason() == migrate::Reason::failed);
+            CHECK(e.version() == 2);
+            const std::string message = e.what();
+            CHECK(message.find("may or may not be committed") != std::string::npos);
+            CHECK(message.find("the database holds all of it or none of it") != std::string::npos);
+            CHECK(message.find("rolled back") == std::string::npos);
+        }
+        fsync_fault.arm(0);
+    }
+    // After reopening, migration 2 and its history row are both there or both absent; running
+    // migrate again finishes the work either way.
+    SqliteProcessStore reopened(config);
+    const auto state = reopened.read([](auto& tx) {
+        return std::pair(tx.template query<std::int64_t>("SELECT count(*) FROM persist_schema_history WHERE version = 2")[0],
+                         tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 'b'")[0]);
+    });
+    CHECK(state.first == state.second);
+    reopened.migrate(Migrations{});
+    CHECK(reopened.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 'b'")[0]; }) == 1);
 }

@@ -27,6 +27,7 @@ enum class errc {
     connection,    ///< the connection to the database is gone or cannot be made
     usage,         ///< persist was called in a way its contract forbids (after fork(), nested write)
     timeout,       ///< a statement ran past its time limit and was cancelled (PostgreSQL statement_timeout)
+    outcome_unknown, ///< COMMIT failed after it may have taken effect: the transaction may or may not be committed
 };
 
 namespace detail {
@@ -47,6 +48,7 @@ public:
         case errc::connection: return "connection failed";
         case errc::usage: return "usage error";
         case errc::timeout: return "statement timed out";
+        case errc::outcome_unknown: return "commit outcome unknown";
         }
         return "unknown persist error";
     }
@@ -190,6 +192,17 @@ class statement_timeout_error : public error {
 public:
     explicit statement_timeout_error(const std::string& message, int native_code = 0)
         : error(errc::timeout, message, native_code) {}
+};
+
+/// COMMIT itself failed (SQLite: the disk reported an error while writing or syncing the
+/// commit; PostgreSQL: the connection was lost while COMMIT was in flight), so the
+/// transaction may or may not be committed: it may be visible now, or only after the database
+/// is reopened, or never. persist never runs such a transaction again and never reports it as
+/// rolled back. Not retriable as such: check the data (or the disk), then decide.
+class commit_outcome_unknown : public error {
+public:
+    explicit commit_outcome_unknown(const std::string& message, int native_code = 0)
+        : error(errc::outcome_unknown, message, native_code) {}
 };
 
 /// persist was used against its contract: a Store used after fork(), a write started

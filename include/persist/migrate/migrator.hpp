@@ -284,30 +284,59 @@ private:
         });
     }
 
+    // After a COMMIT whose outcome is unknown: what the history says now. The migration and its
+    // history row are one transaction, so the database is consistent either way; the message
+    // says so instead of claiming a rollback.
+    bool recorded_after(const commit_outcome_unknown& unknown, const Migration& migration) {
+        const auto history = read_history();
+        if (std::any_of(history.begin(), history.end(), [&](const auto& row) { return row.version == migration.version; }))
+            return true;
+        throw migration_refused(Reason::failed, migration.version,
+                                "migration " + std::to_string(migration.version) + " (" + migration.name + "): " +
+                                    unknown.what() + ". The history does not show version " +
+                                    std::to_string(migration.version) +
+                                    " now; since a migration and its history row commit together, the database holds "
+                                    "all of it or none of it. Run migrate again once the disk is healthy: it applies "
+                                    "the version only if it is still missing",
+                                unknown.native_code());
+    }
+
     // Applies one migration unless another process already did. Returns whether this call applied it.
     bool apply(const Migration& migration) {
         if (migration.transactional) {
             bool applied = false;
-            run_step(migration, [&] {
-                applied = store_.write([&](auto& tx) {
-                    detail::begin_migrating(tx);
-                    if (tx.template query_one<std::int64_t>(
-                            sql<decltype(tx)>("SELECT 1 FROM persist_schema_history WHERE version = ?"), migration.version))
-                        return false;
-                    const auto started = Clock::now();
-                    if (migration.code) {
-                        if constexpr (std::is_same_v<std::remove_cvref_t<decltype(tx)>, sqlite::Transaction>) migration.code(tx);
-                    } else {
-                        tx.execute_script(migration.up);
-                    }
-                    insert_history(tx, migration, "applied", elapsed_ms(started));
-                    return true;
-                });
-            });
+            try {
+                apply_in_transaction(migration, applied);
+            } catch (const commit_outcome_unknown& unknown) {
+                return recorded_after(unknown, migration);
+            }
             return applied;
         }
-        // Non-transactional: "started" before, "applied" after; a crash in between is
-        // reported for this version on the next run instead of being re-run.
+        return apply_outside_transaction(migration);
+    }
+
+    void apply_in_transaction(const Migration& migration, bool& applied) {
+        run_step(migration, [&] {
+            applied = store_.write([&](auto& tx) {
+                detail::begin_migrating(tx);
+                if (tx.template query_one<std::int64_t>(
+                        sql<decltype(tx)>("SELECT 1 FROM persist_schema_history WHERE version = ?"), migration.version))
+                    return false;
+                const auto started = Clock::now();
+                if (migration.code) {
+                    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(tx)>, sqlite::Transaction>) migration.code(tx);
+                } else {
+                    tx.execute_script(migration.up);
+                }
+                insert_history(tx, migration, "applied", elapsed_ms(started));
+                return true;
+            });
+        });
+    }
+
+    // Non-transactional: "started" before, "applied" after; a crash in between is reported for
+    // this version on the next run instead of being re-run.
+    bool apply_outside_transaction(const Migration& migration) {
         const auto head = head_of(read_history());
         const bool claimed = store_.write([&](auto& tx) {
             detail::begin_migrating(tx);

@@ -34,11 +34,9 @@
 namespace persist::postgres {
 
 /// The connection was lost after COMMIT was sent: the transaction may or may not have been
-/// committed. persist does not run it again; check the data, then decide.
-class commit_outcome_unknown : public connection_error {
-public:
-    explicit commit_outcome_unknown(const std::string& message) : connection_error(message) {}
-};
+/// committed. persist does not run it again; check the data, then decide. The same error as
+/// on SQLite (persist::commit_outcome_unknown).
+using persist::commit_outcome_unknown;
 
 /// What a Store function receives: queries and changes inside one transaction, on the one
 /// pooled connection its session holds. Errors are the mapped SQLSTATE errors (see

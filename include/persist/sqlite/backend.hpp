@@ -70,8 +70,26 @@ public:
             backend_.writer_->run_control(Connection::Control::begin_immediate);
             begun_ = true;
         }
+        /// COMMIT. A busy database leaves the transaction open and uncommitted (busy_error:
+        /// Store rolls back and retries). Any other failure of COMMIT itself (a failed write or
+        /// fsync of the WAL) may leave the commit record on disk, to reappear when the WAL is
+        /// recovered: commit_outcome_unknown, and the writer connection, whose state after the
+        /// failure is not to be trusted, is replaced.
         void commit() {
-            backend_.writer_->run_control(Connection::Control::commit);
+            try {
+                backend_.writer_->run_control(Connection::Control::commit);
+            } catch (const busy_error&) {
+                throw;
+            } catch (const error& failed) {
+                committed_ = true; // nothing to roll back on the connection being replaced
+                backend_.replace_writer_after(failed);
+                throw commit_outcome_unknown(
+                    "COMMIT on " + backend_.path_ + " failed: " + failed.what() +
+                        ". The transaction may or may not be committed: the commit may already be in the write-ahead "
+                        "log and appear when the database is next opened. persist did not retry it; check the data "
+                        "and the disk before doing it again",
+                    failed.native_code());
+            }
             committed_ = true;
         }
         Transaction& transaction() noexcept { return *transaction_; }
@@ -281,6 +299,22 @@ public:
     const Config& config() const noexcept { return config_; }
 
 private:
+    // After COMMIT failed: close the writer (rolling back whatever SQLite kept open) and open a
+    // new one, so later writes start from the database as it is on disk. If reopening fails,
+    // writes report connection_error until health() reopens. Called with writer_mutex_ held.
+    void replace_writer_after(const error& failure) noexcept {
+        if (writer_) rollback(*writer_);
+        writer_.reset();
+        try {
+            writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
+            notify({Event::Kind::warning, "COMMIT on " + path_ + " failed (" + failure.what() +
+                                              "); its outcome is unknown. The writer connection was reopened"});
+        } catch (const error& e) {
+            notify({Event::Kind::warning, "COMMIT on " + path_ + " failed (" + failure.what() +
+                                              ") and reopening the writer connection failed too: " + e.what()});
+        }
+    }
+
     static void rollback(Connection& connection) noexcept {
         // SQLite may already have rolled back (e.g. on SQLITE_FULL); then there is nothing to do.
         if (!sqlite3_get_autocommit(connection.handle()))

@@ -7,12 +7,15 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/detail/private_files.hpp"
 #include "persist/error.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -82,13 +85,16 @@ inline void make_directories(const std::string& database, const std::string& dir
     if (::stat(directory.c_str(), &st) == 0) return;
     const std::string parent = parent_of(directory);
     if (parent != directory) make_directories(database, parent);
-    if (::mkdir(directory.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (::mkdir(directory.c_str(), 0700) != 0) {
+        if (errno == EEXIST) return;
         if (errno == EACCES || errno == EROFS || errno == EPERM)
             throw_directory_not_writable(database, parent);
         throw io_error("cannot create directory " + directory + " for database " + database +
                            ": " + std::strerror(errno),
                        errno);
     }
+    ::chmod(directory.c_str(), 0700); // exactly, whatever the umask
+    sync_directory(parent);           // the new directory survives a power loss
 }
 
 /// Checks that an existing file next to the database (the database itself, -wal, -shm) is
@@ -110,11 +116,17 @@ inline void check_owner(const std::string& database, const std::string& file) {
 
 /// Makes `database` usable: creates missing directories (0700) and the file (0600) so that
 /// SQLite's -wal and -shm files inherit 0600; otherwise explains what is wrong.
+/// A new file appears whole: it is made under a temporary name beside the final one,
+/// `initialize`d there if given (the SQLite backend writes a database already in WAL mode,
+/// so that no first transaction ever runs with a rollback journal whose deletion a power
+/// loss could undo), fsynced, linked to the final name (which fails if another process
+/// created it first), and the directory fsynced.
 /// Returns true if the file was created by this call.
 /// Throws config_error (path is a directory or another non-regular file, a parent is a
 /// file), permission_error
 /// (directory not writable, file owned by another uid, read-only file), io_error.
-inline bool prepare_database_file(const std::string& database) {
+inline bool prepare_database_file(const std::string& database,
+                                  const std::function<void(const std::string&)>& initialize = {}) {
     if (is_memory_path(database)) return false;
     const std::string directory = parent_of(database);
     check_ancestors(database, directory);
@@ -149,14 +161,24 @@ inline bool prepare_database_file(const std::string& database) {
     make_directories(database, directory);
     if (::access(directory.c_str(), W_OK | X_OK) != 0)
         throw_directory_not_writable(database, directory);
-    const int fd = ::open(database.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST) return false; // another process created it first
-        if (errno == EACCES || errno == EROFS) throw_directory_not_writable(database, directory);
-        throw io_error("cannot create database " + database + ": " + std::strerror(errno), errno);
+    std::optional<TemporaryFile> fresh;
+    try {
+        fresh.emplace(database);
+    } catch (const permission_error&) {
+        throw_directory_not_writable(database, directory);
     }
-    ::fchmod(fd, 0600); // exact mode, whatever the umask
-    ::close(fd);
+    fresh->close();
+    if (initialize) initialize(fresh->path());
+    sync_file(fresh->path());
+    if (::link(fresh->path().c_str(), database.c_str()) != 0) {
+        const int code = errno;
+        if (code == EEXIST) return false; // another process created it first; ours is removed
+        if (code == EACCES || code == EROFS || code == EPERM) throw_directory_not_writable(database, directory);
+        throw io_error("cannot create database " + database + ": " + std::strerror(code), code);
+    }
+    sync_directory(directory);
+    fresh.reset(); // unlinks the temporary name
+    sync_directory(directory);
     return true;
 }
 

@@ -44,7 +44,7 @@ public:
         if (persist::detail::is_memory_path(database_))
             throw config_error("lock::Table keeps leases in the database, and \":memory:\" is private to one "
                                "connection; use lock::InProcess for an in-memory database");
-        persist::detail::prepare_database_file(database_);
+        sqlite::prepare_database(database_);
         connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::writer);
         connection_->run_script(
             "CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"

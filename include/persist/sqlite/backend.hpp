@@ -37,7 +37,7 @@ public:
     /// Throws config_error, permission_error (with a diagnosis), corrupt_error, io_error.
     explicit Backend(const Config& config)
         : config_(config), path_(config.path()), memory_(detail::is_memory_path(path_)) {
-        if (detail::prepare_database_file(path_) && config_.on_event)
+        if (prepare_database(path_) && config_.on_event)
             notify({Event::Kind::info, "created database " + path_});
         writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
     }
@@ -70,17 +70,19 @@ public:
             backend_.writer_->run_control(Connection::Control::begin_immediate);
             begun_ = true;
         }
-        /// COMMIT. A busy database leaves the transaction open and uncommitted (busy_error:
-        /// Store rolls back and retries). Any other failure of COMMIT itself (a failed write or
-        /// fsync of the WAL) may leave the commit record on disk, to reappear when the WAL is
-        /// recovered: commit_outcome_unknown, and the writer connection, whose state after the
-        /// failure is not to be trusted, is replaced.
+        /// COMMIT. A failure that leaves the transaction open (busy, a deferred foreign key) is
+        /// rethrown as it is: nothing was committed, and the session rolls back. A failure
+        /// after which SQLite ended the transaction (a failed write or fsync of the WAL) may
+        /// leave the commit record on disk, to reappear when the WAL is recovered:
+        /// commit_outcome_unknown, and the writer connection, whose state after the failure is
+        /// not to be trusted, is replaced.
         void commit() {
             try {
                 backend_.writer_->run_control(Connection::Control::commit);
-            } catch (const busy_error&) {
-                throw;
             } catch (const error& failed) {
+                // Still inside the transaction (busy, or a deferred foreign key refused at
+                // COMMIT): nothing was committed; the destructor rolls back.
+                if (!sqlite3_get_autocommit(backend_.writer_->handle())) throw;
                 committed_ = true; // nothing to roll back on the connection being replaced
                 backend_.replace_writer_after(failed);
                 throw commit_outcome_unknown(

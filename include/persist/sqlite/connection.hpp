@@ -40,6 +40,34 @@ struct FileIdentity {
     bool operator==(const FileIdentity&) const = default;
 };
 
+/// Writes a new, empty database at `path` (an empty file persist just created) already in WAL
+/// mode: page 1 says so from the start, so no transaction on it ever uses a rollback journal
+/// (whose deletion, not yet durable at a power loss, would come back "hot" and roll the file
+/// back over committed WAL frames). Throws io_error.
+inline void initialize_wal_database(const std::string& path) {
+    sqlite3* db = nullptr;
+    std::string mode;
+    int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt* statement = nullptr;
+        rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &statement, nullptr);
+        if (rc == SQLITE_OK && sqlite3_step(statement) == SQLITE_ROW)
+            mode = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+        sqlite3_finalize(statement);
+    }
+    const std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    if (mode != "wal")
+        throw io_error("cannot create database " + path + " in WAL mode (" + (mode.empty() ? message : "journal_mode is " + mode) +
+                           "); WAL needs a local file system with shared memory, not a network share",
+                       SQLITE_IOERR);
+}
+
+/// persist::detail::prepare_database_file, creating a missing database in WAL mode.
+inline bool prepare_database(const std::string& path) {
+    return persist::detail::prepare_database_file(path, initialize_wal_database);
+}
+
 class Connection {
 public:
     enum class Role { writer, reader };
@@ -185,7 +213,7 @@ private:
                 static_cast<int>(config.busy_timeout.count()));
         } catch (const SQLite::Exception& e) {
             // SQLite only says "unable to open database file"; find the real reason.
-            detail::prepare_database_file(path);
+            prepare_database(path);
             throw_error(e.getExtendedErrorCode(), e.what(), path);
         }
     }

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdarg>
+#include <fcntl.h>
+#include <string>
 #include <cerrno>
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -32,6 +35,9 @@ struct Fault {
 };
 
 inline Fault rename_fault, fsync_fault, directory_fsync_fault;
+/// Fails opens of paths ending in `open_suffix` (counted only for those).
+inline Fault open_fault;
+inline std::string open_suffix = "-shm";
 
 } // namespace test::posix_faults
 
@@ -63,3 +69,38 @@ inline int sync_through(int fd, const char* name) {
 
 extern "C" int fsync(int fd) { return test::posix_faults::sync_through(fd, "fsync"); }
 extern "C" int fdatasync(int fd) { return test::posix_faults::sync_through(fd, "fdatasync"); }
+
+namespace test::posix_faults {
+inline int open_through(const char* name, const char* path, int flags, mode_t mode) {
+    using real_t = int (*)(const char*, int, ...);
+    const auto real = reinterpret_cast<real_t>(::dlsym(RTLD_NEXT, name));
+    const std::string_view text(path ? path : "");
+    if (text.size() >= open_suffix.size() && text.substr(text.size() - open_suffix.size()) == open_suffix && open_fault.fire()) {
+        errno = open_fault.error;
+        return -1;
+    }
+    return real(path, flags, mode);
+}
+} // namespace test::posix_faults
+
+extern "C" int open(const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list args;
+        va_start(args, flags);
+        mode = static_cast<mode_t>(va_arg(args, int));
+        va_end(args);
+    }
+    return test::posix_faults::open_through("open", path, flags, mode);
+}
+
+extern "C" int open64(const char* path, int flags, ...) {
+    mode_t mode = 0;
+    if (flags & (O_CREAT | O_TMPFILE)) {
+        va_list args;
+        va_start(args, flags);
+        mode = static_cast<mode_t>(va_arg(args, int));
+        va_end(args);
+    }
+    return test::posix_faults::open_through("open64", path, flags, mode);
+}

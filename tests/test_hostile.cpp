@@ -371,7 +371,7 @@ TEST_CASE("a COMMIT whose fsync fails is outcome-unknown, never 'rolled back', a
         }
         fsync_fault.arm(0);
         REQUIRE(warnings.size() == 1);
-        CHECK(warnings[0].find("The writer connection was reopened") != std::string::npos);
+        CHECK(warnings[0].find("it was reopened") != std::string::npos);
         // The replaced writer works.
         store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (2)"); });
         CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t WHERE x = 2")[0]; }) == 1);
@@ -415,4 +415,46 @@ TEST_CASE("a migration whose COMMIT fails is reported from the history as it sta
     CHECK(state.first == state.second);
     reopened.migrate(Migrations{});
     CHECK(reopened.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 'b'")[0]; }) == 1);
+}
+
+TEST_CASE("one failed open of the -shm file does not leave the Store read-only") {
+    using namespace test::posix_faults;
+    test::TempDir dir;
+    {
+        SqliteStore first(config_at(dir / "app.db"));
+        first.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
+    }
+    for (const int code : {EIO, ENOSPC}) {
+        CAPTURE(code);
+        open_suffix = "-shm";
+        open_fault.arm(1, code);
+        SqliteStore store(config_at(dir / "app.db"));
+        open_fault.arm(0);
+        store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+        CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t")[0]; }) >= 1);
+    }
+}
+
+TEST_CASE("a lock file that cannot be opened is classified by errno") {
+    using namespace test::posix_faults;
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    open_suffix = ".job.lock";
+    const std::pair<int, const char*> cases[] = {
+        {EMFILE, "too many open files"}, {ENOSPC, "free space"}, {EIO, "check the disk holding it"}};
+    for (const auto& [code, fix] : cases) {
+        CAPTURE(code);
+        open_fault.arm(1, code);
+        CHECK_THROWS_WITH_AS(store.with_lock("job", [] {}), doctest::Contains(fix), io_error);
+        open_fault.arm(0);
+    }
+    open_fault.arm(1, EACCES);
+    CHECK_THROWS_WITH_AS(store.with_lock("job", [] {}), doctest::Contains("make its directory writable"), permission_error);
+    open_fault.arm(0);
+    open_suffix = "-shm";
+    // A symlink planted at the lock file's name is refused, not followed.
+    fs::create_symlink(dir / "elsewhere", dir / "app.db.planted.lock");
+    CHECK_THROWS_WITH_AS(store.with_lock("planted", [] {}), doctest::Contains("it is a symbolic link"), config_error);
+    CHECK_FALSE(fs::exists(dir / "elsewhere"));
+    store.with_lock("job", [] {});
 }

@@ -135,7 +135,7 @@ Tally simulate(const char* level, int rows, int per_point) {
         check_image(disk.image(rng, false), dir, scratch, acked, tally, where + " (unsynced writes lost)");
         for (int i = 0; i < per_point; ++i) check_image(disk.image(rng), dir, scratch, acked, tally, where);
     }
-    MESSAGE(level << ": " << ops.size() << " records, " << tally.images << " images, " << tally.lost << " with an acknowledged write lost, "
+    MESSAGE(std::string(level) << ": " << ops.size() << " records, " << tally.images << " images, " << tally.lost << " with an acknowledged write lost, "
                   << tally.corrupt << " corrupt, " << tally.backup_problems << " with a backup problem");
     return tally;
 }

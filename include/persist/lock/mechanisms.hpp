@@ -25,13 +25,34 @@
 namespace persist::lock {
 
 namespace detail {
+/// Opens (creating, 0600) lock file `path`. Throws, by errno: permission_error for EACCES,
+/// EPERM and EROFS (the directory or file refuses this uid); config_error for ELOOP (a
+/// symlink planted at the lock file's name); io_error for the rest (EIO, ENOSPC, EMFILE,
+/// ENFILE, ...), naming what to check.
 inline int open_lock_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        throw permission_error("cannot open lock file " + path + ": " + std::strerror(errno) +
-                                   ". Fix: make its directory writable for uid " + std::to_string(::geteuid()),
-                               path, -1, 0, errno);
-    return fd;
+    if (fd >= 0) return fd;
+    const int code = errno;
+    const std::string what = "cannot open lock file " + path + ": " + std::strerror(code);
+    switch (code) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        throw permission_error(what + ". Fix: make its directory writable for uid " + std::to_string(::geteuid()), path, -1,
+                               0, code);
+    case ELOOP:
+        throw config_error(what + " (it is a symbolic link, which persist never follows). Fix: remove it", code);
+    case EMFILE:
+    case ENFILE:
+        throw io_error(what + ". Fix: this process (or the system) has too many open files; raise the limit (ulimit -n) "
+                              "or close files",
+                       code);
+    case ENOSPC:
+    case EDQUOT:
+        throw io_error(what + ". Fix: free space (or quota) on the disk holding it", code);
+    default:
+        throw io_error(what + ". Fix: check the disk holding it", code);
+    }
 }
 } // namespace detail
 

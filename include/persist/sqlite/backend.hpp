@@ -19,6 +19,7 @@
 #include "persist/sqlite/transaction.hpp"
 
 #include <condition_variable>
+#include <unistd.h>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,8 +67,30 @@ public:
         ~WriteSession() {
             if (begun_ && !committed_) rollback(*backend_.writer_);
         }
+        /// BEGIN IMMEDIATE. When SQLite reports the database read-only although the file is
+        /// writable, the connection fell back to read-only shared memory after a failed open
+        /// of the -shm file (a passing EIO or ENOSPC): the writer is replaced and BEGIN tried
+        /// once more; if it still fails, io_error says so.
         void begin() {
-            backend_.writer_->run_control(Connection::Control::begin_immediate);
+            try {
+                backend_.writer_->run_control(Connection::Control::begin_immediate);
+            } catch (const permission_error& refused) {
+                if ((refused.native_code() & 0xff) != SQLITE_READONLY || ::access(backend_.path_.c_str(), W_OK) != 0) throw;
+                backend_.replace_writer_after(refused);
+                if (!backend_.writer_)
+                    throw connection_error("database " + backend_.path_ + " is closed: reopening it failed; call health() to retry");
+                transaction_.emplace(*backend_.writer_);
+                try {
+                    backend_.writer_->run_control(Connection::Control::begin_immediate);
+                } catch (const permission_error& again) {
+                    if ((again.native_code() & 0xff) != SQLITE_READONLY) throw;
+                    throw io_error("database " + backend_.path_ + " is writable, but SQLite could not open its shared-memory "
+                                   "file " + backend_.path_ + "-shm for writing and can only read it (" + again.what() +
+                                   "). Fix: check free space and the health of the disk, and that " + backend_.path_ +
+                                   "-shm is a regular file this uid can write",
+                                   again.native_code());
+                }
+            }
             begun_ = true;
         }
         /// COMMIT. A failure that leaves the transaction open (busy, a deferred foreign key) is
@@ -301,19 +324,20 @@ public:
     const Config& config() const noexcept { return config_; }
 
 private:
-    // After COMMIT failed: close the writer (rolling back whatever SQLite kept open) and open a
-    // new one, so later writes start from the database as it is on disk. If reopening fails,
+    // After COMMIT failed, or the writer found itself read-only: close the writer (rolling back
+    // whatever SQLite kept open) and open a new one, so later writes start from the database as
+    // it is on disk. If reopening fails,
     // writes report connection_error until health() reopens. Called with writer_mutex_ held.
     void replace_writer_after(const error& failure) noexcept {
         if (writer_) rollback(*writer_);
         writer_.reset();
         try {
             writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
-            notify({Event::Kind::warning, "COMMIT on " + path_ + " failed (" + failure.what() +
-                                              "); its outcome is unknown. The writer connection was reopened"});
+            notify({Event::Kind::warning, "the writer connection of " + path_ + " failed (" + failure.what() +
+                                              "); it was reopened"});
         } catch (const error& e) {
-            notify({Event::Kind::warning, "COMMIT on " + path_ + " failed (" + failure.what() +
-                                              ") and reopening the writer connection failed too: " + e.what()});
+            notify({Event::Kind::warning, "the writer connection of " + path_ + " failed (" + failure.what() +
+                                              ") and reopening it failed too: " + e.what()});
         }
     }
 

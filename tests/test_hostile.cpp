@@ -12,6 +12,8 @@
 #include <persist/sqlite.hpp>
 #include <persist/sqlite/backup.hpp>
 #include <persist/sqlite/dump.hpp>
+#include <persist/sqlite/info.hpp>
+#include <persist/sqlite/wal_reset.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -457,4 +459,44 @@ TEST_CASE("a lock file that cannot be opened is classified by errno") {
     CHECK_THROWS_WITH_AS(store.with_lock("planted", [] {}), doctest::Contains("it is a symbolic link"), config_error);
     CHECK_FALSE(fs::exists(dir / "elsewhere"));
     store.with_lock("job", [] {});
+}
+
+TEST_CASE("the WAL-reset bug: which SQLite versions have it") {
+    CHECK_FALSE(sqlite::has_wal_reset_bug(3006023)); // before WAL
+    CHECK(sqlite::has_wal_reset_bug(3007000));
+    CHECK(sqlite::has_wal_reset_bug(3040001)); // Debian 12
+    CHECK(sqlite::has_wal_reset_bug(3044005));
+    CHECK_FALSE(sqlite::has_wal_reset_bug(3044006));
+    CHECK(sqlite::has_wal_reset_bug(3045000));
+    CHECK(sqlite::has_wal_reset_bug(3050006));
+    CHECK_FALSE(sqlite::has_wal_reset_bug(3050007));
+    CHECK(sqlite::has_wal_reset_bug(3051002));
+    CHECK_FALSE(sqlite::has_wal_reset_bug(3051003));
+    CHECK_FALSE(sqlite::has_wal_reset_bug(3053000));
+}
+
+TEST_CASE("on an affected SQLite the mitigation is on: no automatic checkpoint, checkpoints under the write lock") {
+    test::TempDir dir;
+    std::vector<std::string> infos;
+    Config config = config_at(dir / "app.db");
+    config.on_event = [&](const Event& e) {
+        if (e.kind == Event::Kind::info) infos.push_back(e.message);
+    };
+    SqliteProcessStore store(config);
+    const bool affected = sqlite::has_wal_reset_bug(sqlite3_libversion_number());
+    CHECK(sqlite::wal_reset_mitigation_active() == affected);
+    const auto status = sqlite::wal_reset_status();
+    const bool announced = std::find(infos.begin(), infos.end(), status) != infos.end();
+    CHECK(announced == affected);
+    const auto autocheckpoint = [](auto& tx) { return tx.template query<std::int64_t>("PRAGMA wal_autocheckpoint")[0]; };
+    CHECK(store.write(autocheckpoint) == (affected ? 0 : 1000));
+    CHECK(store.read(autocheckpoint) == (affected ? 0 : 1000));
+    CHECK(sqlite::info(store).wal_reset == status);
+    // Checkpoints still happen: the rows reach the database file while the Store is open.
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x BLOB)"); });
+    for (int i = 0; i < 60; ++i)
+        store.write([](auto& tx) {
+            for (int k = 0; k < 20; ++k) tx.execute("INSERT INTO t VALUES (?)", persist::Blob(3500, std::byte{1}));
+        });
+    CHECK(fs::file_size(dir / "app.db") > 3'000'000); // 1200 rows of one page each; 1000 frames trigger one
 }

@@ -364,11 +364,12 @@ TEST_CASE("the event callback may throw without breaking the store") {
     config.on_event = [&](const Event& event) {
         ++calls;
         CHECK(event.kind == Event::Kind::info);
-        CHECK(event.message == "created database " + dir / "events/new.db");
+        if (calls == 1) CHECK(event.message == "created database " + dir / "events/new.db");
+        else CHECK(event.message == sqlite::wal_reset_status()); // on an SQLite with the WAL-reset bug
         throw std::runtime_error("logger broke");
     };
     Store<sqlite::Backend> store(config);
-    CHECK(calls == 1);
+    CHECK(calls == (sqlite::wal_reset_mitigation_active() ? 2 : 1));
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
 }
 

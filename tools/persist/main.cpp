@@ -256,6 +256,7 @@ int run(const std::string& command, const Options& options) {
                         .number("free_pages", i.free_pages)
                         .text("journal_mode", i.journal_mode)
                         .text("sqlite_version", i.sqlite_version)
+                        .text("wal_reset", i.wal_reset)
                         .text("durability", durability)
                         .field("tables", json_array(tables))
                         .field("migrations", json_array(migrations))
@@ -268,6 +269,7 @@ int run(const std::string& command, const Options& options) {
                 << "size         " << i.file_bytes << " bytes (+ " << i.wal_bytes << " bytes of WAL)\n"
                 << "pages        " << i.page_count << " of " << i.page_size << " bytes, " << i.free_pages << " free\n"
                 << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
+                << "wal reset    " << i.wal_reset << "\n"
                 << "tables\n";
             for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
             out << "migrations\n";

@@ -41,6 +41,11 @@ public:
         if (prepare_database(path_) && config_.on_event)
             notify({Event::Kind::info, "created database " + path_});
         writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
+        if (!memory_ && wal_reset_mitigation_active()) notify({Event::Kind::info, wal_reset_status()});
+    }
+
+    ~Backend() {
+        if (checkpointer_) sqlite3_close_v2(checkpointer_);
     }
 
     Backend(const Backend&) = delete;
@@ -116,6 +121,7 @@ public:
                     failed.native_code());
             }
             committed_ = true;
+            if (backend_.writer_->wal_frames() >= checkpoint_frames) backend_.checkpoint_under_write_lock();
         }
         Transaction& transaction() noexcept { return *transaction_; }
 
@@ -239,6 +245,8 @@ public:
                 // A connection that does not answer cannot checkpoint; reopening is still right.
             }
         }
+        if (checkpointer_) sqlite3_close_v2(checkpointer_);
+        checkpointer_ = nullptr;
         writer_.reset();
         try {
             writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
@@ -316,6 +324,7 @@ public:
 
     /// Forgets every connection without closing it (see Connection::abandon).
     void abandon() noexcept {
+        checkpointer_ = nullptr; // leaked, not closed (see Connection::abandon)
         if (writer_) writer_->abandon();
         for (auto& reader : idle_readers_) reader->abandon();
     }
@@ -328,6 +337,34 @@ private:
     // whatever SQLite kept open) and open a new one, so later writes start from the database as
     // it is on disk. If reopening fails,
     // writes report connection_error until health() reopens. Called with writer_mutex_ held.
+    // The mitigation of persist/sqlite/wal_reset.hpp: with the writer holding SQLite's write
+    // lock (BEGIN IMMEDIATE: no other writer, in any process, can commit and so reset the
+    // WAL), a connection of its own checkpoints PASSIVE; then the writer rolls back. Called
+    // with writer_mutex_ held, after a commit; a failure leaves the checkpoint to a later
+    // commit and is reported as a warning.
+    void checkpoint_under_write_lock() noexcept {
+        if (!writer_) return;
+        writer_->forget_wal_size();
+        try {
+            writer_->run_control(Connection::Control::begin_immediate);
+        } catch (const error& e) {
+            notify({Event::Kind::warning, "checkpoint of " + path_ + " postponed: " + e.what()});
+            return;
+        }
+        if (!checkpointer_) {
+            // A connection opens the WAL on its first read; until then a checkpoint is a no-op.
+            if (sqlite3_open_v2(path_.c_str(), &checkpointer_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) == SQLITE_OK)
+                sqlite3_exec(checkpointer_, "PRAGMA wal_autocheckpoint=0; SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
+                             nullptr);
+        }
+        const int rc = checkpointer_ ? sqlite3_wal_checkpoint_v2(checkpointer_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr)
+                                     : SQLITE_CANTOPEN;
+        if (rc != SQLITE_OK)
+            notify({Event::Kind::warning, "checkpoint of " + path_ + " failed: " +
+                                              (checkpointer_ ? sqlite3_errmsg(checkpointer_) : "cannot open a connection")});
+        rollback(*writer_);
+    }
+
     void replace_writer_after(const error& failure) noexcept {
         if (writer_) rollback(*writer_);
         writer_.reset();
@@ -408,6 +445,7 @@ private:
     bool memory_;
     detail::TimedMutex writer_mutex_;
     std::unique_ptr<Connection> writer_;
+    sqlite3* checkpointer_ = nullptr; // WAL-reset mitigation only; used with writer_mutex_ held
     std::mutex pool_mutex_;
     std::condition_variable reader_freed_;
     std::vector<std::unique_ptr<Connection>> idle_readers_;

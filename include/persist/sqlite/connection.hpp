@@ -9,6 +9,7 @@
 //   cache_size=-KiB        from Config::cache_size_kib
 //   trusted_schema=OFF     SQL functions in the schema cannot be abused by a crafted file
 //   DQS off (DML and DDL)  "text" is an identifier, never silently a string literal
+//   wal_autocheckpoint=0   only where SQLite has the WAL-reset bug (persist/sqlite/wal_reset.hpp)
 //
 // Thread-safety: a Connection is used by one thread at a time (the backend guarantees it).
 // Destruction finalizes cached statements, then closes the connection.
@@ -18,6 +19,7 @@
 #include "persist/detail/file_setup.hpp"
 #include "persist/sqlite/errors.hpp"
 #include "persist/sqlite/statement_cache.hpp"
+#include "persist/sqlite/wal_reset.hpp"
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
@@ -98,6 +100,11 @@ public:
             int persist_wal = 1;
             sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
             run_script("PRAGMA journal_size_limit=67108864");
+        }
+        if (path != ":memory:" && wal_reset_mitigation_active()) {
+            // See persist/sqlite/wal_reset.hpp: no checkpoint without the write lock.
+            run_script("PRAGMA wal_autocheckpoint=0");
+            sqlite3_wal_hook(db, &Connection::record_wal_size, this);
         }
         if (path != ":memory:" && role == Role::writer) {
             const auto mode = switch_to_wal(config.busy_timeout);
@@ -181,6 +188,11 @@ public:
         (void)database_.release();
     }
 
+    /// Frames in the WAL after this connection's last commit (0 until one, and when the WAL
+    /// reset mitigation is off). Reset by forget_wal_size().
+    int wal_frames() const noexcept { return wal_frames_; }
+    void forget_wal_size() noexcept { wal_frames_ = 0; }
+
     /// The identity of the file at `path` now, or nullopt if it does not exist.
     static std::optional<FileIdentity> current_identity(const std::string& path) {
         struct stat st {};
@@ -218,7 +230,13 @@ private:
         }
     }
 
+    static int record_wal_size(void* self, sqlite3*, const char*, int frames) {
+        static_cast<Connection*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+    }
+
     std::string path_;
+    int wal_frames_ = 0;
     std::unique_ptr<SQLite::Database> database_;
     std::unique_ptr<StatementCache> statements_;
     std::unique_ptr<PreparedStatement> control_[3];

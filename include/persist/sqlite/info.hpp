@@ -5,6 +5,7 @@
 #include "persist/lock/policy.hpp"
 #include "persist/migrate.hpp"
 #include "persist/sqlite/backup.hpp"
+#include "persist/sqlite/wal_reset.hpp"
 
 #include <filesystem>
 #include <sqlite3.h>
@@ -35,6 +36,7 @@ struct Info {
     std::vector<std::pair<std::int64_t, std::string>> pending;  ///< version, name; info(store, source) only
     std::vector<std::pair<std::string, lock::Status>> locks;  ///< "migrate" and "persist.write"
     std::string sqlite_version;
+    std::string wal_reset;                                 ///< the WAL-reset bug and persist's mitigation (wal_reset.hpp)
     std::string journal_mode;
     Durability durability = Durability::normal;            ///< as configured for this Store
 };
@@ -47,6 +49,7 @@ Info info(Store& store) {
     result.path = store.path();
     result.durability = store.config().durability;
     result.sqlite_version = sqlite3_libversion();
+    result.wal_reset = wal_reset_status();
     std::error_code ec;
     if (!persist::detail::is_memory_path(result.path)) {
         result.file_bytes = static_cast<std::int64_t>(std::filesystem::file_size(result.path, ec));

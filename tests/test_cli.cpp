@@ -401,3 +401,34 @@ TEST_CASE("a database path that is not a regular file is refused, without JSON o
     config.db_path = "/dev/null";
     CHECK_THROWS_WITH_AS(SqliteStore{config}, doctest::Contains("it is not a regular file"), config_error);
 }
+
+TEST_CASE("commands that only read leave a backup exactly as it was, and it still verifies") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    REQUIRE(cli({"backup", cli.dir / "backups/"}).code == 0);
+    std::string backup;
+    for (const auto& entry : fs::directory_iterator(cli.dir / "backups"))
+        if (entry.path().string().ends_with(".backup.db")) backup = entry.path().string();
+    REQUIRE_FALSE(backup.empty());
+    auto listing = [&] {
+        std::vector<std::pair<std::string, std::uintmax_t>> files;
+        for (const auto& entry : fs::directory_iterator(cli.dir / "backups"))
+            files.emplace_back(entry.path().filename().string(), fs::file_size(entry.path()));
+        std::sort(files.begin(), files.end());
+        return files;
+    };
+    const auto before = listing();
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--db", backup, "info"},
+             {"--db", backup, "lock-status"},
+             {"--db", backup, "--lock", "table", "lock-status"},
+             {"--db", backup, "dump"},
+             {"--db", backup, "--migrations", cli.migrations, "status"},
+             {"--db", backup, "backup", cli.dir / "again.db"}}) {
+        CAPTURE(args.back());
+        CHECK(run(args, cli.dir.path).code == 0);
+    }
+    CHECK(listing() == before); // no -wal, -shm, lock file, table or checkpoint
+    CHECK(run({"verify", backup}, cli.dir.path).code == 0);
+    CHECK(run({"verify", cli.dir / "again.db"}, cli.dir.path).code == 0);
+}

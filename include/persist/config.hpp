@@ -104,6 +104,13 @@ struct Config {
     /// so that writers (in other processes too, with lock::File) queue on a lock that hands
     /// over at once instead of polling in SQLite's busy handler.
     bool guard_writes = false;
+    /// SQLite: open an existing database for reading only, for inspection (info, dump,
+    /// lock status, backup of a backup). Nothing is created, written, checkpointed or
+    /// switched to WAL: connections are SQLITE_OPEN_READONLY and do not checkpoint on close,
+    /// a database in WAL mode without its -wal is opened immutable (no -shm is made), lock
+    /// status reads lock files and lease tables without creating them. A missing file is a
+    /// config_error; Store::write and lock acquisition throw usage_error.
+    bool read_only = false;
     /// lock::Table: how long a lease lasts without renewal (renewed every lease_ttl / 3).
     std::chrono::milliseconds lease_ttl{10'000};
     /// PostgreSQL: the connection pool (see PoolOptions).

@@ -150,9 +150,11 @@ persist::Config make_config(const Options& options) {
 }
 
 /// Opens the store; refuses (exit 3) when the database file does not exist, unless `create`.
+/// With `read_only`, nothing is created or written (Config::read_only).
 template <class StoreT>
-std::unique_ptr<StoreT> open_store(const Options& options, bool create) {
-    const persist::Config config = make_config(options);
+std::unique_ptr<StoreT> open_store(const Options& options, bool create, bool read_only) {
+    persist::Config config = make_config(options);
+    config.read_only = read_only;
     const std::string path = config.path();
     std::error_code ec;
     const auto kind = std::filesystem::status(path, ec).type();
@@ -232,7 +234,11 @@ int run(const std::string& command, const Options& options) {
     if (migrates && options.migrations.empty())
         throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files)");
     const bool creates = command == "migrate" || command == "baseline" || command == "load";
-    auto store = open_store<StoreT>(options, creates);
+    // Commands that only read open the file read-only: on a backup or another application's
+    // database they create no -wal, -shm, lock file or table, and never checkpoint.
+    const bool reads_only = command == "info" || command == "status" || command == "plan" || command == "dump" ||
+                            command == "lock-status" || command == "backup";
+    auto store = open_store<StoreT>(options, creates, reads_only);
     if (command == "info") {
         const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
                                                   : persist::sqlite::info(*store, persist::migrate::Directory(options.migrations));
@@ -333,10 +339,7 @@ int run(const std::string& command, const Options& options) {
         ProgressBar bar("backup");
         backup.on_progress = std::ref(bar);
         std::string destination = options.file;
-        if (destination.empty()) {
-            destination = store->path() + ".backups";
-            std::filesystem::create_directories(destination);
-        }
+        if (destination.empty()) destination = store->path() + ".backups/"; // created 0700 when missing
         const auto made = persist::sqlite::backup(*store, destination, backup);
         std::vector<JsonValue> removed;
         for (const auto& r : made.removed) removed.push_back(r);

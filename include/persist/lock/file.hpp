@@ -214,6 +214,9 @@ public:
     /// usage_error for an invalid name, permission_error if the lock file cannot be opened.
     guard acquire(std::string_view lock_name, const Request& request) {
         validate_name(lock_name);
+        if (config_.read_only)
+            throw usage_error("lock '" + std::string(lock_name) + "' cannot be taken: the Store was opened read-only "
+                              "(Config::read_only), and taking a file lock creates and writes its lock file");
         const std::string path = lock_path(lock_name);
         auto threads = detail::thread_lock(thread_key(path));
         WaitNotice notice(config_, lock_name);
@@ -246,10 +249,14 @@ public:
     }
 
     /// Held or free, and by whom. Probes the OS lock without waiting, and only when no thread
-    /// of this process holds or is taking it.
+    /// of this process holds or is taking it. A missing lock file means free; none is created.
     Status status(std::string_view lock_name) {
         validate_name(lock_name);
         const std::string path = lock_path(lock_name);
+        // No lock file: nobody has ever taken the lock (a holder creates it first). Answer
+        // without creating one.
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return Status{};
         auto threads = detail::thread_lock(thread_key(path));
         if (threads->held()) return Status{true, threads->current_holder()};
         if (!threads->mutex.try_lock_until(std::chrono::steady_clock::now()))

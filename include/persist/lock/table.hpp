@@ -44,6 +44,12 @@ public:
         if (persist::detail::is_memory_path(database_))
             throw config_error("lock::Table keeps leases in the database, and \":memory:\" is private to one "
                                "connection; use lock::InProcess for an in-memory database");
+        if (config.read_only) {
+            // Inspection: read leases if the table exists; create nothing.
+            read_only_ = true;
+            connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::reader);
+            return;
+        }
         sqlite::prepare_database(database_);
         connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::writer);
         connection_->run_script(
@@ -59,6 +65,7 @@ public:
     /// nullopt when someone else holds it (or the database is busy: try again).
     std::optional<std::int64_t> try_take(std::string_view name, const std::string& owner, std::int64_t pid,
                                          const std::string& host, std::string_view purpose, std::int64_t ttl_ms) {
+        refuse_if_read_only(name);
         static const std::string sql =
             "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
             "VALUES (?, ?, ?, ?, ?, 'exclusive', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), " + std::string(now_ms) +
@@ -87,6 +94,8 @@ public:
 
     /// The unexpired lease on `name`, if any.
     std::optional<Holder> holder(std::string_view name) {
+        if (read_only_ && connection_->query_text("SELECT count(*) FROM sqlite_schema WHERE name = 'persist_locks'") == "0")
+            return std::nullopt; // no lease was ever taken
         sqlite3_stmt* statement = connection_->statements().get(
             connection_->database(),
             "SELECT pid, host, acquired_at, purpose FROM persist_locks WHERE name = ? AND expires_at > " + std::string(now_ms));
@@ -106,7 +115,10 @@ public:
     }
 
     /// Ends the lease on `name` whoever holds it (its fence stays).
-    void expire(std::string_view name) { execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ?", name); }
+    void expire(std::string_view name) {
+        refuse_if_read_only(name);
+        execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ?", name);
+    }
 
     /// Ends the lease if `owner` and `fence` still hold it.
     void release(std::string_view name, const std::string& owner, std::int64_t fence) {
@@ -126,6 +138,14 @@ public:
 
 private:
     static constexpr std::string_view now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+    void refuse_if_read_only(std::string_view name) const {
+        if (read_only_)
+            throw usage_error("lease '" + std::string(name) + "' cannot be taken or changed: the Store was opened read-only "
+                              "(Config::read_only)");
+    }
+
+    bool read_only_ = false;
 
     struct Reset {
         sqlite3_stmt* statement;

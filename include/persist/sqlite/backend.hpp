@@ -38,6 +38,14 @@ public:
     /// Throws config_error, permission_error (with a diagnosis), corrupt_error, io_error.
     explicit Backend(const Config& config)
         : config_(config), path_(config.path()), memory_(detail::is_memory_path(path_)) {
+        if (config_.read_only) {
+            // Inspection: no file is created and no writer opened; a first reader checks the file.
+            if (memory_) throw usage_error("Config::read_only needs a database file, not \":memory:\"");
+            idle_readers_.push_back(std::make_unique<Connection>(path_, config_, Connection::Role::reader));
+            open_readers_ = 1;
+            read_only_identity_ = idle_readers_.front()->identity();
+            return;
+        }
         if (prepare_database(path_) && config_.on_event)
             notify({Event::Kind::info, "created database " + path_});
         writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
@@ -63,6 +71,9 @@ public:
                     throw busy_error("the writer connection of " + backend.path_ +
                                      " stayed in use by another thread of this process until the deadline");
             }
+            if (backend.config_.read_only)
+                throw usage_error("database " + backend.path_ + " was opened read-only (Config::read_only); it cannot be "
+                                  "written. Open a Store without read_only to write");
             if (!backend.writer_)
                 throw connection_error("database " + backend.path_ +
                                        " is closed: reopening it failed; call health() to retry");
@@ -193,6 +204,20 @@ public:
     /// other processes have it open and they may pair their -wal file with the new one.
     Health health(Deadline deadline) {
         Health report;
+        if (config_.read_only) {
+            // Read-only: answer through a reader; never reopen (that could create a writer).
+            try {
+                ReadSession session(*this, deadline);
+                report.answering = session.transaction().connection().query_text("SELECT 1") == "1";
+            } catch (const error& e) {
+                report.detail = e.what();
+            }
+            const auto now = Connection::current_identity(path_);
+            report.same_file = now && *now == read_only_identity_;
+            report.ok = report.answering && report.same_file;
+            if (!report.ok && report.detail.empty()) report.detail = "database file " + path_ + " was replaced or deleted";
+            return report;
+        }
         std::unique_lock lock(writer_mutex_, std::defer_lock);
         if (!lock.try_lock_until(deadline)) {
             report.detail = "the writer connection stayed busy; try again later";
@@ -446,6 +471,7 @@ private:
     detail::TimedMutex writer_mutex_;
     std::unique_ptr<Connection> writer_;
     sqlite3* checkpointer_ = nullptr; // WAL-reset mitigation only; used with writer_mutex_ held
+    FileIdentity read_only_identity_; // Config::read_only: the file opened
     std::mutex pool_mutex_;
     std::condition_variable reader_freed_;
     std::vector<std::unique_ptr<Connection>> idle_readers_;

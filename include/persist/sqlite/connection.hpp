@@ -77,7 +77,7 @@ public:
     /// Opens `path` (already prepared by detail::prepare_database_file) and applies the pragmas.
     /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error.
     Connection(const std::string& path, const Config& config, Role role)
-        : path_(path), database_(open(path, config)),
+        : path_(path), database_(config.read_only ? open_read_only(path, config) : open(path, config)),
           statements_(std::make_unique<StatementCache>(config.statement_cache_capacity)) {
         sqlite3* db = database_->getHandle();
         sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
@@ -92,6 +92,12 @@ public:
             "PRAGMA cache_size=-" + std::to_string(config.cache_size_kib) +
             (role == Role::reader && path != ":memory:" ? ";PRAGMA query_only=ON" : "");
         run_script(pragmas);
+        if (config.read_only) {
+            // Inspection: no checkpoint when the last connection closes, nothing else set up.
+            sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+            identity_ = current_identity(path).value_or(FileIdentity{});
+            return;
+        }
         if (path != ":memory:") {
             // Keep the -wal file when the last connection closes (it is truncated to 0 bytes
             // then, see journal_size_limit) instead of deleting it and creating it again on
@@ -216,6 +222,68 @@ private:
             std::this_thread::sleep_for(pause);
             pause = std::min(pause * 2, std::chrono::microseconds(50'000));
         }
+    }
+
+    // Config::read_only: an existing regular file, opened SQLITE_OPEN_READONLY. A file in WAL
+    // mode whose -shm is missing would make SQLite create one: when there is no WAL content to
+    // read (no -wal, or an empty one) it is opened immutable instead; with WAL content it is
+    // refused, since reading it needs the -shm persist promised not to create.
+    static std::unique_ptr<SQLite::Database> open_read_only(const std::string& path, const Config& config) {
+        struct stat st {};
+        if (path == ":memory:") throw usage_error("Config::read_only needs a database file, not \":memory:\"");
+        if (::stat(path.c_str(), &st) != 0)
+            throw config_error("no database at " + path + " (opened read-only, so nothing was created)", errno);
+        if (!S_ISREG(st.st_mode))
+            throw config_error("cannot use database " + path + ": it is not a regular file", EINVAL);
+        const int flags = SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX;
+        std::unique_ptr<SQLite::Database> database;
+        try {
+            database = std::make_unique<SQLite::Database>(path, flags, static_cast<int>(config.busy_timeout.count()));
+        } catch (const SQLite::Exception& e) {
+            throw_error(e.getExtendedErrorCode(), e.what(), path);
+        }
+        // Bytes 18 and 19 of the header are 2 in WAL mode. Read through SQLite's own file
+        // handle (SQLite opens the file at once, reads it only at the first statement): a
+        // descriptor of our own, once closed, could drop SQLite's locks (invariant 9).
+        bool wal_mode = false;
+        sqlite3_file* file = nullptr;
+        unsigned char header[20] = {};
+        if (sqlite3_file_control(database->getHandle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK && file &&
+            file->pMethods && file->pMethods->xRead(file, header, sizeof header, 0) == SQLITE_OK)
+            wal_mode = header[18] == 2 && header[19] == 2;
+        struct stat wal {}, shm {};
+        const bool has_wal_content = ::stat((path + "-wal").c_str(), &wal) == 0 && wal.st_size > 0;
+        const bool has_shm = ::stat((path + "-shm").c_str(), &shm) == 0;
+        if (!wal_mode || has_shm) return database;
+        if (has_wal_content)
+            throw config_error("cannot inspect " + path + " read-only: it has a write-ahead log (" + path +
+                                   "-wal) but no shared-memory index (" + path +
+                                   "-shm), and SQLite would have to create one to read it. Open it with a command that "
+                                   "writes (persist migrate), or let the application that owns it run once",
+                               EINVAL);
+        database.reset();
+        try {
+            return std::make_unique<SQLite::Database>("file:" + uri_path(path) + "?mode=ro&immutable=1", flags | SQLITE_OPEN_URI,
+                                                      static_cast<int>(config.busy_timeout.count()));
+        } catch (const SQLite::Exception& e) {
+            throw_error(e.getExtendedErrorCode(), e.what(), path);
+        }
+    }
+
+    // `path` percent-encoded for a file: URI.
+    static std::string uri_path(const std::string& path) {
+        std::string out;
+        static constexpr char hex[] = "0123456789ABCDEF";
+        for (unsigned char c : path) {
+            if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+                out += '%';
+                out += hex[c >> 4];
+                out += hex[c & 0xf];
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+        return out;
     }
 
     static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config) {

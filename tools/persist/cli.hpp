@@ -1,0 +1,506 @@
+// persist: the command-line tool. Inspect, migrate, back up, verify and restore a persist
+// database from a shell. `persist --help` lists the subcommands; README.md has the reference
+// and the exit codes. run_cli() is the whole tool (main.cpp calls it; so does the fuzz target
+// for its arguments, tests/fuzz/fuzz_cli.cpp).
+#pragma once
+#include <persist/persist.hpp>
+#include <persist/sqlite/backup.hpp>
+#include <persist/sqlite/dump.hpp>
+#include <persist/sqlite/info.hpp>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdio>
+#include <limits>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace persist_cli {
+
+/// Exit codes (documented in README.md).
+enum Exit : int {
+    ok = 0,
+    failure = 1,      ///< a persist error not listed below (I/O, corrupt database, ...)
+    bad_usage = 2,    ///< unknown subcommand or option, missing or malformed argument
+    no_database = 3,  ///< no database at the path (nothing was created)
+    busy = 4,         ///< the database or a lock stayed held by another process past the timeout
+    refused = 5,      ///< a backup does not verify, or the migrations do not validate
+};
+
+/// A usage problem found after parsing (exit code 2).
+struct usage_problem : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// No database at the path (exit code 3).
+struct missing_database : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+using JsonValue = nlohmann::ordered_json;
+
+/// Compact JSON text; bytes that are not UTF-8 (a table name in a crafted database) become
+/// U+FFFD instead of making the document invalid.
+std::string dump_json(const JsonValue& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+/// A JSON object built field by field, keys in insertion order.
+class Json {
+public:
+    Json& field(std::string_view key, JsonValue value) {
+        value_[std::string(key)] = std::move(value);
+        return *this;
+    }
+    Json& text(std::string_view key, std::string_view value) { return field(key, std::string(value)); }
+    Json& number(std::string_view key, std::int64_t value) { return field(key, value); }
+    Json& boolean(std::string_view key, bool value) { return field(key, value); }
+    const JsonValue& value() const { return value_; }
+    std::string str() const { return dump_json(value_); }
+
+private:
+    JsonValue value_ = JsonValue::object();
+};
+
+JsonValue json_array(std::vector<JsonValue> items) { return JsonValue(std::move(items)); }
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label) : label_(std::move(label)), shown_(::isatty(2) == 1) {}
+    ~ProgressBar() {
+        if (drawn_) std::fputs("\n", stderr);
+    }
+    void operator()(const persist::sqlite::Progress& progress) {
+        if (!shown_ || progress.total <= 0) return;
+        const int percent = static_cast<int>(progress.done * 100 / progress.total);
+        if (percent == last_) return;
+        last_ = percent;
+        const int width = 30, filled = percent * width / 100;
+        std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), percent);
+        std::fflush(stderr);
+        drawn_ = true;
+    }
+
+private:
+    std::string label_;
+    bool shown_;
+    bool drawn_ = false;
+    int last_ = -1;
+};
+
+/// Whether `prefix` can start environment variable names: a letter or '_', then letters,
+/// digits and '_', at most 64 characters.
+bool valid_prefix(const std::string& prefix) {
+    if (prefix.empty() || prefix.size() > 64 || std::isdigit(static_cast<unsigned char>(prefix[0]))) return false;
+    return std::all_of(prefix.begin(), prefix.end(),
+                       [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+
+/// A command-line number: digits only (no sign, no space), within [low, high]. Checked on the
+/// text, before CLI11 converts it, so a value beyond 64 bits is refused instead of saturated.
+CLI::Validator whole_number(std::int64_t low, std::int64_t high) {
+    return CLI::Validator(
+        [low, high](std::string& text) -> std::string {
+            std::int64_t value = 0;
+            const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+            const bool digits = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
+            if (!digits || parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < low || value > high)
+                return "'" + text + "' is not a whole number from " + std::to_string(low) + " to " + std::to_string(high);
+            return "";
+        },
+        "INTEGER in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
+}
+
+struct Options {
+    std::string db;
+    std::string env_prefix = "PERSIST";
+    std::string migrations;
+    bool json = false;
+    int timeout_ms = 30'000;
+    // subcommand arguments
+    std::int64_t version = 0;
+    std::string file;
+    std::int64_t keep = 0;
+    std::int64_t max_age_days = 0;
+    std::string lock_name;
+    bool force = false;
+    std::vector<std::string> lock_names;
+    std::string lock = "file";
+};
+
+persist::Config make_config(const Options& options) {
+    persist::Config defaults;
+    persist::Config config = persist::Config::from_env(options.env_prefix, defaults);
+    if (!options.db.empty()) config.db_path = options.db;
+    config.busy_timeout = std::chrono::milliseconds(options.timeout_ms);
+    config.lock_wait_notice = std::chrono::milliseconds(1000);
+    config.on_event = [](const persist::Event& event) {
+        if (event.kind == persist::Event::Kind::wait) std::fprintf(stderr, "%s\n", event.message.c_str());
+    };
+    return config;
+}
+
+/// Opens the store; refuses (exit 3) when the database file does not exist, unless `create`.
+/// With `read_only`, nothing is created or written (Config::read_only).
+template <class StoreT>
+std::unique_ptr<StoreT> open_store(const Options& options, bool create, bool read_only) {
+    persist::Config config = make_config(options);
+    config.read_only = read_only;
+    const std::string path = config.path();
+    std::error_code ec;
+    const auto kind = std::filesystem::status(path, ec).type();
+    if (!create && !persist::detail::is_memory_path(path) && kind == std::filesystem::file_type::not_found)
+        throw missing_database("no database at " + path + " (give --db PATH, or set " + options.env_prefix +
+                               "_DB_PATH); nothing was created");
+    if (kind != std::filesystem::file_type::not_found && kind != std::filesystem::file_type::regular &&
+        !persist::detail::is_memory_path(path))
+        throw usage_problem(path + " is not a regular file, so it cannot be a database; give --db the database file");
+    return std::make_unique<StoreT>(config);
+}
+
+
+const char* state_name(persist::migrate::VersionStatus::State state) {
+    using State = persist::migrate::VersionStatus::State;
+    switch (state) {
+    case State::applied: return "applied";
+    case State::baseline: return "baseline";
+    case State::pending: return "pending";
+    case State::incomplete: return "incomplete";
+    case State::changed: return "changed";
+    case State::missing_from_source: return "missing-from-source";
+    }
+    return "unknown";
+}
+
+std::string holder_text(const persist::lock::Status& status) {
+    if (!status.held) return "free";
+    if (!status.holder) return "held (holder unknown)";
+    const auto& h = *status.holder;
+    return "held by pid " + std::to_string(h.pid) + " on " + h.host + " since " + persist::lock::clock_time(h.since) + " (" +
+           persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + h.purpose) + ")";
+}
+
+JsonValue holder_json(const std::string& name, const persist::lock::Status& status) {
+    Json j;
+    j.text("name", name).boolean("held", status.held);
+    if (status.holder) {
+        j.number("pid", status.holder->pid).text("host", status.holder->host);
+        j.text("since", persist::lock::clock_time(status.holder->since)).text("mode", persist::lock::mode_name(status.holder->mode));
+        j.text("purpose", status.holder->purpose);
+    }
+    return j.value();
+}
+
+JsonValue manifest_json(const persist::sqlite::Manifest& m) {
+    std::vector<JsonValue> tables, migrations;
+    for (const auto& [table, rows] : m.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
+    for (const auto& [version, checksum] : m.migrations)
+        migrations.push_back(Json().number("version", version).text("checksum", checksum).value());
+    return Json()
+        .text("persist_version", m.persist_version)
+        .text("created_at", m.created_at)
+        .number("size", m.size)
+        .text("sha256", m.sha256)
+        .number("schema_version", m.schema_version)
+        .field("migrations", json_array(migrations))
+        .field("tables", json_array(tables))
+        .value();
+}
+
+template <class StoreT>
+int run(const std::string& command, const Options& options) {
+    auto say = [&](const std::string& human, const JsonValue& json) {
+        std::cout << (options.json ? dump_json(json) : human) << "\n";
+    };
+    if (command == "verify") {
+        ProgressBar bar("verify");
+        const auto m = persist::sqlite::verify(options.file, std::ref(bar));
+        say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
+                std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
+            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).value());
+        return ok;
+    }
+    const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
+                          command == "baseline" || command == "repair";
+    if (migrates && options.migrations.empty())
+        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files)");
+    const bool creates = command == "migrate" || command == "baseline" || command == "load";
+    // Commands that only read open the file read-only: on a backup or another application's
+    // database they create no -wal, -shm, lock file or table, and never checkpoint.
+    const bool reads_only = command == "info" || command == "status" || command == "plan" || command == "dump" ||
+                            command == "lock-status" || command == "backup";
+    auto store = open_store<StoreT>(options, creates, reads_only);
+    if (command == "info") {
+        const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
+                                                  : persist::sqlite::info(*store, persist::migrate::Directory(options.migrations));
+        const char* durability = i.durability == persist::Durability::full ? "full"
+                                 : i.durability == persist::Durability::off ? "off" : "normal";
+        if (options.json) {
+            std::vector<JsonValue> tables, migrations, locks;
+            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
+            for (const auto& m : i.migrations)
+                migrations.push_back(
+                    Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
+            for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+            std::vector<JsonValue> pending;
+            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
+            say("", Json()
+                        .text("path", i.path)
+                        .number("file_bytes", i.file_bytes)
+                        .number("wal_bytes", i.wal_bytes)
+                        .number("page_size", i.page_size)
+                        .number("page_count", i.page_count)
+                        .number("free_pages", i.free_pages)
+                        .text("journal_mode", i.journal_mode)
+                        .text("sqlite_version", i.sqlite_version)
+                        .text("wal_reset", i.wal_reset)
+                        .text("durability", durability)
+                        .field("tables", json_array(tables))
+                        .field("migrations", json_array(migrations))
+                        .field("pending", json_array(pending))
+                        .field("locks", json_array(locks))
+                        .value());
+        } else {
+            std::ostringstream out;
+            out << "database     " << i.path << "\n"
+                << "size         " << i.file_bytes << " bytes (+ " << i.wal_bytes << " bytes of WAL)\n"
+                << "pages        " << i.page_count << " of " << i.page_size << " bytes, " << i.free_pages << " free\n"
+                << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
+                << "wal reset    " << i.wal_reset << "\n"
+                << "tables\n";
+            for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
+            out << "migrations\n";
+            if (i.migrations.empty()) out << "  (none recorded)\n";
+            for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
+            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
+            out << "locks\n";
+            for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
+            std::cout << out.str();
+        }
+        return ok;
+    }
+    if (migrates) {
+        persist::migrate::Options how;
+        how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
+        persist::migrate::Migrator migrator(*store, persist::migrate::Directory(options.migrations), how);
+        if (command == "status") {
+            std::vector<JsonValue> rows;
+            std::ostringstream out;
+            for (const auto& v : migrator.status()) {
+                out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
+                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).value());
+            }
+            const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
+            say(options.json ? "" : human.substr(0, human.size() - (human.back() == '\n' ? 1 : 0)), json_array(rows));
+        } else if (command == "plan") {
+            std::vector<JsonValue> rows;
+            std::string human;
+            for (const auto& m : migrator.plan()) {
+                human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
+                rows.push_back(Json().number("version", m.version).text("name", m.name).value());
+            }
+            if (human.empty()) human = "nothing to apply\n";
+            say(human.substr(0, human.size() - 1), json_array(rows));
+        } else if (command == "migrate" || command == "down") {
+            const auto report = command == "migrate" ? migrator.migrate() : migrator.migrate_to(options.version);
+            const JsonValue applied(report.applied), reverted(report.reverted);
+            std::string human = "version " + std::to_string(report.from_version) + " -> " + std::to_string(report.to_version);
+            if (!applied.empty()) human += ", applied " + dump_json(applied);
+            if (!reverted.empty()) human += ", reverted " + dump_json(reverted);
+            say(human, Json()
+                           .number("from_version", report.from_version)
+                           .number("to_version", report.to_version)
+                           .field("applied", applied)
+                           .field("reverted", reverted)
+                           .value());
+        } else if (command == "baseline") {
+            migrator.baseline(options.version);
+            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).value());
+        } else {
+            const bool changed = migrator.repair(options.version);
+            say(changed ? "repaired version " + std::to_string(options.version) : "version " + std::to_string(options.version) + " needed no repair",
+                Json().number("version", options.version).boolean("changed", changed).value());
+        }
+        return ok;
+    }
+    if (command == "backup") {
+        persist::sqlite::BackupOptions backup;
+        if (options.keep > 0) backup.keep = static_cast<std::size_t>(options.keep);
+        if (options.max_age_days > 0) backup.max_age = std::chrono::hours(24) * options.max_age_days;
+        ProgressBar bar("backup");
+        backup.on_progress = std::ref(bar);
+        std::string destination = options.file;
+        if (destination.empty()) destination = store->path() + ".backups/"; // created 0700 when missing
+        const auto made = persist::sqlite::backup(*store, destination, backup);
+        std::vector<JsonValue> removed;
+        for (const auto& r : made.removed) removed.push_back(r);
+        say("backup written to " + made.path + " (" + std::to_string(made.manifest.size) + " bytes, manifest " + made.manifest_path +
+                ")" + (made.removed.empty() ? "" : ", removed " + std::to_string(made.removed.size()) + " older"),
+            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array(removed)).field("manifest_contents", manifest_json(made.manifest)).value());
+        return ok;
+    }
+    if (command == "restore") {
+        persist::sqlite::BackupOptions safety;
+        ProgressBar bar("safety copy");
+        safety.on_progress = std::ref(bar);
+        const auto restored = persist::sqlite::restore(*store, options.file, safety);
+        say("restored " + store->path() + " from " + options.file + "; the previous database is kept in " + restored.safety_copy,
+            Json().text("restored_from", options.file).text("safety_copy", restored.safety_copy).value());
+        return ok;
+    }
+    if (command == "dump") {
+        if (options.file.empty()) {
+            const auto dumped = persist::sqlite::dump_text(*store);
+            if (options.json)
+                std::cout << Json().text("sql", dumped.text).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).str()
+                          << "\n";
+            else
+                std::cout << dumped.text;
+        } else {
+            const auto dumped = persist::sqlite::dump(*store, options.file);
+            say("dumped " + std::to_string(dumped.row_counts.size()) + " tables to " + options.file,
+                Json().text("path", options.file).number("tables", static_cast<std::int64_t>(dumped.row_counts.size())).value());
+        }
+        return ok;
+    }
+    if (command == "load") {
+        persist::sqlite::load(*store, options.file);
+        say("loaded " + options.file + " into " + store->path(), Json().text("loaded", options.file).text("into", store->path()).value());
+        return ok;
+    }
+    if (command == "lock-status") {
+        const std::vector<std::string> names = options.lock_names.empty() ? std::vector<std::string>{"migrate", "persist.write"} : options.lock_names;
+        std::vector<JsonValue> rows;
+        std::string human;
+        for (const auto& name : names) {
+            const auto status = store->lock_status(name);
+            human += name + "  " + holder_text(status) + "\n";
+            rows.push_back(holder_json(name, status));
+        }
+        say(human.substr(0, human.size() - 1), json_array(rows));
+        return ok;
+    }
+    if (command == "unlock") {
+        if (!options.force)
+            throw usage_problem("unlock breaks a lock another process may still hold; add --force if you are sure");
+        if (options.lock == "file" && !store->lock_status(options.lock_name).held)
+            throw usage_problem("lock '" + options.lock_name + "' is an operating-system lock and it is free: there is "
+                                "nothing to unlock (the kernel releases such locks when their holder exits)");
+        store->force_unlock(options.lock_name);
+        say("lock " + options.lock_name + " released", Json().text("unlocked", options.lock_name).value());
+        return ok;
+    }
+    throw usage_problem("unknown subcommand " + command);
+}
+
+int report(int code, const std::string& kind, const std::string& message, bool json) {
+    if (json) std::cout << Json().boolean("ok", false).text("error", kind).text("message", message).number("exit_code", code).str() << "\n";
+    else std::cerr << "persist: " << message << "\n";
+    return code;
+}
+
+/// The tool: parses `argv`, runs the command, prints to stdout/stderr, returns the exit code.
+inline int run_cli(int argc, char** argv) {
+    CLI::App app{"persist: inspect, migrate, back up, verify and restore a persist (SQLite) database"};
+    app.require_subcommand(1, 1);
+    Options options;
+    app.add_option("--db", options.db, "database file (default: the <PREFIX>_DB_PATH / <PREFIX>_DB_DIR variables)");
+    app.add_option("--env-prefix", options.env_prefix, "prefix of the environment variables to read (default PERSIST)");
+    app.add_option("--migrations", options.migrations, "directory of <version>_<name>.up.sql / .down.sql files");
+    app.add_flag("--json", options.json, "print JSON instead of text");
+    app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
+        ->check(CLI::IsMember({"file", "table"}));
+    app.add_option("--timeout", options.timeout_ms, "milliseconds to wait for the database or a lock (default 30000)")
+        ->check(whole_number(0, 86'400'000));
+
+    app.add_subcommand("info", "sizes, tables with row counts, migrations, lock holders, settings");
+    app.add_subcommand("status", "every migration with its state (needs --migrations)");
+    app.add_subcommand("migrate", "apply every pending migration (needs --migrations)");
+    app.add_subcommand("plan", "what migrate would apply, without changing anything (needs --migrations)");
+    constexpr auto max_version = std::numeric_limits<std::int64_t>::max();
+    app.add_subcommand("down", "migrate down to a version with the down scripts (needs --migrations)")
+        ->add_option("--to", options.version, "the version to end at (0: before every migration)")->required()
+        ->check(whole_number(0, max_version));
+    app.add_subcommand("baseline", "record migrations up to N as applied, for an existing database")
+        ->add_option("N", options.version, "version")->required()->check(whole_number(1, max_version));
+    app.add_subcommand("repair", "accept the current text of migration N (recorded in persist_schema_audit)")
+        ->add_option("N", options.version, "version")->required()->check(whole_number(1, max_version));
+    auto* backup = app.add_subcommand("backup", "consistent online backup with a manifest (default: <db>.backups/)");
+    backup->add_option("DESTINATION", options.file, "directory, or a new file name");
+    backup->add_option("--keep", options.keep, "keep only the newest N backups in the directory (1 to 1000000)")
+        ->check(whole_number(1, 1'000'000));
+    backup->add_option("--max-age-days", options.max_age_days, "delete backups older than this many days (1 to 36525)")
+        ->check(whole_number(1, 36'525));
+    app.add_subcommand("verify", "check a backup against its manifest")->add_option("FILE", options.file, "backup file")->required();
+    app.add_subcommand("restore", "verify a backup, then replace the database with it")->add_option("FILE", options.file, "backup file")->required();
+    app.add_subcommand("dump", "the database as SQL text (to stdout, or FILE)")->add_option("FILE", options.file, "output file");
+    app.add_subcommand("load", "run a dump into an empty database")->add_option("FILE", options.file, "SQL dump")->required();
+    app.add_subcommand("lock-status", "who holds the locks (default: migrate and persist.write)")
+        ->add_option("NAME", options.lock_names, "lock names");
+    auto* unlock = app.add_subcommand("unlock", "break a lock left by a holder that cannot release it");
+    unlock->add_option("NAME", options.lock_name, "lock name")->required();
+    unlock->add_flag("--force", options.force, "confirm");
+
+    // --json is honoured even when the rest of the command line does not parse: every outcome
+    // is then one JSON document on stdout.
+    for (int i = 1; i < argc; ++i)
+        if (std::string_view(argv[i]) == "--json") options.json = true;
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        if (!options.json) return app.exit(e);
+        std::cout << Json().boolean("ok", true).text("help", app.help()).str() << "\n";
+        return ok;
+    } catch (const CLI::ParseError& e) {
+        // CLI11 reports a misspelt subcommand as "a subcommand is required"; name the word.
+        const auto extra = app.remaining();
+        const std::string message = app.get_subcommands().empty() && !extra.empty()
+                                        ? "unknown subcommand '" + extra.front() + "' (see persist --help)"
+                                        : std::string(e.what()) + " (see persist --help)";
+        return report(bad_usage, "usage", message, options.json);
+    }
+    const std::string command = app.get_subcommands().front()->get_name();
+    if (!valid_prefix(options.env_prefix))
+        return report(bad_usage, "usage",
+                      "--env-prefix must be a letter or '_' followed by letters, digits and '_' (at most 64 characters)",
+                      options.json);
+    try {
+        return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
+                                       : run<persist::SqliteProcessStore>(command, options);
+    } catch (const usage_problem& e) {
+        return report(bad_usage, "usage", e.what(), options.json);
+    } catch (const missing_database& e) {
+        return report(no_database, "no_database", e.what(), options.json);
+    } catch (const persist::backup_error& e) {
+        return report(refused, "backup", e.what(), options.json);
+    } catch (const persist::migration_error& e) {
+        return report(refused, "migration", e.what(), options.json);
+    } catch (const persist::busy_error& e) {
+        return report(busy, "busy", e.what(), options.json);
+    } catch (const persist::lock_timeout_error& e) {
+        return report(busy, "lock_timeout", e.what(), options.json);
+    } catch (const persist::config_error& e) {
+        return report(bad_usage, "config", e.what(), options.json);
+    } catch (const persist::usage_error& e) {
+        return report(bad_usage, "usage", e.what(), options.json);
+    } catch (const persist::error& e) {
+        return report(failure, "error", e.what(), options.json);
+    } catch (const std::filesystem::filesystem_error& e) {
+        return report(failure, "io", e.what(), options.json);
+    } catch (const std::exception& e) {
+        return report(failure, "error", e.what(), options.json);
+    }
+}
+
+} // namespace persist_cli

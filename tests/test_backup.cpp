@@ -482,3 +482,17 @@ TEST_CASE("retention by age deletes older backups of the database, and only thos
     CHECK(fs::exists(made.path));
     CHECK(fs::exists(dir / "backups/unrelated.db"));
 }
+
+TEST_CASE("tables whose names hold spaces, quotes and non-ASCII back up and verify (regression: the line manifest split them)") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE \"my table\" (x); CREATE TABLE \"it's \"\"quoted\"\"\" (x); CREATE TABLE \"caf\u00e9\" (x);"
+                          "INSERT INTO \"my table\" VALUES (1), (2);");
+    });
+    const auto made = sqlite::backup(store, dir / "copy.db");
+    const auto checked = sqlite::verify(made.path);
+    CHECK(checked.row_counts.at("my table") == 2);
+    CHECK(checked.row_counts.at("it's \"quoted\"") == 0);
+    CHECK(checked.row_counts.count("caf\u00e9") == 1);
+}

@@ -312,6 +312,10 @@ public:
     void snapshot_to(const std::string& path, Deadline deadline) {
         struct stat st {};
         if (::lstat(path.c_str(), &st) == 0) throw usage_error("snapshot " + path + " already exists");
+        // Temporaries of snapshots killed halfway (VACUUM INTO a large database takes a while).
+        const std::string name = path.substr(path.find_last_of('/') + 1);
+        if (const auto marker = name.find(".snapshot-"); marker != std::string::npos)
+            detail::sweep_leftovers(detail::directory_of(path), name.substr(0, marker + 10));
         detail::TemporaryFile temporary(path);
         temporary.close();
         {

@@ -337,6 +337,26 @@ TEST_CASE_TEMPLATE("a failing migration rolls back whole (transactional DDL); ea
     CHECK(migrate::Migrator(store, Broken{}).status()[1].state == migrate::VersionStatus::State::pending);
 }
 
+TEST_CASE_TEMPLATE("migration SQL that would take over the transaction is malformed before anything runs", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    using Sneaky = migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE first_table (x INTEGER)">,
+                                     migrate::Sql<2, "sneaky", "CREATE TABLE second_table (x INTEGER); COMMIT; BEGIN; "
+                                                               "DROP TABLE first_table">>;
+    try {
+        store.migrate(Sneaky{});
+        FAIL("expected migration_refused");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::malformed_source);
+        CHECK(e.version() == 2);
+        CHECK(std::string(e.what()).find("COMMIT controls the transaction") != std::string::npos);
+    }
+    // Refused before anything ran: not even migration 1.
+    CHECK_FALSE(table_exists(store, "first_table"));
+    CHECK_FALSE(table_exists(store, "second_table"));
+}
+
 TEST_CASE_TEMPLATE("an edited migration is refused by checksum until repaired", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

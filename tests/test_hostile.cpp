@@ -574,3 +574,20 @@ TEST_CASE("a read-only Store never checkpoints a foreign WAL into the file") {
         CHECK_FALSE(fs::exists(db + "-shm"));
     }
 }
+
+TEST_CASE("scripts split where SQLite ends statements; comments and empty statements are dropped") {
+    const auto statements = sqlite::split_statements(
+        "-- a comment; with a semicolon\nCREATE TABLE a(x);;\n/* block; */ CREATE TRIGGER t AFTER INSERT ON a BEGIN "
+        "DELETE FROM a; END;\nINSERT INTO a VALUES ('semi;colon') -- no semicolon at the end");
+    REQUIRE(statements.size() == 3);
+    CHECK(statements[0].find("CREATE TABLE a(x);") != std::string::npos);
+    CHECK(statements[1].find("BEGIN DELETE FROM a; END;") != std::string::npos);
+    CHECK(statements[2].find("'semi;colon'") != std::string::npos);
+    CHECK(sqlite::script_problems(statements[1], sqlite::ScriptPlace::in_transaction).empty()); // BEGIN of a trigger body
+    CHECK(persist::detail::leading_words(" /* c */ PRAGMA main.user_version = 3", 3) ==
+          std::vector<std::string>{"PRAGMA", "MAIN", "USER_VERSION"});
+    CHECK(sqlite::script_problems("PRAGMA main.user_version = 3", sqlite::ScriptPlace::in_transaction).empty());
+    CHECK(sqlite::script_problems("PRAGMA main.journal_mode = DELETE", sqlite::ScriptPlace::in_transaction).size() == 1);
+    CHECK(sqlite::script_problems("PRAGMA foreign_keys = OFF", sqlite::ScriptPlace::outside_transaction).empty());
+    CHECK(sqlite::script_problems("PRAGMA table_info(a)", sqlite::ScriptPlace::in_transaction).empty());
+}

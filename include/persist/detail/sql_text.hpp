@@ -18,16 +18,12 @@ namespace persist::detail {
 /// (a migration marked "-- persist:no-transaction").
 enum class ScriptPlace { in_transaction, outside_transaction };
 
-/// The first `count` words of `statement`, upper-cased, skipping white space and comments
-/// (-- to the end of the line, /* ... */) and the dot of "schema.name". A word is letters,
-/// digits and '_'; anything else ends the scan ("PRAGMA main.user_version = 1" gives PRAGMA,
-/// MAIN, USER_VERSION).
-inline std::vector<std::string> leading_words(std::string_view statement, std::size_t count) {
-    std::vector<std::string> words;
-    std::size_t i = 0;
-    while (i < statement.size() && words.size() < count) {
+/// The index of the first character at or after `i` that is not white space or part of a
+/// comment (-- to the end of the line, /* ... */); `also` names more characters to skip.
+inline std::size_t skip_blank(std::string_view statement, std::size_t i, std::string_view also = {}) {
+    while (i < statement.size()) {
         const char c = statement[i];
-        if (std::isspace(static_cast<unsigned char>(c))) {
+        if (std::isspace(static_cast<unsigned char>(c)) || also.find(c) != std::string_view::npos) {
             ++i;
         } else if (c == '-' && i + 1 < statement.size() && statement[i + 1] == '-') {
             const auto end = statement.find('\n', i);
@@ -35,17 +31,26 @@ inline std::vector<std::string> leading_words(std::string_view statement, std::s
         } else if (c == '/' && i + 1 < statement.size() && statement[i + 1] == '*') {
             const auto end = statement.find("*/", i + 2);
             i = end == std::string_view::npos ? statement.size() : end + 2;
-        } else if (c == '.' && !words.empty()) {
-            ++i; // schema.name: both words count
-        } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
-            std::string word;
-            while (i < statement.size() &&
-                   (std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_'))
-                word += static_cast<char>(std::toupper(static_cast<unsigned char>(statement[i++])));
-            words.push_back(std::move(word));
         } else {
             break;
         }
+    }
+    return i;
+}
+
+/// The first `count` words of `statement`, upper-cased, skipping white space and comments
+/// and the dot of "schema.name". A word is letters, digits and '_'; anything else ends the
+/// scan ("PRAGMA main.user_version = 1" gives PRAGMA, MAIN, USER_VERSION).
+inline std::vector<std::string> leading_words(std::string_view statement, std::size_t count) {
+    std::vector<std::string> words;
+    std::size_t i = 0;
+    while (words.size() < count) {
+        i = skip_blank(statement, i, words.empty() ? std::string_view() : std::string_view("."));
+        if (i >= statement.size() || !(std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_')) break;
+        std::string word;
+        while (i < statement.size() && (std::isalnum(static_cast<unsigned char>(statement[i])) || statement[i] == '_'))
+            word += static_cast<char>(std::toupper(static_cast<unsigned char>(statement[i++])));
+        words.push_back(std::move(word));
     }
     return words;
 }
@@ -63,24 +68,7 @@ inline std::string single_quote(std::string_view text) {
 }
 
 /// Whether `statement` holds anything besides white space, comments and semicolons.
-inline bool has_content(std::string_view statement) {
-    std::size_t i = 0;
-    while (i < statement.size()) {
-        const char c = statement[i];
-        if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
-            ++i;
-        } else if (c == '-' && i + 1 < statement.size() && statement[i + 1] == '-') {
-            const auto end = statement.find('\n', i);
-            i = end == std::string_view::npos ? statement.size() : end + 1;
-        } else if (c == '/' && i + 1 < statement.size() && statement[i + 1] == '*') {
-            const auto end = statement.find("*/", i + 2);
-            i = end == std::string_view::npos ? statement.size() : end + 2;
-        } else {
-            return true;
-        }
-    }
-    return false;
-}
+inline bool has_content(std::string_view statement) { return skip_blank(statement, 0, ";") < statement.size(); }
 
 /// Why `statement` may not run from a file at `place`, or "" when it may. Refused: transaction
 /// control (BEGIN, START, COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE

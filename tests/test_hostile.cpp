@@ -316,6 +316,9 @@ TEST_CASE("leftovers of a killed backup are swept by the next one") {
     const std::string running = dir / ("backups/app-20200101T000000.000000Z.backup.db.tmp-" + live + "-XyZxyZ");
     for (const std::string& name : {stale, stale + "-journal", stale + ".manifest", running}) write_file(name, "x");
     write_file(dir / ("backups/app-20200101T000000.000000Z.backup.db.manifest.tmp-" + dead + "-QwErTy"), "{}");
+    // The names the previous version used, without the random part.
+    const std::string old_style = dir / ("backups/app-20200101T000000.000000Z.backup.db.tmp-" + dead);
+    for (const std::string& name : {old_style, old_style + "-wal", old_style + "-shm"}) write_file(name, "x");
     // A manifest whose backup is gone, written long ago.
     const std::string orphan = dir / "backups/app-20200102T000000.000000Z.backup.db.manifest";
     write_file(orphan, "{}");
@@ -325,6 +328,8 @@ TEST_CASE("leftovers of a killed backup are swept by the next one") {
     const auto made = sqlite::backup(store, dir / "backups", keep);
     CHECK_FALSE(fs::exists(stale));
     CHECK_FALSE(fs::exists(stale + "-journal"));
+    CHECK_FALSE(fs::exists(old_style));
+    CHECK_FALSE(fs::exists(old_style + "-wal"));
     CHECK(fs::exists(running));                 // its process is alive: not ours to remove
     CHECK(fs::exists(stale + ".manifest"));     // not a temporary name
     CHECK_FALSE(fs::exists(orphan));

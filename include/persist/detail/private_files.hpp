@@ -182,8 +182,9 @@ inline void write_file_atomically(const std::string& path, std::string_view text
     sync_directory(directory_of(path));
 }
 
-/// Whether `name` is "<stem>.tmp-<pid>-XXXXXX" (with an optional SQLite suffix) for a stem
-/// starting with `prefix`, made by a process that no longer runs. Sets `pid`.
+/// Whether `name` is "<stem>.tmp-<pid>-XXXXXX" or the older "<stem>.tmp-<pid>" (with an
+/// optional SQLite suffix) for a stem starting with `prefix`, made by a process that no
+/// longer runs.
 inline bool is_orphan_temporary(std::string_view name, std::string_view prefix) {
     if (!name.starts_with(prefix)) return false;
     const auto marker = name.rfind(".tmp-");
@@ -192,8 +193,10 @@ inline bool is_orphan_temporary(std::string_view name, std::string_view prefix) 
     long pid = 0;
     std::size_t i = 0;
     while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9' && i < 10) pid = pid * 10 + (rest[i++] - '0');
-    if (i == 0 || i >= rest.size() || rest[i] != '-' || rest.size() < i + 7) return false;
-    std::string_view suffix = rest.substr(i + 7);
+    if (i == 0) return false;
+    std::string_view suffix;
+    if (i < rest.size() && rest[i] == '-' && rest.size() >= i + 7) suffix = rest.substr(i + 7); // "<pid>-XXXXXX"
+    else suffix = rest.substr(i); // "<pid>": what persist 0.1 before these names left behind
     if (!(suffix.empty() || suffix == "-journal" || suffix == "-wal" || suffix == "-shm")) return false;
     if (pid <= 0) return false;
     return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;

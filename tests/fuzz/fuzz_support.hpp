@@ -16,13 +16,15 @@
 
 namespace fuzz {
 
-/// A directory of its own for this fuzzing process, emptied by clear(), removed at exit.
+/// A directory of its own for this fuzzing process (under $TMPDIR), emptied by clear(), removed
+/// at a normal exit (scripts/fuzz removes what libFuzzer's hard exits leave).
 inline const std::string& scratch() {
     struct Directory {
         std::string path;
         Directory() {
-            char name[] = "/tmp/persist-fuzz-XXXXXX";
-            const char* made = ::mkdtemp(name);
+            const char* base = std::getenv("TMPDIR");
+            std::string name = std::string(base && *base ? base : "/tmp") + "/persist-fuzz-XXXXXX";
+            const char* made = ::mkdtemp(name.data());
             if (!made) std::abort();
             path = made;
         }

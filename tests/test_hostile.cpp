@@ -596,3 +596,13 @@ TEST_CASE("scripts split where SQLite ends statements; comments and empty statem
     CHECK(sqlite::script_problems("PRAGMA foreign_keys = OFF", sqlite::ScriptPlace::outside_transaction).empty());
     CHECK(sqlite::script_problems("PRAGMA table_info(a)", sqlite::ScriptPlace::in_transaction).empty());
 }
+
+TEST_CASE("a database creation killed halfway leaves nothing the next creation does not sweep") {
+    test::TempDir dir;
+    const std::string stale = dir / ("app.db.tmp-" + std::to_string(dead_pid()) + "-AbCdEf");
+    write_file(stale, "");
+    write_file(stale + "-journal", "x");
+    SqliteStore store(config_at(dir / "app.db"));
+    CHECK_FALSE(fs::exists(stale));
+    CHECK_FALSE(fs::exists(stale + "-journal"));
+}

@@ -161,6 +161,8 @@ inline bool prepare_database_file(const std::string& database,
     make_directories(database, directory);
     if (::access(directory.c_str(), W_OK | X_OK) != 0)
         throw_directory_not_writable(database, directory);
+    // Temporaries of a creation killed halfway (none in the normal case).
+    sweep_leftovers(directory, database.substr(database.find_last_of('/') + 1));
     std::optional<TemporaryFile> fresh;
     try {
         fresh.emplace(database);

@@ -16,6 +16,8 @@
 #include <persist/sqlite/wal_reset.hpp>
 
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <fstream>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -458,6 +460,12 @@ TEST_CASE("a lock file that cannot be opened is classified by errno") {
     open_fault.arm(1, EACCES);
     CHECK_THROWS_WITH_AS(store.with_lock("job", [] {}), doctest::Contains("make its directory writable"), permission_error);
     open_fault.arm(0);
+    // Regression: the failed opens left empty entries that crashed every later fork()ed child.
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
     open_suffix = "-shm";
     // A symlink planted at the lock file's name is refused, not followed.
     fs::create_symlink(dir / "elsewhere", dir / "app.db.planted.lock");
@@ -605,4 +613,64 @@ TEST_CASE("a database creation killed halfway leaves nothing the next creation d
     SqliteStore store(config_at(dir / "app.db"));
     CHECK_FALSE(fs::exists(stale));
     CHECK_FALSE(fs::exists(stale + "-journal"));
+}
+
+TEST_CASE("every way a manifest can be malformed is a backup_error that says what") {
+    test::TempDir dir;
+    SqliteProcessStore store(config_at(dir / "app.db"));
+    store.migrate(migrate::Embedded<migrate::Sql<1, "t", "CREATE TABLE t(x)">>{});
+    const auto made = sqlite::backup(store, dir / "copy.db");
+    const auto original = nlohmann::json::parse(read_file(made.manifest_path));
+    using Edit = std::function<void(nlohmann::json&)>;
+    const std::vector<std::pair<Edit, const char*>> cases = {
+        {[](auto& m) { m = nlohmann::json::array(); }, "not a JSON object"},
+        {[](auto& m) { m["format"] = "something else"; }, "format is not persist-backup-manifest"},
+        {[](auto& m) { m["format_version"] = 2; }, "format_version is not 1"},
+        {[](auto& m) { m["persist_version"] = "1.2"; }, "persist_version is not of the form MAJOR.MINOR.PATCH"},
+        {[](auto& m) { m["persist_version"] = 7; }, "persist_version is not a string"},
+        {[](auto& m) { m["size"] = -1; }, "size is negative"},
+        {[](auto& m) { m["size"] = 1.5; }, "size is not an integer"},
+        {[](auto& m) { m["size"] = 18446744073709551615ull; }, "size is out of range"},
+        {[](auto& m) { m["sha256"] = std::string(64, 'G'); }, "sha256 is not 64 lowercase hexadecimal digits"},
+        {[](auto& m) { m["migrations"] = "none"; }, "migrations is not an array"},
+        {[](auto& m) { m["migrations"].push_back(m["migrations"][0]); }, "not positive and strictly increasing"},
+        {[](auto& m) { m["migrations"][0]["extra"] = 1; }, "each migration must be"},
+        {[](auto& m) { m["schema_version"] = 5; }, "schema_version is not the highest migration version"},
+        {[](auto& m) { m["migrations"] = nlohmann::json::array(); }, "schema_version is set but no migration is"},
+        {[](auto& m) { m["tables"] = nlohmann::json::object(); }, "tables is not an array"},
+        {[](auto& m) { m["tables"][0] = {{"name", ""}, {"rows", 0}}; }, "a table name is empty"},
+        {[](auto& m) { m["tables"].push_back(m["tables"][0]); }, "is listed twice"},
+        {[](auto& m) { m["tables"][0] = {{"name", "t"}}; }, "each table must be"},
+        {[](auto& m) { m.erase("manifest_sha256"); }, "key \"manifest_sha256\" is missing"},
+    };
+    for (const auto& [edit, why] : cases) {
+        CAPTURE(why);
+        auto manifest = original;
+        edit(manifest);
+        write_file(made.manifest_path, manifest.dump());
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains(why), backup_error);
+    }
+    write_file(made.manifest_path, std::string(sqlite::Manifest::max_bytes + 1, ' '));
+    CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("is larger than"), backup_error);
+}
+
+TEST_CASE("a destination persist cannot write is permission_error naming the directory, and nothing is left") {
+    test::TempDir dir;
+    fs::create_directories(dir / "locked");
+    ::chmod((dir / "locked").c_str(), 0555); // root's, not writable by the child below
+    test::give_to_nobody(dir.path, 0777);
+    auto backup_into = [&](const std::string& destination) {
+        return test::run_in_child([&] {
+            SqliteStore store(config_at(dir / "app.db"));
+            store.write([](auto& tx) { tx.execute_script("CREATE TABLE IF NOT EXISTS t(x)"); });
+            sqlite::backup(store, destination);
+        });
+    };
+    const auto result = backup_into(dir / "locked/copy.db");
+    INFO(result);
+    CHECK(result.starts_with("permission_error: cannot create a file in " + (dir / "locked") + ": Permission denied"));
+    const auto nested = backup_into(dir / "locked/new/");
+    INFO(nested);
+    CHECK(nested.starts_with("permission_error: cannot create directory " + (dir / "locked/new")));
+    CHECK(names_in(dir / "locked").empty());
 }

@@ -109,9 +109,13 @@ public:
     static std::shared_ptr<OsLock<Mechanism>> get(const std::string& lock_path) {
         auto& self = instance();
         std::lock_guard lock(self.mutex_);
-        auto& slot = self.locks_[std::to_string(persist::detail::current_pid()) + ":" + lock_path];
-        if (!slot) slot = std::make_shared<OsLock<Mechanism>>(lock_path);
-        return slot;
+        const std::string key = std::to_string(persist::detail::current_pid()) + ":" + lock_path;
+        if (auto found = self.locks_.find(key); found != self.locks_.end()) return found->second;
+        // Opened before it is entered: a lock file that cannot be opened leaves no empty entry
+        // (the fork handler below would crash every later child on it).
+        auto made = std::make_shared<OsLock<Mechanism>>(lock_path);
+        self.locks_.emplace(key, made);
+        return made;
     }
 
 private:

@@ -155,6 +155,26 @@ TEST_CASE("durability full: no acknowledged write lost and nothing corrupt after
     CHECK(tally.backup_problems == 0);
 }
 
+TEST_CASE("a new database never has a rollback journal, and its name is durable before its first commit") {
+    test::TempDir base;
+    const std::string dir = base / "work";
+    fs::create_directories(dir);
+    const auto ops = record(dir, "full", 2);
+    bool linked = false, synced_after_link = false;
+    for (const auto& op : ops) {
+        // The first transaction on a new file used to run with app.db-journal, whose deletion
+        // a power loss could undo (a hot journal rolling the file back over the WAL).
+        if (op.kind == crash::Op::Kind::create) CHECK(op.text != dir + "/app.db-journal");
+        if (op.kind == crash::Op::Kind::link && op.text.ends_with("\n" + dir + "/app.db")) linked = true;
+        if (op.kind == crash::Op::Kind::sync_directory && linked) synced_after_link = true;
+        if (op.kind == crash::Op::Kind::ack) {
+            CHECK(synced_after_link);
+            break;
+        }
+    }
+    CHECK(linked);
+}
+
 TEST_CASE("durability normal: recent commits may roll back, but nothing is corrupt") {
     const auto tally = simulate("normal", 24, per_point());
     INFO(tally.first_problem);

@@ -28,6 +28,7 @@ enum class errc {
     usage,         ///< persist was called in a way its contract forbids (after fork(), nested write)
     timeout,       ///< a statement ran past its time limit and was cancelled (PostgreSQL statement_timeout)
     outcome_unknown, ///< COMMIT failed after it may have taken effect: the transaction may or may not be committed
+    aborted,       ///< the server aborted the transaction at a failed statement; COMMIT rolled it back
 };
 
 namespace detail {
@@ -49,6 +50,7 @@ public:
         case errc::usage: return "usage error";
         case errc::timeout: return "statement timed out";
         case errc::outcome_unknown: return "commit outcome unknown";
+        case errc::aborted: return "transaction aborted";
         }
         return "unknown persist error";
     }
@@ -203,6 +205,17 @@ class commit_outcome_unknown : public error {
 public:
     explicit commit_outcome_unknown(const std::string& message, int native_code = 0)
         : error(errc::outcome_unknown, message, native_code) {}
+};
+
+/// The transaction was not committed because the database had aborted it at a failed
+/// statement whose error the Store function caught and did not rethrow (PostgreSQL aborts the
+/// whole transaction at the first failed statement; its COMMIT then answers ROLLBACK). The
+/// message names that statement and its error. Nothing of the transaction was committed. To
+/// recover from a statement error inside a transaction, run the statement in tx.savepoint().
+class transaction_aborted : public error {
+public:
+    explicit transaction_aborted(const std::string& message, int native_code = 0)
+        : error(errc::aborted, message, native_code) {}
 };
 
 /// persist was used against its contract: a Store used after fork(), a write started

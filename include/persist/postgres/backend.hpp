@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace persist::postgres {
@@ -53,33 +54,78 @@ public:
     /// Runs one statement with `params` bound to $1, $2, ...; returns the rows it changed.
     template <class... Params>
     std::int64_t execute(std::string_view sql, const Params&... params) {
-        return connection_->run(sql, params...).changes();
+        return noting_failure(sql, [&] { return connection_->run(sql, params...).changes(); });
     }
     /// Every row of `sql` as RowType.
     template <class RowType, class... Params>
     std::vector<RowType> query(std::string_view sql, const Params&... params) {
-        return connection_->query<RowType>(sql, params...);
+        return noting_failure(sql, [&] { return connection_->query<RowType>(sql, params...); });
     }
     /// The first row of `sql`, or nullopt.
     template <class RowType, class... Params>
     std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
-        auto rows = connection_->query<RowType>(sql, params...);
+        auto rows = query<RowType>(sql, params...);
         if (rows.empty()) return std::nullopt;
         return std::move(rows.front());
     }
     /// Calls `visit(row)` for each row of `sql`.
     template <class RowType, class Visit, class... Params>
     void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
-        for (auto& row : connection_->query<RowType>(sql, params...)) visit(std::move(row));
+        for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
     }
     /// Calls `visit(row)` with a RowView (size(), name(i), is_null(i), get<V>(i)) for each
     /// row of `sql`.
     template <class Visit, class... Params>
     void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
-        connection_->for_each_row(sql, visit, params...);
+        noting_failure(sql, [&] {
+            connection_->for_each_row(sql, visit, params...);
+            return 0;
+        });
     }
     /// Runs parameterless SQL holding one or more statements.
-    void execute_script(const std::string& sql) { connection_->execute_script(sql); }
+    void execute_script(const std::string& sql) {
+        noting_failure(sql, [&] { return connection_->execute_script(sql); });
+    }
+
+    /// Runs `fn()` inside a savepoint and returns what it returns. If `fn` throws, the
+    /// transaction goes back to the savepoint (undoing exactly what `fn` did) and stays usable,
+    /// and the exception propagates: catch it outside savepoint() to recover from a failed
+    /// statement. This is how a statement error is recovered on both backends: on PostgreSQL a
+    /// failed statement outside a savepoint aborts the whole transaction (its COMMIT then
+    /// throws transaction_aborted); on SQLite it undoes only itself. Savepoints nest.
+    template <class Fn>
+    auto savepoint(Fn&& fn) -> decltype(fn()) {
+        const std::string name = "persist_savepoint_" + std::to_string(++savepoints_);
+        const auto failures_before = failures_;
+        connection_->execute_script("SAVEPOINT " + name);
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                connection_->execute_script("RELEASE SAVEPOINT " + name);
+                --savepoints_;
+            } else {
+                auto result = fn();
+                connection_->execute_script("RELEASE SAVEPOINT " + name);
+                --savepoints_;
+                return result;
+            }
+        } catch (...) {
+            --savepoints_;
+            try {
+                connection_->execute_script("ROLLBACK TO SAVEPOINT " + name);
+                connection_->execute_script("RELEASE SAVEPOINT " + name);
+            } catch (const error&) {
+                // The connection failed too; the original error says more, and the Store
+                // rolls the whole transaction back.
+            }
+            // What failed inside is undone: the transaction can commit.
+            if (failures_ > failures_before) {
+                failures_ = failures_before;
+                if (failures_ == 0) first_failure_.reset();
+            }
+            throw;
+        }
+    }
 
     /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock with
     /// xact_key(name)): concurrent transactions taking it run one after the other; the server
@@ -95,10 +141,29 @@ public:
     /// name), big-endian, as a signed integer.
     static std::int64_t xact_key(std::string_view name) { return detail::advisory_key("persist:xact:" + std::string(name)); }
 
+    /// The first statement that failed in this transaction outside a savepoint, with its
+    /// error, or nullopt.
+    const std::optional<std::string>& first_failure() const noexcept { return first_failure_; }
+
 private:
     friend class Backend;
     void rebind(Connection& connection) noexcept { connection_ = &connection; }
+
+    // Runs `run`; a persist error is noted (the server aborted the transaction) and rethrown.
+    template <class Run>
+    auto noting_failure(std::string_view sql, Run&& run) -> decltype(run()) {
+        try {
+            return run();
+        } catch (const error& e) {
+            if (failures_++ == 0) first_failure_ = "[" + std::string(sql.substr(0, 200)) + "]: " + e.what();
+            throw;
+        }
+    }
+
     Connection* connection_;
+    std::optional<std::string> first_failure_;
+    int failures_ = 0;
+    int savepoints_ = 0;
 };
 
 /// The PostgreSQL Backend of Store (see the top of this header). Thread-safety: every member
@@ -162,9 +227,14 @@ public:
             }
             begun_ = true;
         }
+        /// COMMIT. A lost connection is commit_outcome_unknown. A COMMIT the server answers with
+        /// ROLLBACK (the transaction had been aborted by a failed statement whose error the
+        /// Store function caught) is transaction_aborted, naming that statement: nothing was
+        /// committed, and the caller must not be told otherwise.
         void commit() {
+            std::string status;
             try {
-                connection_->execute_script("COMMIT");
+                status = connection_->execute_script("COMMIT");
             } catch (const connection_error& lost) {
                 finished_ = true;
                 throw commit_outcome_unknown(std::string("the connection was lost while COMMIT was in flight: the "
@@ -173,6 +243,12 @@ public:
                                              lost.what());
             }
             finished_ = true;
+            if (status == "ROLLBACK")
+                throw transaction_aborted(
+                    "the transaction was not committed: PostgreSQL aborted it at its first failed statement " +
+                    transaction_.first_failure().value_or("(not run through persist)") +
+                    ", and COMMIT rolled it back. An error caught inside store.write() still aborts the transaction on "
+                    "PostgreSQL: run the statement in tx.savepoint(...) to undo just it and go on");
         }
         Transaction& transaction() noexcept { return transaction_; }
 

@@ -119,11 +119,14 @@ public:
     /// Prepared statements in the cache now.
     std::size_t cached_statements() const noexcept { return statements_.size(); }
 
-    /// Runs parameterless SQL that may hold several statements (DDL scripts).
-    void execute_script(const std::string& sql) {
+    /// Runs parameterless SQL that may hold several statements (DDL scripts). Returns the
+    /// command status of the last one ("COMMIT", or "ROLLBACK" for a COMMIT of an aborted
+    /// transaction).
+    std::string execute_script(const std::string& sql) {
         Result result(PQexec(connection_.get(), sql.c_str()));
         const auto status = PQresultStatus(result.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+        return PQcmdStatus(result.get());
     }
 
     /// Whether libpq still considers the connection usable.

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace persist::sqlite {
@@ -178,10 +179,46 @@ public:
         run_script(connection_->handle(), sql, ScriptPlace::in_transaction, "execute_script");
     }
 
+    /// Runs `fn()` inside a savepoint and returns what it returns. If `fn` throws, the
+    /// transaction goes back to the savepoint (undoing exactly what `fn` did) and the exception
+    /// propagates: catch it outside savepoint() to recover from a failed statement and go on.
+    /// The same call behaves the same on PostgreSQL, where a failed statement outside a
+    /// savepoint aborts the whole transaction. Savepoints nest.
+    template <class Fn>
+    auto savepoint(Fn&& fn) -> decltype(fn()) {
+        const std::string name = "persist_savepoint_" + std::to_string(++savepoints_);
+        connection_->run_script("SAVEPOINT " + name);
+        try {
+            if constexpr (std::is_void_v<decltype(fn())>) {
+                fn();
+                connection_->run_script("RELEASE SAVEPOINT " + name);
+                --savepoints_;
+            } else {
+                auto result = fn();
+                connection_->run_script("RELEASE SAVEPOINT " + name);
+                --savepoints_;
+                return result;
+            }
+        } catch (...) {
+            --savepoints_;
+            try {
+                connection_->run_script("ROLLBACK TO SAVEPOINT " + name);
+                connection_->run_script("RELEASE SAVEPOINT " + name);
+            } catch (const error&) {
+                // The connection failed too; the original error says more, and the Store
+                // rolls the whole transaction back.
+            }
+            throw;
+        }
+    }
+
     /// The rowid of the last row this connection inserted.
     std::int64_t last_insert_id() const noexcept {
         return sqlite3_last_insert_rowid(connection_->handle());
     }
+
+private:
+    int savepoints_ = 0;
 };
 
 } // namespace persist::sqlite

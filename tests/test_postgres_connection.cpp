@@ -141,3 +141,44 @@ TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged"
     CHECK_THROWS_WITH_AS(db.query<std::int64_t>("SELECT maybe FROM everything WHERE i IS NOT NULL"),
                          doctest::Contains("is NULL; read it as std::optional"), schema_error);
 }
+
+TEST_CASE("data exceptions (SQLSTATE class 22) are data_error, with the SQLSTATE exposed") {
+    Connection db(test::pg_server().conninfo());
+    auto check = [&](const std::string& sql, const std::vector<std::optional<std::string>>& params, const char* state) {
+        CAPTURE(sql);
+        try {
+            db.execute(sql, params);
+            FAIL("no error");
+        } catch (const data_error& e) {
+            CHECK(e.code() == errc::data);
+            CHECK(e.sql_state() == state);
+            CHECK_FALSE(e.retriable());
+            CHECK(e.native_code() != 0);
+            CHECK(std::string(e.what()).find(std::string("(SQLSTATE ") + state + ")") != std::string::npos);
+        }
+    };
+    check("SELECT $1::uuid", {"not-a-uuid"}, "22P02");
+    check("SELECT 2147483647::int + $1::int", {"1"}, "22003");
+    check("SELECT 1 / $1::int", {"0"}, "22012");
+    // Packed as PostgreSQL's MAKE_SQLSTATE does: six bits a character, first lowest.
+    try {
+        db.execute("SELECT $1::uuid", {"nope"});
+    } catch (const error& e) {
+        const int packed = ('2' - '0') | (('2' - '0') << 6) | ((('P' - '0') & 0x3F) << 12) | (('0' - '0') << 18) |
+                           (('2' - '0') << 24);
+        CHECK(e.native_code() == packed);
+    }
+}
+
+TEST_CASE("a wrong number of parameters is usage_error, as on SQLite, and the connection stays usable") {
+    Connection db(test::pg_server().conninfo());
+    try {
+        db.execute("SELECT $1::int + $2::int", {"1"});
+        FAIL("no error");
+    } catch (const usage_error& e) {
+        CHECK(e.sql_state() == "08P01");
+        CHECK(std::string(e.what()).find("give one value per $n placeholder") != std::string::npos);
+    }
+    CHECK(db.alive());
+    CHECK(db.execute("SELECT $1::int + $2::int", {"1", "2"}).value(0, 0) == "3");
+}

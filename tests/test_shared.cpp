@@ -555,3 +555,19 @@ TEST_CASE("the README's copy from SQLite to PostgreSQL keeps keys, and new keys 
     CHECK(to.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT id FROM users ORDER BY id"); }) ==
           std::vector<std::int64_t>{1, 3, 4});
 }
+
+TEST_CASE_TEMPLATE("a value that does not fit its field names the column the same way on both backends", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE numbers (small BIGINT, label TEXT)");
+        tx.execute_script("INSERT INTO numbers VALUES (5000000000, NULL)");
+    });
+    store.read([](auto& tx) {
+        CHECK_THROWS_WITH_AS(tx.template query<std::int32_t>("SELECT small FROM numbers"),
+                             doctest::Contains("column 1 (\"small\") holds"), schema_error);
+        CHECK_THROWS_WITH_AS((tx.template query<std::tuple<std::int64_t, std::string>>("SELECT small, label FROM numbers")),
+                             doctest::Contains("column 2 (\"label\")"), schema_error);
+    });
+}

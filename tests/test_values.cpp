@@ -125,16 +125,16 @@ TEST_CASE("rows that do not fit the row type are schema errors") {
     });
     store.read([](auto& tx) {
         CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT a FROM r"); }) ==
-              "column 0 (\"a\") holds NULL but the row type expects an integer; declare the field as std::optional");
+              "column 1 (\"a\") holds NULL but the row type expects an integer; declare the field as std::optional");
         CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT b FROM r"); }) ==
-              "column 0 (\"b\") holds TEXT but the row type expects an integer; fix the query or the field type");
+              "column 1 (\"b\") holds TEXT but the row type expects an integer; fix the query or the field type");
         CHECK(message_of<schema_error>([&] { tx.template query<int>("SELECT c FROM r"); }) ==
-              "column 0 holds 5000000000, which does not fit the row type's integer field; widen it");
+              "column 1 (\"c\") holds 5000000000, which does not fit the row type's integer field; widen it");
         CHECK(message_of<schema_error>([&] { tx.template query<std::tuple<int, int>>("SELECT c FROM r"); }) ==
               "the query returns 1 column(s) but the row type reads 2 [SELECT c FROM r]; make the SELECT "
               "list and the row type agree");
         CHECK(message_of<schema_error>([&] { tx.template query<Blob>("SELECT b FROM r"); }) ==
-              "column 0 (\"b\") holds TEXT but the row type expects a blob; fix the query or the field type");
+              "column 1 (\"b\") holds TEXT but the row type expects a blob; fix the query or the field type");
         CHECK(tx.template query<std::optional<int>>("SELECT a FROM r")[0] == std::nullopt);
         CHECK(tx.template query<std::int64_t>("SELECT c FROM r")[0] == 5'000'000'000);
     });

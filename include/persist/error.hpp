@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -29,6 +30,7 @@ enum class errc {
     timeout,       ///< a statement ran past its time limit and was cancelled (PostgreSQL statement_timeout)
     outcome_unknown, ///< COMMIT failed after it may have taken effect: the transaction may or may not be committed
     aborted,       ///< the server aborted the transaction at a failed statement; COMMIT rolled it back
+    data,          ///< a value does not fit its SQL type: invalid text for the type, out of range, division by zero
 };
 
 namespace detail {
@@ -51,6 +53,7 @@ public:
         case errc::timeout: return "statement timed out";
         case errc::outcome_unknown: return "commit outcome unknown";
         case errc::aborted: return "transaction aborted";
+        case errc::data: return "invalid data";
         }
         return "unknown persist error";
     }
@@ -83,11 +86,24 @@ public:
     const std::error_code& code() const noexcept { return code_; }
     int native_code() const noexcept { return native_code_; }
     bool retriable() const noexcept { return retriable_; }
+    /// The SQLSTATE of a PostgreSQL error ("23505"); empty for errors that have none (SQLite's,
+    /// persist's own). native_code() then holds it packed as PostgreSQL's MAKE_SQLSTATE does:
+    /// six bits per character, (c - '0') & 0x3F, the first character lowest.
+    const std::string& sql_state() const noexcept { return sql_state_; }
+    /// Records the SQLSTATE (and its packed native_code()); used by the PostgreSQL backend.
+    void attach_sql_state(std::string_view state) {
+        sql_state_ = std::string(state);
+        int packed = 0;
+        for (std::size_t i = 0; i < state.size() && i < 5; ++i)
+            packed |= ((static_cast<int>(state[i]) - '0') & 0x3F) << (6 * i);
+        native_code_ = packed;
+    }
 
 private:
     std::error_code code_;
     int native_code_;
     bool retriable_;
+    std::string sql_state_;
 };
 
 /// The configuration is invalid: an environment variable with a bad value, a database
@@ -172,6 +188,15 @@ public:
 class backup_error : public corrupt_error {
 public:
     explicit backup_error(const std::string& message) : corrupt_error(message) {}
+};
+
+/// A value does not fit its SQL type: text that is not a valid UUID, number or time for its
+/// column, a number out of range, a division by zero (PostgreSQL SQLSTATE class 22). Not
+/// retriable: the same value fails the same way.
+class data_error : public error {
+public:
+    explicit data_error(const std::string& message, int native_code = 0)
+        : error(errc::data, message, native_code) {}
 };
 
 /// The disk failed or is full.

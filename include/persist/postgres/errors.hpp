@@ -6,17 +6,21 @@
 //   55P03 lock_not_available (lock_timeout)                 lock_timeout_error
 //   57014 query_canceled (statement_timeout)                statement_timeout_error
 //   23xxx integrity constraint violations                   constraint_error
+//   22xxx data exceptions (invalid text, out of range)      data_error
 //   42xxx syntax errors and undefined objects               schema_error
 //   08xxx, 57P01-57P03 connection lost, server shut down    connection_error (retriable)
 //   25006 read_only_sql_transaction (a write in read())    usage_error, as on SQLite
+//   08P01 "bind message supplies N parameters" (wrong count) usage_error, as on SQLite
 //   53xxx insufficient resources (disk full, memory)        io_error
 //   XX001, XX002 data corrupted                              corrupt_error
 //   anything else                                           io_error, naming the SQLSTATE
+// Every one carries the SQLSTATE: error::sql_state(), and packed in native_code().
 #pragma once
 
 #include "persist/error.hpp"
 
 #include <libpq-fe.h>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -29,19 +33,29 @@ namespace persist::postgres {
                                      const std::string& constraint = {}) {
     const std::string text = message + " (SQLSTATE " + std::string(state) + ") [" + std::string(context) + "]";
     auto starts = [&](std::string_view prefix) { return state.substr(0, prefix.size()) == prefix; };
+    auto raise = [&](auto failure) {
+        failure.attach_sql_state(state);
+        throw failure;
+    };
     if (state == "40001" || state == "40P01")
-        throw busy_error(text + "; the transaction conflicted with another and is safe to run again");
-    if (state == "55P03") throw lock_timeout_error(text + "; another transaction held the row or table lock past lock_timeout");
-    if (state == "57014") throw statement_timeout_error(text + "; raise statement_timeout or make the statement cheaper");
+        raise(busy_error(text + "; the transaction conflicted with another and is safe to run again"));
+    if (state == "55P03") raise(lock_timeout_error(text + "; another transaction held the row or table lock past lock_timeout"));
+    if (state == "57014") raise(statement_timeout_error(text + "; raise statement_timeout or make the statement cheaper"));
     if (starts("23"))
-        throw constraint_error(text + "; check the values, or use an upsert for rows that may exist", constraint);
-    if (starts("42")) throw schema_error(text);
-    if (state == "25006") throw usage_error(text + "; store.read() runs READ ONLY transactions: do it inside store.write()");
+        raise(constraint_error(text + "; check the values, or use an upsert for rows that may exist", constraint));
+    if (starts("22")) raise(data_error(text + "; the value does not fit its column's type: check it before writing"));
+    if (starts("42")) raise(schema_error(text));
+    if (state == "25006") raise(usage_error(text + "; store.read() runs READ ONLY transactions: do it inside store.write()"));
+    // A parameter count that does not match the statement: the server reports a protocol
+    // violation, but the connection is fine and the mistake is the caller's (as on SQLite).
+    if (state == "08P01" && message.find("bind message supplies") != std::string::npos)
+        raise(usage_error(text + "; give one value per $n placeholder"));
     if (starts("08") || state == "57P01" || state == "57P02" || state == "57P03")
-        throw connection_error(text + "; the connection to the server is gone");
-    if (starts("53")) throw io_error(text);
-    if (state == "XX001" || state == "XX002") throw corrupt_error(text);
-    throw io_error(text);
+        raise(connection_error(text + "; the connection to the server is gone"));
+    if (starts("53")) raise(io_error(text));
+    if (state == "XX001" || state == "XX002") raise(corrupt_error(text));
+    raise(io_error(text));
+    std::abort(); // not reached: raise throws
 }
 
 /// Throws the persist error for a failed `result` (which may be null: then the connection's

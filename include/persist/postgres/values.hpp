@@ -97,8 +97,8 @@ public:
             return get<typename V::value_type>(column);
         } else {
             if (null)
-                throw schema_error("column " + std::to_string(column + 1) + " (" + PQfname(result_, column) +
-                                   ") is NULL; read it as std::optional");
+                throw schema_error("column " + std::to_string(column + 1) + " (\"" + PQfname(result_, column) +
+                                   "\") is NULL; read it as std::optional");
             return parse<V>(std::string_view(PQgetvalue(result_, row_, column),
                                              static_cast<std::size_t>(PQgetlength(result_, row_, column))),
                             column);
@@ -109,7 +109,7 @@ private:
     template <class V>
     V parse(std::string_view text, int column) const {
         auto fail = [&](const char* what) {
-            return schema_error("column " + std::to_string(column + 1) + " (" + PQfname(result_, column) + ") holds \"" +
+            return schema_error("column " + std::to_string(column + 1) + " (\"" + PQfname(result_, column) + "\") holds \"" +
                                 std::string(text.substr(0, 40)) + "\", which is not " + what);
         };
         if constexpr (std::is_same_v<V, bool>) {

@@ -73,7 +73,8 @@ T read_column(sqlite3_stmt* statement, int index) {
     auto mismatch = [&](const char* wanted) {
         const char* name = sqlite3_column_name(statement, index);
         static constexpr const char* type_names[] = {"", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
-        return schema_error("column " + std::to_string(index) + " (\"" + (name ? name : "?") +
+        // Columns are numbered from 1 in messages, as on PostgreSQL.
+        return schema_error("column " + std::to_string(index + 1) + " (\"" + (name ? name : "?") +
                             "\") holds " + type_names[type] + " but the row type expects " + wanted +
                             (type == SQLITE_NULL ? "; declare the field as std::optional" : "; fix the "
                              "query or the field type"),
@@ -91,7 +92,8 @@ T read_column(sqlite3_stmt* statement, int index) {
             if ((std::is_unsigned_v<T> && value < 0) ||
                 (sizeof(T) < 8 && (value < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
                                    value > static_cast<std::int64_t>(std::numeric_limits<T>::max()))))
-                throw schema_error("column " + std::to_string(index) + " holds " + std::to_string(value) +
+                throw schema_error("column " + std::to_string(index + 1) + " (\"" + sqlite3_column_name(statement, index) +
+                                       "\") holds " + std::to_string(value) +
                                        ", which does not fit the row type's integer field; widen it",
                                    SQLITE_RANGE);
             return static_cast<T>(value);

@@ -1,6 +1,7 @@
 // persist::postgres::Connection against a real throwaway server: SQLSTATEs become persist's
 // typed errors.
 #include "pg_server.hpp"
+#include "support.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
@@ -181,4 +182,50 @@ TEST_CASE("a wrong number of parameters is usage_error, as on SQLite, and the co
     }
     CHECK(db.alive());
     CHECK(db.execute("SELECT $1::int + $2::int", {"1", "2"}).value(0, 0) == "3");
+}
+
+TEST_CASE("the user's connection settings win over persist's defaults") {
+    const std::string base = test::pg_server().conninfo();
+    auto option = [](Connection& db, const char* key) {
+        std::string value;
+        PQconninfoOption* options = PQconninfo(db.handle());
+        for (auto* o = options; o && o->keyword; ++o)
+            if (std::string_view(o->keyword) == key && o->val) value = o->val;
+        PQconninfoFree(options);
+        return value;
+    };
+    {
+        Connection mine(base + " application_name=mine connect_timeout=7 keepalives_idle=9 keepalives_count=4");
+        CHECK(option(mine, "application_name") == "mine");
+        CHECK(mine.execute("SHOW application_name").value(0, 0) == "mine");
+        CHECK(option(mine, "connect_timeout") == "7");
+        CHECK(option(mine, "keepalives_idle") == "9");
+        CHECK(option(mine, "keepalives_count") == "4");
+        CHECK(option(mine, "keepalives_interval") == "2"); // not set by the user: persist's
+    }
+    {
+        Connection defaults(base);
+        CHECK(option(defaults, "application_name") == "persist");
+        CHECK(option(defaults, "keepalives_idle") == "5");
+        CHECK(option(defaults, "connect_timeout") == "10");
+    }
+    {
+        test::EnvVar name("PGAPPNAME", "from-environment");
+        Connection environment(base);
+        CHECK(environment.execute("SHOW application_name").value(0, 0) == "from-environment");
+    }
+    CHECK_THROWS_WITH_AS(Connection("host=/tmp port='unterminated"), doctest::Contains("is malformed"), config_error);
+}
+
+TEST_CASE("server notices go to on_event, never to stderr") {
+    std::vector<Event> events;
+    Connection db(test::pg_server().conninfo(), 64, [&](const Event& e) { events.push_back(e); });
+    db.execute_script("DROP TABLE IF EXISTS no_such_table_here");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == Event::Kind::info);
+    CHECK(events[0].message.starts_with("PostgreSQL NOTICE: table \"no_such_table_here\" does not exist, skipping"));
+    db.execute_script("DO $$ BEGIN RAISE WARNING 'careful'; END $$");
+    REQUIRE(events.size() == 2);
+    CHECK(events[1].kind == Event::Kind::warning);
+    CHECK(events[1].message == "PostgreSQL WARNING: careful");
 }

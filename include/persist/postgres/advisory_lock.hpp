@@ -106,7 +106,7 @@ public:
     explicit AdvisoryLock(const Config& config) : config_(config) {
         if (config.db_url.empty())
             throw config_error("postgres::AdvisoryLock needs Config::db_url (or the <PREFIX>_DB_URL variable)");
-        connection_ = std::make_unique<Connection>(config.db_url);
+        connection_ = std::make_unique<Connection>(config.db_url, 64, config.on_event);
         scope_ = "pg-advisory:" + config.db_url + "\n";
     }
     AdvisoryLock(const AdvisoryLock&) = delete;
@@ -186,7 +186,7 @@ private:
     // A new session when the old one ended; its locks are gone with it.
     void reconnect_if_lost() {
         if (connection_->alive()) return;
-        connection_ = std::make_unique<Connection>(config_.db_url);
+        connection_ = std::make_unique<Connection>(config_.db_url, 64, config_.on_event);
         ++session_;
         if (config_.on_event) {
             try {

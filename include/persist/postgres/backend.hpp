@@ -330,7 +330,7 @@ private:
 
     // A new connection with the configured session limits.
     std::unique_ptr<Connection> connect() const {
-        auto connection = std::make_unique<Connection>(config_.db_url, config_.statement_cache_capacity);
+        auto connection = std::make_unique<Connection>(config_.db_url, config_.statement_cache_capacity, config_.on_event);
         connection->execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
                             {std::to_string(config_.statement_timeout.count()) + "ms",
                              std::to_string(config_.lock_timeout.count()) + "ms"});

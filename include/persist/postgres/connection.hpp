@@ -3,12 +3,14 @@
 // to persist's types.
 #pragma once
 
+#include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/detail/row.hpp"
 #include "persist/postgres/errors.hpp"
 #include "persist/postgres/values.hpp"
 
 #include <libpq-fe.h>
+#include <cstdlib>
 #include <list>
 #include <memory>
 #include <unordered_map>
@@ -67,27 +69,66 @@ private:
 /// so the next run prepares it afresh.
 class Connection {
 public:
-    /// Connects with `conninfo` (a libpq connection string or URI). Keepalives are on, so a
-    /// silent peer is given up on after about 5 + 3 * 2 = 11 s instead of the kernel's 2 hours.
-    /// Keeps up to `statement_cache_capacity` prepared statements (0: prepare none).
-    /// Throws connection_error saying why the server could not be reached.
-    explicit Connection(const std::string& conninfo, std::size_t statement_cache_capacity = 64)
-        : connection_(nullptr, &PQfinish), capacity_(statement_cache_capacity) {
-        const char* keys[] = {"dbname", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                              "connect_timeout", "application_name", nullptr};
-        const char* values[] = {conninfo.c_str(), "1", "5", "2", "3", "10", "persist", nullptr};
-        // expand_dbname = 1: the first value is a full connection string; later keys add to it.
-        connection_.reset(PQconnectdbParams(keys, values, 1));
+    /// Connects with `conninfo` (a libpq connection string or URI). What the string (or
+    /// libpq's environment: PGAPPNAME, PGCONNECT_TIMEOUT) sets is kept; persist adds only what
+    /// it leaves out: keepalives on, so a silent peer is given up on after about 5 + 3 * 2 =
+    /// 11 s instead of the kernel's 2 hours, connect_timeout 10 s, application_name "persist".
+    /// Keeps up to `statement_cache_capacity` prepared statements (0: prepare none). Server
+    /// notices and warnings go to `on_notice` (as Event::Kind::info, or warning for WARNING
+    /// and worse), never to stderr.
+    /// Throws config_error for a malformed connection string, connection_error saying why the
+    /// server could not be reached.
+    explicit Connection(const std::string& conninfo, std::size_t statement_cache_capacity = 64,
+                        EventCallback on_notice = {})
+        : on_notice_(std::make_unique<EventCallback>(std::move(on_notice))), connection_(nullptr, &PQfinish),
+          capacity_(statement_cache_capacity) {
+        std::vector<const char*> keys{"dbname"}, values{conninfo.c_str()};
+        for (const auto& [key, value] : defaults_missing_from(conninfo)) {
+            keys.push_back(key);
+            values.push_back(value);
+        }
+        keys.push_back(nullptr);
+        values.push_back(nullptr);
+        // expand_dbname = 1: the first value is a full connection string; the keys after it
+        // are only those it does not set.
+        connection_.reset(PQconnectdbParams(keys.data(), values.data(), 1));
         if (!connection_ || PQstatus(connection_.get()) != CONNECTION_OK) {
             const std::string why = connection_ ? PQerrorMessage(connection_.get()) : "out of memory";
             throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
         }
-        // Server notices (e.g. "table does not exist, skipping") are not errors; libpq would
-        // print them on stderr.
-        PQsetNoticeProcessor(connection_.get(), [](void*, const char*) {}, nullptr);
+        PQsetNoticeReceiver(connection_.get(), &Connection::receive_notice, on_notice_.get());
         // Time points are exchanged as UTC text (see values.hpp).
         execute_script("SET TimeZone = 'UTC'");
         execute_script("SET DateStyle = 'ISO'");
+    }
+
+    /// persist's connection defaults that neither `conninfo` nor libpq's environment sets, as
+    /// keyword/value pairs. Throws config_error for a connection string libpq cannot parse.
+    static std::vector<std::pair<const char*, const char*>> defaults_missing_from(const std::string& conninfo) {
+        static constexpr std::pair<const char*, const char*> defaults[] = {
+            {"keepalives", "1"}, {"keepalives_idle", "5"}, {"keepalives_interval", "2"}, {"keepalives_count", "3"},
+            {"connect_timeout", "10"}, {"application_name", "persist"}};
+        char* message = nullptr;
+        PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
+        if (!parsed) {
+            const std::string why = message ? trimmed(message) : "out of memory";
+            PQfreemem(message);
+            throw config_error("the PostgreSQL connection string (" + redacted(conninfo) + ") is malformed: " + why);
+        }
+        std::vector<std::pair<const char*, const char*>> missing;
+        for (const auto& [key, value] : defaults) {
+            bool given = false;
+            for (const PQconninfoOption* option = parsed; option->keyword; ++option)
+                if (std::string_view(option->keyword) == key && option->val && *option->val) given = true;
+            // libpq's environment variables for these; keepalives have none.
+            const char* variable = std::string_view(key) == "application_name" ? "PGAPPNAME"
+                                   : std::string_view(key) == "connect_timeout" ? "PGCONNECT_TIMEOUT"
+                                                                                 : nullptr;
+            if (variable && std::getenv(variable)) given = true;
+            if (!given) missing.emplace_back(key, value);
+        }
+        PQconninfoFree(parsed);
+        return missing;
     }
 
     PGconn* handle() const noexcept { return connection_.get(); }
@@ -168,6 +209,21 @@ public:
     int backend_pid() const noexcept { return PQbackendPID(connection_.get()); }
 
 private:
+    // Server notices: to the callback, never to stderr (libpq's default).
+    static void receive_notice(void* callback, const PGresult* notice) {
+        const auto* on_notice = static_cast<const EventCallback*>(callback);
+        if (!on_notice || !*on_notice) return;
+        const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+        const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+        const std::string level = severity ? severity : "NOTICE";
+        const bool serious = level == "WARNING" || level == "ERROR" || level == "FATAL" || level == "PANIC";
+        try {
+            (*on_notice)(Event{serious ? Event::Kind::warning : Event::Kind::info,
+                               "PostgreSQL " + level + ": " + (primary ? primary : PQresultErrorMessage(notice))});
+        } catch (...) {
+        }
+    }
+
     static std::string trimmed(std::string text) {
         while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
         return text;
@@ -232,6 +288,7 @@ private:
         std::list<std::string>::iterator position;
     };
 
+    std::unique_ptr<EventCallback> on_notice_; // a stable address for libpq; outlives the connection
     std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
     std::size_t capacity_;
     // Looked up by string_view without building a std::string.

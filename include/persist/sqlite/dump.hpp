@@ -201,8 +201,12 @@ DumpResult dump_text(Store& store) {
         for (const auto& name : with_rows) {
             const std::string quoted = persist::detail::double_quote(name);
             std::string columns;
-            for (const auto& column : detail::stored_columns(db, name))
-                columns += (columns.empty() ? "" : ",") + persist::detail::double_quote(column);
+            for (const auto& column : detail::stored_columns(db, name)) {
+                // Appended piece by piece: GCC 12 at -O2 reports a bogus -Wrestrict for
+                // "literal" + std::string&& here (GCC bug 105329).
+                if (!columns.empty()) columns += ',';
+                columns += persist::detail::double_quote(column);
+            }
             if (columns.empty()) continue;
             std::int64_t count = 0;
             // AUTOINCREMENT inserts above fill sqlite_sequence already; keep only the dumped values.

@@ -20,6 +20,7 @@
 #include "persist/postgres/advisory_key.hpp"
 #include "persist/postgres/connection.hpp"
 #include "persist/postgres/dialect.hpp"
+#include "persist/detail/savepoint.hpp"
 #include "persist/postgres/script.hpp"
 
 #include <algorithm>
@@ -95,36 +96,19 @@ public:
     /// throws transaction_aborted); on SQLite it undoes only itself. Savepoints nest.
     template <class Fn>
     auto savepoint(Fn&& fn) -> decltype(fn()) {
-        const std::string name = "persist_savepoint_" + std::to_string(++savepoints_);
+        ++savepoints_; // nested savepoints get names of their own
+        struct Depth {
+            int& count;
+            ~Depth() { --count; }
+        } depth{savepoints_};
         const auto failures_before = failures_;
-        connection_->execute_script("SAVEPOINT " + name);
-        try {
-            if constexpr (std::is_void_v<decltype(fn())>) {
-                fn();
-                connection_->execute_script("RELEASE SAVEPOINT " + name);
-                --savepoints_;
-            } else {
-                auto result = fn();
-                connection_->execute_script("RELEASE SAVEPOINT " + name);
-                --savepoints_;
-                return result;
-            }
-        } catch (...) {
-            --savepoints_;
-            try {
-                connection_->execute_script("ROLLBACK TO SAVEPOINT " + name);
-                connection_->execute_script("RELEASE SAVEPOINT " + name);
-            } catch (const error&) {
-                // The connection failed too; the original error says more, and the Store
-                // rolls the whole transaction back.
-            }
-            // What failed inside is undone: the transaction can commit.
-            if (failures_ > failures_before) {
+        return persist::detail::run_in_savepoint(
+            [this](const std::string& sql) { connection_->execute_script(sql); },
+            "persist_savepoint_" + std::to_string(savepoints_), fn, [&] {
+                // What failed inside is undone: the transaction can commit.
                 failures_ = failures_before;
                 if (failures_ == 0) first_failure_.reset();
-            }
-            throw;
-        }
+            });
     }
 
     /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock with

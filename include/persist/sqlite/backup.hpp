@@ -181,19 +181,7 @@ namespace detail {
 /// says. trusted_schema is off, so SQL functions named in a crafted schema do not run.
 /// Returns SQLite's result code; `db` is set either way (close it).
 inline int open_read_only(const std::string& path, sqlite3** db) {
-    std::string uri = "file:";
-    static constexpr char hex[] = "0123456789ABCDEF";
-    for (unsigned char c : path) {
-        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
-            uri += '%';
-            uri += hex[c >> 4];
-            uri += hex[c & 0xf];
-        } else {
-            uri += static_cast<char>(c);
-        }
-    }
-    uri += "?mode=ro&immutable=1";
-    const int rc = sqlite3_open_v2(uri.c_str(), db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+    const int rc = sqlite3_open_v2(immutable_uri(path).c_str(), db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
     if (rc == SQLITE_OK) sqlite3_db_config(*db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
     return rc;
 }

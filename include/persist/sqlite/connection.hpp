@@ -70,6 +70,23 @@ inline bool prepare_database(const std::string& path) {
     return persist::detail::prepare_database_file(path, initialize_wal_database);
 }
 
+/// A URI opening `path` read-only and immutable (SQLITE_OPEN_URI): SQLite then creates no
+/// -wal, -shm or journal, takes no lock and never writes. The path is percent-encoded.
+inline std::string immutable_uri(const std::string& path) {
+    std::string uri = "file:";
+    static constexpr char hex[] = "0123456789ABCDEF";
+    for (unsigned char c : path) {
+        if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
+            uri += '%';
+            uri += hex[c >> 4];
+            uri += hex[c & 0xf];
+        } else {
+            uri += static_cast<char>(c);
+        }
+    }
+    return uri + "?mode=ro&immutable=1";
+}
+
 class Connection {
 public:
     enum class Role { writer, reader };
@@ -263,27 +280,11 @@ private:
                                EINVAL);
         database.reset();
         try {
-            return std::make_unique<SQLite::Database>("file:" + uri_path(path) + "?mode=ro&immutable=1", flags | SQLITE_OPEN_URI,
+            return std::make_unique<SQLite::Database>(immutable_uri(path), flags | SQLITE_OPEN_URI,
                                                       static_cast<int>(config.busy_timeout.count()));
         } catch (const SQLite::Exception& e) {
             throw_error(e.getExtendedErrorCode(), e.what(), path);
         }
-    }
-
-    // `path` percent-encoded for a file: URI.
-    static std::string uri_path(const std::string& path) {
-        std::string out;
-        static constexpr char hex[] = "0123456789ABCDEF";
-        for (unsigned char c : path) {
-            if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f) {
-                out += '%';
-                out += hex[c >> 4];
-                out += hex[c & 0xf];
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-        return out;
     }
 
     static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "persist/detail/row.hpp"
+#include "persist/detail/savepoint.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/script.hpp"
@@ -186,30 +187,13 @@ public:
     /// savepoint aborts the whole transaction. Savepoints nest.
     template <class Fn>
     auto savepoint(Fn&& fn) -> decltype(fn()) {
-        const std::string name = "persist_savepoint_" + std::to_string(++savepoints_);
-        connection_->run_script("SAVEPOINT " + name);
-        try {
-            if constexpr (std::is_void_v<decltype(fn())>) {
-                fn();
-                connection_->run_script("RELEASE SAVEPOINT " + name);
-                --savepoints_;
-            } else {
-                auto result = fn();
-                connection_->run_script("RELEASE SAVEPOINT " + name);
-                --savepoints_;
-                return result;
-            }
-        } catch (...) {
-            --savepoints_;
-            try {
-                connection_->run_script("ROLLBACK TO SAVEPOINT " + name);
-                connection_->run_script("RELEASE SAVEPOINT " + name);
-            } catch (const error&) {
-                // The connection failed too; the original error says more, and the Store
-                // rolls the whole transaction back.
-            }
-            throw;
-        }
+        ++savepoints_; // nested savepoints get names of their own
+        struct Depth {
+            int& count;
+            ~Depth() { --count; }
+        } depth{savepoints_};
+        return persist::detail::run_in_savepoint([this](const std::string& sql) { connection_->run_script(sql); },
+                                                 "persist_savepoint_" + std::to_string(savepoints_), fn, [] {});
     }
 
     /// The rowid of the last row this connection inserted.

@@ -369,13 +369,23 @@ private:
     // The mitigation of persist/sqlite/wal_reset.hpp: with the writer holding SQLite's write
     // lock (BEGIN IMMEDIATE: no other writer, in any process, can commit and so reset the
     // WAL), a connection of its own checkpoints PASSIVE; then the writer rolls back. Called
-    // with writer_mutex_ held, after a commit; a failure leaves the checkpoint to a later
-    // commit and is reported as a warning.
+    // with writer_mutex_ held, after a commit. It never waits: a lock held by another writer
+    // leaves the checkpoint to a later commit; another failure is reported as a warning.
     void checkpoint_under_write_lock() noexcept {
         if (!writer_) return;
         writer_->forget_wal_size();
+        // Without waiting: the write() that triggered this has already committed and must not
+        // wait again. If another writer holds the lock, a later commit checkpoints instead.
+        sqlite3_busy_timeout(writer_->handle(), 0);
+        struct RestoreBusyTimeout {
+            sqlite3* db;
+            int ms;
+            ~RestoreBusyTimeout() { sqlite3_busy_timeout(db, ms); }
+        } restore{writer_->handle(), static_cast<int>(config_.busy_timeout.count())};
         try {
             writer_->run_control(Connection::Control::begin_immediate);
+        } catch (const busy_error&) {
+            return; // postponed: the WAL is still over the threshold at the next commit
         } catch (const error& e) {
             notify({Event::Kind::warning, "checkpoint of " + path_ + " postponed: " + e.what()});
             return;

@@ -13,8 +13,9 @@
 //   - every connection persist opens has automatic checkpoints off (wal_autocheckpoint=0):
 //     SQLite's automatic checkpoint is PASSIVE and runs without the write lock;
 //   - after a commit leaves the WAL at checkpoint_frames frames or more, the writer takes the
-//     write lock (BEGIN IMMEDIATE, so every writer of every process waits) and a connection of
-//     its own checkpoints while it is held, then the writer rolls back;
+//     write lock (BEGIN IMMEDIATE, so every writer of every process waits; the writer itself
+//     does not wait for it: if another writer has it, a later commit checkpoints) and a
+//     connection of its own checkpoints while it is held, then the writer rolls back;
 //   - the checkpoint SQLite makes when the last connection closes holds an exclusive lock on
 //     the database file, and health()'s TRUNCATE checkpoint takes the write lock itself.
 // Processes that do not use persist (an sqlite3 shell) still checkpoint automatically; on an

@@ -8,6 +8,8 @@
 #include <persist/sqlite/dump.hpp>
 #include <persist/sqlite/info.hpp>
 
+#include "output.hpp"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -45,82 +47,6 @@ struct usage_problem : std::runtime_error {
 struct missing_database : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
-
-using JsonValue = nlohmann::ordered_json;
-
-/// Compact JSON text; bytes that are not UTF-8 (a table name in a crafted database) become
-/// U+FFFD instead of making the document invalid.
-std::string dump_json(const JsonValue& value) {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-/// A JSON object built field by field, keys in insertion order.
-class Json {
-public:
-    Json& field(std::string_view key, JsonValue value) {
-        value_[std::string(key)] = std::move(value);
-        return *this;
-    }
-    Json& text(std::string_view key, std::string_view value) { return field(key, std::string(value)); }
-    Json& number(std::string_view key, std::int64_t value) { return field(key, value); }
-    Json& boolean(std::string_view key, bool value) { return field(key, value); }
-    const JsonValue& value() const { return value_; }
-    std::string str() const { return dump_json(value_); }
-
-private:
-    JsonValue value_ = JsonValue::object();
-};
-
-JsonValue json_array(std::vector<JsonValue> items) { return JsonValue(std::move(items)); }
-
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-class ProgressBar {
-public:
-    explicit ProgressBar(std::string label) : label_(std::move(label)), shown_(::isatty(2) == 1) {}
-    ~ProgressBar() {
-        if (drawn_) std::fputs("\n", stderr);
-    }
-    void operator()(const persist::sqlite::Progress& progress) {
-        if (!shown_ || progress.total <= 0) return;
-        const int percent = static_cast<int>(progress.done * 100 / progress.total);
-        if (percent == last_) return;
-        last_ = percent;
-        const int width = 30, filled = percent * width / 100;
-        std::fprintf(stderr, "\r%s [%s%s] %3d%%", label_.c_str(), std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                     std::string(static_cast<std::size_t>(width - filled), ' ').c_str(), percent);
-        std::fflush(stderr);
-        drawn_ = true;
-    }
-
-private:
-    std::string label_;
-    bool shown_;
-    bool drawn_ = false;
-    int last_ = -1;
-};
-
-/// Whether `prefix` can start environment variable names: a letter or '_', then letters,
-/// digits and '_', at most 64 characters.
-bool valid_prefix(const std::string& prefix) {
-    if (prefix.empty() || prefix.size() > 64 || std::isdigit(static_cast<unsigned char>(prefix[0]))) return false;
-    return std::all_of(prefix.begin(), prefix.end(),
-                       [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-}
-
-/// A command-line number: digits only (no sign, no space), within [low, high]. Checked on the
-/// text, before CLI11 converts it, so a value beyond 64 bits is refused instead of saturated.
-CLI::Validator whole_number(std::int64_t low, std::int64_t high) {
-    return CLI::Validator(
-        [low, high](std::string& text) -> std::string {
-            std::int64_t value = 0;
-            const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-            const bool digits = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
-            if (!digits || parsed.ec != std::errc() || parsed.ptr != text.data() + text.size() || value < low || value > high)
-                return "'" + text + "' is not a whole number from " + std::to_string(low) + " to " + std::to_string(high);
-            return "";
-        },
-        "INTEGER in [" + std::to_string(low) + " - " + std::to_string(high) + "]");
-}
 
 struct Options {
     std::string db;

@@ -9,12 +9,18 @@
 
 namespace persist::detail {
 
-/// Runs `fn()` between SAVEPOINT `name` and RELEASE; if `fn` throws, rolls back to the
-/// savepoint, releases it, calls `undone()` and rethrows. `run(sql)` runs one statement on the
-/// transaction's connection. If the connection fails while undoing, the original exception
-/// still propagates (it says more; the Store then rolls the whole transaction back).
+/// Runs `fn()` between SAVEPOINT and RELEASE; if `fn` throws, rolls back to the savepoint,
+/// releases it, calls `undone()` and rethrows. `run(sql)` runs one statement on the
+/// transaction's connection; `depth` counts the savepoints open on it, so nested ones get
+/// names of their own. If the connection fails while undoing, the original exception still
+/// propagates (it says more; the Store then rolls the whole transaction back).
 template <class Run, class Fn, class Undone>
-auto run_in_savepoint(Run&& run, const std::string& name, Fn&& fn, Undone&& undone) -> decltype(fn()) {
+auto run_in_savepoint(Run&& run, int& depth, Fn&& fn, Undone&& undone) -> decltype(fn()) {
+    struct Depth {
+        int& count;
+        ~Depth() { --count; }
+    } open{++depth};
+    const std::string name = "persist_savepoint_" + std::to_string(depth);
     run("SAVEPOINT " + name);
     try {
         if constexpr (std::is_void_v<decltype(fn())>) {

@@ -107,4 +107,15 @@ inline std::string excerpt(std::string_view statement) {
     return std::string(rest);
 }
 
+/// "[<excerpt of statement>]: <problem>", a line of a script's problem list. (Built by
+/// appending: GCC 12 at -O2 reports a bogus -Wrestrict for "literal" + std::string&&, GCC
+/// bug 105329.)
+inline std::string problem_line(std::string_view statement, std::string_view problem) {
+    std::string line = "[";
+    line += excerpt(statement);
+    line += "]: ";
+    line += problem;
+    return line;
+}
+
 } // namespace persist::detail

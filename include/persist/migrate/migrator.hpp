@@ -10,11 +10,11 @@
 #pragma once
 
 #include "persist/config.hpp"
-#include "persist/detail/sql_text.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/migrate/history.hpp"
 #include "persist/migrate/migration.hpp"
+#include "persist/migrate/plan.hpp"
 #include "persist/version.hpp"
 
 #include <algorithm>
@@ -49,17 +49,17 @@ public:
         const auto list = source_.migrations();
         const auto history = read_history();
         validate(history, list);
-        const auto head = head_of(history);
+        const auto head = detail::head_of(history);
         if (target >= head) return migrate_up(target);
         return locked("migrate down to version " + std::to_string(target), [&] {
             Report report;
             const auto current = read_history();
-            report.from_version = head_of(current);
+            report.from_version = detail::head_of(current);
             std::vector<const Migration*> downs;
             std::string missing;
             for (auto it = current.rbegin(); it != current.rend(); ++it) {
                 if (it->version <= target) break;
-                const auto* migration = find(list, it->version);
+                const auto* migration = detail::find_migration(list, it->version);
                 if (!migration || !migration->has_down())
                     missing += (missing.empty() ? "" : ", ") + std::to_string(it->version);
                 else downs.push_back(migration);
@@ -69,7 +69,7 @@ public:
                                         "cannot migrate down to version " + std::to_string(target) +
                                             ": no down script for version(s) " + missing +
                                             "; add them (<version>_<name>.down.sql) or migrate to a higher version");
-            for (const auto* migration : downs) check_script(*migration, migration->down, "down script");
+            for (const auto* migration : downs) detail::check_script<Dialect>(*migration, migration->down, "down script");
             for (const auto* migration : downs) {
                 run_step(*migration, [&] {
                     store_.write([&](auto& tx) {
@@ -81,7 +81,7 @@ public:
                 });
                 report.reverted.push_back(migration->version);
             }
-            report.to_version = head_of(read_history());
+            report.to_version = detail::head_of(read_history());
             return report;
         });
     }
@@ -117,7 +117,7 @@ public:
         const auto list = source_.migrations();
         const auto history = read_history();
         validate(history, list);
-        return pending(history, list, std::nullopt);
+        return detail::pending(history, list, std::nullopt);
     }
 
     /// Records the source's migrations up to `version` as applied without running them, for a
@@ -125,7 +125,7 @@ public:
     /// `version` is not in the source.
     void baseline(std::int64_t version) {
         const auto list = source_.migrations();
-        if (!find(list, version))
+        if (!detail::find_migration(list, version))
             throw migration_refused(Reason::usage, version,
                                     "cannot baseline at version " + std::to_string(version) + ": the source has no such migration");
         locked("baseline at version " + std::to_string(version), [&] {
@@ -150,7 +150,7 @@ public:
     /// persist_schema_audit. Returns whether anything changed.
     bool repair(std::int64_t version) {
         const auto list = source_.migrations();
-        const auto* migration = find(list, version);
+        const auto* migration = detail::find_migration(list, version);
         if (!migration)
             throw migration_refused(Reason::usage, version,
                                     "cannot repair version " + std::to_string(version) + ": the source has no such migration");
@@ -213,25 +213,6 @@ private:
         }
     }
 
-    // Refuses, before anything runs, SQL text that would take over the transaction or reach
-    // outside the database (a COMMIT, ATTACH, a writing PRAGMA, a NUL byte): the dialect
-    // finds them without a database. The backend judges each statement again as it runs it.
-    static void check_script(const Migration& migration, const std::string& text, const char* which) {
-        const auto place = migration.transactional ? persist::detail::ScriptPlace::in_transaction
-                                                   : persist::detail::ScriptPlace::outside_transaction;
-        const auto problems = Dialect::script_problems(text, place);
-        if (problems.empty()) return;
-        std::string message = "migration " + std::to_string(migration.version) + " (" + migration.name + ") has a " + which +
-                              " persist will not run:";
-        for (const auto& problem : problems) message += "\n  " + problem;
-        throw migration_refused(Reason::malformed_source, migration.version, message);
-    }
-
-    static void check_scripts(const std::vector<Migration>& todo) {
-        for (const auto& migration : todo)
-            if (!migration.code) check_script(migration, migration.up, "up script");
-    }
-
     template <class Fn>
     auto locked(const std::string& purpose, Fn&& fn) {
         return store_.with_lock("migrate", fn, {lock::Mode::exclusive, options_.lock_timeout, purpose});
@@ -245,18 +226,18 @@ private:
         // now: judge it only under the migrate lock, which that process holds while it runs.
         const bool in_progress = std::any_of(history.begin(), history.end(), [](const auto& r) { return r.state == "started"; });
         validate(history, list, !in_progress);
-        check_scripts(pending(history, list, target));
-        if (!in_progress && pending(history, list, target).empty()) {
-            const auto head = head_of(history);
+        detail::check_scripts<Dialect>(detail::pending(history, list, target));
+        if (!in_progress && detail::pending(history, list, target).empty()) {
+            const auto head = detail::head_of(history);
             return Report{head, head, {}, {}, ""};
         }
         return locked("migrate to version " + std::to_string(target.value_or(list.back().version)), [&] {
             Report report;
             history = read_history(); // another process may have done the work meanwhile
             validate(history, list);
-            report.from_version = head_of(history);
-            const auto todo = pending(history, list, target);
-            check_scripts(todo);
+            report.from_version = detail::head_of(history);
+            const auto todo = detail::pending(history, list, target);
+            detail::check_scripts<Dialect>(todo);
             if (todo.empty()) {
                 report.to_version = report.from_version;
                 return report;
@@ -279,7 +260,7 @@ private:
                                                                 : ""));
                 }
             }
-            report.to_version = head_of(read_history());
+            report.to_version = detail::head_of(read_history());
             return report;
         });
     }
@@ -337,7 +318,7 @@ private:
     // Non-transactional: "started" before, "applied" after; a crash in between is reported for
     // this version on the next run instead of being re-run.
     bool apply_outside_transaction(const Migration& migration) {
-        const auto head = head_of(read_history());
+        const auto head = detail::head_of(read_history());
         const bool claimed = store_.write([&](auto& tx) {
             detail::begin_migrating(tx);
             if (tx.template query_one<std::int64_t>(sql<decltype(tx)>("SELECT 1 FROM persist_schema_history WHERE version = ?"),
@@ -401,16 +382,6 @@ private:
         });
     }
 
-    static std::int64_t head_of(const std::vector<detail::HistoryRow>& history) {
-        return history.empty() ? 0 : history.back().version;
-    }
-
-    static const Migration* find(const std::vector<Migration>& list, std::int64_t version) {
-        for (const auto& m : list)
-            if (m.version == version) return &m;
-        return nullptr;
-    }
-
     // Throws migration_refused for a history the source cannot continue; an incomplete
     // non-transactional migration counts only when `incomplete_is_error`.
     void validate(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list,
@@ -430,7 +401,7 @@ private:
                         (can_snapshot ? " (a snapshot was taken before it started)" : "") + ", then run repair(" +
                         std::to_string(row.version) + ") to mark it completed" +
                         (can_snapshot ? ", or restore the snapshot" : ", or undo what it did by hand"));
-            const auto* migration = find(list, row.version);
+            const auto* migration = detail::find_migration(list, row.version);
             if (!migration) {
                 if (row.version > known_max)
                     throw migration_refused(Reason::database_newer, row.version,
@@ -452,7 +423,7 @@ private:
                                             std::to_string(row.version) + ")");
         }
         if (options_.allow_out_of_order) return;
-        const auto head = head_of(history);
+        const auto head = detail::head_of(history);
         for (const auto& m : list) {
             const bool applied = std::any_of(history.begin(), history.end(), [&](const auto& r) { return r.version == m.version; });
             if (!applied && m.version < head)
@@ -462,17 +433,6 @@ private:
                                             "; give it a version above " + std::to_string(head) +
                                             ", or set allow_out_of_order");
         }
-    }
-
-    static std::vector<Migration> pending(const std::vector<detail::HistoryRow>& history, const std::vector<Migration>& list,
-                                          std::optional<std::int64_t> target) {
-        std::vector<Migration> result;
-        for (const auto& m : list) {
-            if (target && m.version > *target) break;
-            if (std::none_of(history.begin(), history.end(), [&](const auto& r) { return r.version == m.version; }))
-                result.push_back(m);
-        }
-        return result;
     }
 
     // A consistent copy next to the database; older ones beyond keep_snapshots are deleted.

@@ -96,15 +96,10 @@ public:
     /// throws transaction_aborted); on SQLite it undoes only itself. Savepoints nest.
     template <class Fn>
     auto savepoint(Fn&& fn) -> decltype(fn()) {
-        ++savepoints_; // nested savepoints get names of their own
-        struct Depth {
-            int& count;
-            ~Depth() { --count; }
-        } depth{savepoints_};
         const auto failures_before = failures_;
         return persist::detail::run_in_savepoint(
             [this](const std::string& sql) { connection_->execute_script(sql); },
-            "persist_savepoint_" + std::to_string(savepoints_), fn, [&] {
+            savepoints_, fn, [&] {
                 // What failed inside is undone: the transaction can commit.
                 failures_ = failures_before;
                 if (failures_ == 0) first_failure_.reset();

@@ -71,7 +71,7 @@ struct Dialect {
         try {
             for (const auto& statement : split_statements(script))
                 if (auto problem = persist::detail::statement_problem(statement, place); !problem.empty())
-                    problems.push_back("[" + persist::detail::excerpt(statement) + "]: " + problem);
+                    problems.push_back(persist::detail::problem_line(statement, problem));
         } catch (const usage_error& e) {
             problems.push_back(e.what());
         }

@@ -168,7 +168,7 @@ inline std::vector<std::string> script_problems(std::string_view script, ScriptP
                                            : script_detail::readable_pragma(name) || script_detail::writable_pragma(name, place);
             if (!allowed) problem = "PRAGMA " + name + " is not allowed in SQL persist runs from a file or script";
         }
-        if (!problem.empty()) problems.push_back("[" + persist::detail::excerpt(statement) + "]: " + problem);
+        if (!problem.empty()) problems.push_back(persist::detail::problem_line(statement, problem));
     }
     return problems;
 }

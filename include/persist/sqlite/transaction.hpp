@@ -187,13 +187,8 @@ public:
     /// savepoint aborts the whole transaction. Savepoints nest.
     template <class Fn>
     auto savepoint(Fn&& fn) -> decltype(fn()) {
-        ++savepoints_; // nested savepoints get names of their own
-        struct Depth {
-            int& count;
-            ~Depth() { --count; }
-        } depth{savepoints_};
         return persist::detail::run_in_savepoint([this](const std::string& sql) { connection_->run_script(sql); },
-                                                 "persist_savepoint_" + std::to_string(savepoints_), fn, [] {});
+                                                 savepoints_, fn, [] {});
     }
 
     /// The rowid of the last row this connection inserted.

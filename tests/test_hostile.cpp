@@ -106,7 +106,8 @@ TEST_CASE("load runs a dump statement by statement and refuses what would escape
         // Found only when the statement is prepared: the authorizer.
         {"CREATE TABLE t(x);\nSELECT load_extension('x');\n", "it loads a shared library"},
     };
-    for (const auto& [text, why] : cases) {
+    for (const auto& entry : cases) {
+        const auto text = entry.first, why = entry.second; // clang 14: CAPTURE cannot take a binding
         CAPTURE(text);
         write_file(sql, text);
         const std::string db = dir / "fresh.db";
@@ -451,7 +452,9 @@ TEST_CASE("a lock file that cannot be opened is classified by errno") {
     open_suffix = ".job.lock";
     const std::pair<int, const char*> cases[] = {
         {EMFILE, "too many open files"}, {ENOSPC, "free space"}, {EIO, "check the disk holding it"}};
-    for (const auto& [code, fix] : cases) {
+    for (const auto& entry : cases) {
+        const int code = entry.first;
+        const char* fix = entry.second;
         CAPTURE(code);
         open_fault.arm(1, code);
         CHECK_THROWS_WITH_AS(store.with_lock("job", [] {}), doctest::Contains(fix), io_error);
@@ -643,7 +646,9 @@ TEST_CASE("every way a manifest can be malformed is a backup_error that says wha
         {[](auto& m) { m["tables"][0] = {{"name", "t"}}; }, "each table must be"},
         {[](auto& m) { m.erase("manifest_sha256"); }, "key \"manifest_sha256\" is missing"},
     };
-    for (const auto& [edit, why] : cases) {
+    for (const auto& entry : cases) {
+        const auto& edit = entry.first;
+        const char* why = entry.second;
         CAPTURE(why);
         auto manifest = original;
         edit(manifest);

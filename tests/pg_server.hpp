@@ -30,7 +30,9 @@ public:
     /// Where Debian puts PostgreSQL 15's server programs.
     static constexpr const char* bin = "/usr/lib/postgresql/15/bin";
 
-    PgServer() {
+    /// Listens on the unix socket only, or also on TCP at `listen_address` (then clients from
+    /// the server's own subnets are trusted, e.g. the far end of a veth pair).
+    explicit PgServer(std::string listen_address = {}) : listen_(std::move(listen_address)) {
         char name[] = "/tmp/persist-pg-XXXXXX";
         if (!::mkdtemp(name)) throw std::runtime_error("mkdtemp failed");
         root_ = name;
@@ -41,8 +43,9 @@ public:
         run({std::string(bin) + "/initdb", "-D", data(), "-U", user_, "--auth=trust", "--no-sync", "-E", "UTF8",
              "--locale=C"},
             "initdb");
+        if (!listen_.empty()) std::ofstream(data() + "/pg_hba.conf", std::ios::app) << "host all all samenet trust\n";
         run({std::string(bin) + "/pg_ctl", "-D", data(), "-l", root_ + "/server.log", "-w", "-t", "60", "-o",
-             "-k " + root_ + " -c listen_addresses='' -p " + std::to_string(port) +
+             "-k " + root_ + " -c listen_addresses='" + listen_ + "' -p " + std::to_string(port) +
                  " -c fsync=off -c full_page_writes=off -c max_connections=300",
              "start"},
             "pg_ctl start");
@@ -63,6 +66,17 @@ public:
         int status = 0;
         while (::waitpid(watchdog_, &status, 0) < 0 && errno == EINTR) {}
     }
+
+    /// Restarts the server (fast shutdown: sessions are ended, transactions rolled back),
+    /// waiting until it accepts connections again.
+    void restart() {
+        run({std::string(bin) + "/pg_ctl", "-D", data(), "-l", root_ + "/server.log", "-m", "fast", "-w", "-t", "60",
+             "restart"},
+            "pg_ctl restart");
+    }
+
+    /// The server's unix socket file.
+    std::string socket_path() const { return root_ + "/.s.PGSQL." + std::to_string(port); }
 
     /// A libpq connection string for `database` over the unix socket.
     std::string conninfo(const std::string& database = "postgres") const {
@@ -148,6 +162,7 @@ private:
         }
     }
 
+    std::string listen_;
     std::string root_;
     std::string user_;
     uid_t uid_ = 0;

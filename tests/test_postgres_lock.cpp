@@ -85,6 +85,10 @@ TEST_CASE("a holder in another process: the timeout names its session; its death
     AdvisoryLock next(pg_config());
     const auto status = next.status("crash");
     REQUIRE(status.held);
+    // The holder's own process, host and purpose, not its server session's.
+    CHECK(status.holder->pid == child);
+    CHECK(status.holder->host == lock::host_name());
+    CHECK(status.holder->purpose == "child");
     try {
         next.acquire("crash", exclusive(100ms));
         FAIL("granted while another session holds it");
@@ -99,7 +103,14 @@ TEST_CASE("a holder in another process: the timeout names its session; its death
 TEST_CASE("force_unlock explains how to end the holder's session") {
     AdvisoryLock a(pg_config()), b(pg_config());
     auto held = a.acquire("stuck", exclusive(1s));
-    CHECK_THROWS_WITH_AS(b.force_unlock("stuck"), doctest::Contains("SELECT pg_terminate_backend("), usage_error);
+    // It names the holding session's server process, which pg_terminate_backend takes.
+    const auto server_pid = postgres::Connection(test::pg_server().conninfo())
+                                .query<std::int64_t>("SELECT backend_pid FROM persist_lock_holders WHERE key = $1 AND backend_pid IN "
+                                                     "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted)",
+                                                     AdvisoryLock::key("stuck"))
+                                .at(0);
+    CHECK_THROWS_WITH_AS(b.force_unlock("stuck"),
+                         doctest::Contains(("SELECT pg_terminate_backend(" + std::to_string(server_pid) + ")").c_str()), usage_error);
     held = {};
     CHECK_NOTHROW(b.force_unlock("stuck"));
 }
@@ -120,4 +131,26 @@ TEST_CASE("threads of one process queue in the process, never two inside") {
         });
     for (auto& t : threads) t.join();
     CHECK(most == 1);
+}
+
+TEST_CASE("a role that cannot record holders still locks; status then names the holder's server session") {
+    {
+        postgres::Connection admin(test::pg_server().conninfo());
+        admin.execute_script("DROP ROLE IF EXISTS limited_locker; CREATE ROLE limited_locker LOGIN");
+    }
+    Config limited = pg_config();
+    limited.db_url = "host=" + test::pg_server().directory() + " port=" + std::to_string(test::PgServer::port) +
+                     " user=limited_locker dbname=postgres application_name=limited-app";
+    std::vector<std::string> warnings;
+    limited.on_event = [&](const Event& event) {
+        if (event.kind == Event::Kind::warning) warnings.push_back(event.message);
+    };
+    AdvisoryLock locks(limited), observer(pg_config());
+    auto held = locks.acquire("unrecorded", exclusive(1s, "limited work"));
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].find("persist_lock_holders cannot be created or written by this role") != std::string::npos);
+    const auto status = observer.status("unrecorded");
+    REQUIRE(status.held);
+    CHECK(status.holder->pid != ::getpid());
+    CHECK(status.holder->purpose.find("of application 'limited-app' (it did not record its own pid)") != std::string::npos);
 }

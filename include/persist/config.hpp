@@ -86,6 +86,15 @@ struct Config {
     /// PostgreSQL: give up waiting for a row or table lock after this (lock_timeout_error);
     /// 0 = wait as long as the statement may run.
     std::chrono::milliseconds lock_timeout{0};
+    /// PostgreSQL: the longest persist waits for the server to answer one request (a statement,
+    /// BEGIN, COMMIT) before it gives up on the connection: it sends a cancel request, closes
+    /// the connection and throws postgres::response_timeout_error (commit_outcome_unknown for
+    /// COMMIT). This bounds every call when the network path hangs with its sockets open, where
+    /// TCP keepalives cannot help. 0 = statement_timeout + 5 s when statement_timeout is set,
+    /// otherwise 65 s. Keep it above statement_timeout and lock_timeout, so that the server's own
+    /// limits act first. Connecting is bounded by libpq's connect_timeout (10 s unless the
+    /// connection string sets it) and by the transaction's deadline.
+    std::chrono::milliseconds response_timeout{0};
     /// Longest time a read or write waits for the database before throwing busy_error.
     std::chrono::milliseconds busy_timeout{30'000};
     /// See Durability. Default: normal.

@@ -15,8 +15,12 @@
 // CONCURRENTLY waits for every older snapshot of the database: a migration building an index
 // concurrently under the "migrate" lock would wait for the processes waiting for that lock,
 // forever. Polling also leaves the session free for other threads between attempts.
-// A timeout names the holder's pid, host (client address or "local") and since when it has
-// held the lock (its session's start of transaction or query).
+// Who holds a lock: on taking one, the holder records its own pid, host name, purpose and the
+// time in persist_lock_holders (an UNLOGGED table, created on first use; rows of ended sessions
+// are swept), keyed by its server session and the lock's key. lock_status() and timeouts join
+// it with pg_locks, so they name the holder's process, as on SQLite. Where the table cannot be
+// created or written (no CREATE privilege), they name the holder's server session instead: its
+// server pid, client address, application_name and start of transaction.
 // Loss: when the dedicated connection ends, the server releases every lock it held. A guard's
 // check() asks the server whether its lock is still held and throws lock_lost_error if not
 // (Store::with_lock calls it after the function returns); the next acquire() reconnects.
@@ -34,6 +38,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <unistd.h>
 
 namespace persist::postgres {
 
@@ -106,8 +112,9 @@ public:
     explicit AdvisoryLock(const Config& config) : config_(config) {
         if (config.db_url.empty())
             throw config_error("postgres::AdvisoryLock needs Config::db_url (or the <PREFIX>_DB_URL variable)");
-        connection_ = std::make_unique<Connection>(config.db_url, 64, config.on_event);
+        connection_ = std::make_unique<Connection>(config.db_url, 64, config.on_event, Connection::response_timeout_for(config));
         scope_ = "pg-advisory:" + config.db_url + "\n";
+        prepare_holders();
     }
     AdvisoryLock(const AdvisoryLock&) = delete;
     AdvisoryLock& operator=(const AdvisoryLock&) = delete;
@@ -133,8 +140,10 @@ public:
                     reconnect_if_lost();
                     session = session_;
                     if (connection_->query<bool>(shared ? "SELECT pg_try_advisory_lock_shared($1)" : "SELECT pg_try_advisory_lock($1)", k)
-                            .front())
+                            .front()) {
+                        record_holder(k, std::string(request.purpose));
                         break;
+                    }
                 }
                 const auto now = std::chrono::steady_clock::now();
                 if (now >= request.deadline) {
@@ -172,12 +181,15 @@ public:
     /// Advisory locks end with their session; persist does not end other sessions for you.
     /// Throws usage_error naming the holder's pid and the SQL that would end its session.
     void force_unlock(std::string_view lock_name) {
-        const auto current = status(lock_name);
-        if (!current.held) return;
+        lock::validate_name(lock_name);
+        std::lock_guard lock(mutex_);
+        reconnect_if_lost();
+        const auto current = held_by(key(lock_name));
+        if (!current) return;
         throw usage_error("lock '" + std::string(lock_name) + "' is a PostgreSQL advisory lock " +
-                          lock::describe_holder(current.holder) +
+                          lock::describe_holder(current->holder) +
                           "; the server releases it when that session ends. If the holder is stuck, end its session: "
-                          "SELECT pg_terminate_backend(" + std::to_string(current.holder ? current.holder->pid : 0) + ")");
+                          "SELECT pg_terminate_backend(" + std::to_string(current->server_pid) + ")");
     }
 
     lock::Stats stats() const { return stats_.snapshot(); }
@@ -186,15 +198,12 @@ private:
     // A new session when the old one ended; its locks are gone with it.
     void reconnect_if_lost() {
         if (connection_->alive()) return;
-        connection_ = std::make_unique<Connection>(config_.db_url, 64, config_.on_event);
+        connection_ = std::make_unique<Connection>(config_.db_url, 64, config_.on_event,
+                                                   Connection::response_timeout_for(config_));
         ++session_;
-        if (config_.on_event) {
-            try {
-                config_.on_event({Event::Kind::warning, "the PostgreSQL session holding advisory locks ended; the server "
-                                                        "released its locks, and a new session was opened"});
-            } catch (...) {
-            }
-        }
+        warn("the PostgreSQL session holding advisory locks ended; the server released its locks, and a new session "
+             "was opened");
+        prepare_holders();
     }
 
     bool still_held(std::int64_t k, std::uint64_t session) {
@@ -222,24 +231,107 @@ private:
         }
     }
 
-    // The session holding advisory key `k`, if any (one holder for shared locks).
+    // Creates persist_lock_holders if it can, sweeps rows of ended sessions, and notes whether
+    // this session can record itself there.
+    void prepare_holders() {
+        try {
+            connection_->execute_script(
+                "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(detail::advisory_key("persist:xact:persist.lock_holders")) +
+                "); CREATE UNLOGGED TABLE IF NOT EXISTS persist_lock_holders (backend_pid INTEGER NOT NULL, key BIGINT NOT NULL, "
+                "pid BIGINT NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, since TIMESTAMPTZ NOT NULL, "
+                "PRIMARY KEY (backend_pid, key)); COMMIT");
+        } catch (const connection_error&) {
+            throw;
+        } catch (const error&) {
+            connection_->execute_script("ROLLBACK"); // no CREATE privilege: the table may still exist
+        }
+        holders_ = connection_->query<bool>(
+                                 "SELECT to_regclass('persist_lock_holders') IS NOT NULL AND "
+                                 "has_table_privilege('persist_lock_holders', 'SELECT') AND "
+                                 "has_table_privilege('persist_lock_holders', 'INSERT') AND "
+                                 "has_table_privilege('persist_lock_holders', 'UPDATE')")
+                       .front();
+        if (!holders_) {
+            warn("persist_lock_holders cannot be created or written by this role; lock status will name holders by "
+                 "their server session (pid, client address, application_name) instead of their process");
+            return;
+        }
+        try {
+            connection_->execute("DELETE FROM persist_lock_holders WHERE backend_pid NOT IN (SELECT pid FROM pg_stat_activity)");
+        } catch (const connection_error&) {
+            throw;
+        } catch (const error&) {
+            // No DELETE privilege: stale rows are harmless, as only held locks are looked up.
+        }
+    }
+
+    // Records this process as the holder of key `k` (under the policy's mutex, just granted).
+    void record_holder(std::int64_t k, const std::string& purpose) {
+        if (!holders_) return;
+        try {
+            connection_->run("INSERT INTO persist_lock_holders VALUES (pg_backend_pid(), $1, $2, $3, $4, clock_timestamp()) "
+                             "ON CONFLICT (backend_pid, key) DO UPDATE SET pid = excluded.pid, host = excluded.host, "
+                             "purpose = excluded.purpose, since = excluded.since",
+                             k, static_cast<std::int64_t>(::getpid()), host_, purpose);
+        } catch (const connection_error&) {
+            throw; // the session, and the lock with it, is gone
+        } catch (const error& e) {
+            holders_ = false; // e.g. the table was dropped; the lock itself is held
+            warn(std::string("recording the holder of an advisory lock failed, so lock status will name server "
+                             "sessions: ") + e.what());
+        }
+    }
+
+    void warn(const std::string& message) const noexcept {
+        if (!config_.on_event) return;
+        try {
+            config_.on_event({Event::Kind::warning, message});
+        } catch (...) {
+        }
+    }
+
+    // The holder of advisory key `k`, if any (one holder for shared locks): the process that
+    // recorded itself, or else the server session holding the key.
     std::optional<lock::Holder> holder_of(std::int64_t k) {
-        const auto rows = connection_->query<std::tuple<std::int64_t, std::optional<std::string>, std::string, std::string,
-                                                        std::optional<std::chrono::sys_time<std::chrono::microseconds>>>>(
-            "SELECT a.pid, host(a.client_addr), l.mode, a.application_name, coalesce(a.xact_start, a.query_start, a.backend_start) "
-            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = (($1::bigint >> 32) & 4294967295)::oid "
-            "AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
+        auto found = held_by(k);
+        if (!found) return std::nullopt;
+        return std::move(found->holder);
+    }
+
+    struct Held {
+        lock::Holder holder;
+        std::int64_t server_pid; // the session holding the key (for pg_terminate_backend)
+    };
+    std::optional<Held> held_by(std::int64_t k) {
+        using Time = std::optional<std::chrono::sys_time<std::chrono::microseconds>>;
+        const std::string recorded = holders_ ? "h.pid, h.host, h.purpose, h.since" : "NULL::bigint, NULL, NULL, NULL::timestamptz";
+        const std::string joined =
+            holders_ ? " LEFT JOIN persist_lock_holders h ON h.backend_pid = l.pid AND h.key = $1::bigint" : "";
+        const auto rows = connection_->query<std::tuple<std::int64_t, std::optional<std::string>, std::string, std::string, Time,
+                                                        std::optional<std::int64_t>, std::optional<std::string>,
+                                                        std::optional<std::string>, Time>>(
+            "SELECT a.pid, host(a.client_addr), l.mode, a.application_name, coalesce(a.xact_start, a.query_start, "
+            "a.backend_start), " + recorded + " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid" + joined +
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = (($1::bigint >> 32) & 4294967295)::oid "
+                "AND l.objid = ($1::bigint & 4294967295)::oid AND l.objsubid = 1 ORDER BY 6 NULLS LAST LIMIT 1",
             k);
         if (rows.empty()) return std::nullopt;
-        const auto& [pid, host, mode, application, since] = rows.front();
+        const auto& [backend, address, mode, application, session_since, pid, host, purpose, since] = rows.front();
         lock::Holder holder;
-        holder.pid = static_cast<long>(pid);
-        holder.host = host.value_or("local");
-        if (since) holder.since = *since;
         holder.mode = mode == "ShareLock" ? lock::Mode::shared : lock::Mode::exclusive;
-        holder.purpose = application;
-        return holder;
+        if (pid) {
+            holder.pid = static_cast<long>(*pid);
+            holder.host = host.value_or("");
+            holder.purpose = purpose.value_or("");
+            if (since) holder.since = *since;
+        } else {
+            holder.pid = static_cast<long>(backend);
+            holder.host = address.value_or("local");
+            if (session_since) holder.since = *session_since;
+            holder.purpose = "PostgreSQL server process " + std::to_string(backend) + " of application '" + application +
+                             "' (it did not record its own pid)";
+        }
+        return Held{std::move(holder), backend};
     }
 
     Config config_;
@@ -247,6 +339,8 @@ private:
     std::mutex mutex_;
     std::unique_ptr<Connection> connection_;
     std::uint64_t session_ = 0;
+    bool holders_ = false; // this session can record itself in persist_lock_holders
+    std::string host_ = lock::host_name();
     lock::StatsRecorder stats_;
 };
 

@@ -158,7 +158,7 @@ public:
     /// Opens pool.min_connections connections (failing fast: no backoff at start). Throws
     /// config_error without Config::db_url or for pool sizes that cannot work,
     /// connection_error when the server cannot be reached.
-    explicit Backend(const Config& config) : config_(config) {
+    explicit Backend(const Config& config) : config_(config), response_timeout_(Connection::response_timeout_for(config)) {
         if (config.db_url.empty())
             throw config_error("postgres::Backend needs Config::db_url (or the <PREFIX>_DB_URL variable), e.g. "
                                "postgresql://app@localhost/app");
@@ -168,7 +168,7 @@ public:
                                "); lower it or raise pool.max_connections");
         if (config.pool.reconnect_backoff.count() <= 0 || config.pool.reconnect_backoff_max < config.pool.reconnect_backoff)
             throw config_error("pool.reconnect_backoff must be positive and at most pool.reconnect_backoff_max");
-        for (std::size_t i = 0; i < config.pool.min_connections; ++i) idle_.push_back(connect());
+        for (std::size_t i = 0; i < config.pool.min_connections; ++i) idle_.push_back(connect(Deadline::max()));
         open_ = idle_.size();
     }
     Backend(const Backend&) = delete;
@@ -196,6 +196,8 @@ public:
                                     (read_only_ ? " READ ONLY" : "");
             try {
                 connection_->execute_script(sql);
+            } catch (const response_timeout_error&) {
+                throw; // the path to the server is stuck: another connection would wait as long
             } catch (const connection_error&) {
                 // The pooled connection had died while idle (server restart, pg_terminate_backend,
                 // a network cut). Nothing of this transaction ran, so a new connection is safe.
@@ -308,8 +310,9 @@ private:
     }
 
     // A new connection with the configured session limits.
-    std::unique_ptr<Connection> connect() const {
-        auto connection = std::make_unique<Connection>(config_.db_url, config_.statement_cache_capacity, config_.on_event);
+    std::unique_ptr<Connection> connect(Deadline deadline) const {
+        auto connection = std::make_unique<Connection>(config_.db_url, config_.statement_cache_capacity, config_.on_event,
+                                                       response_timeout_, deadline);
         connection->execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
                             {std::to_string(config_.statement_timeout.count()) + "ms",
                              std::to_string(config_.lock_timeout.count()) + "ms"});
@@ -354,7 +357,7 @@ private:
                 ++open_;
                 lock.unlock();
                 try {
-                    auto connection = connect();
+                    auto connection = connect(deadline);
                     lock.lock();
                     failures_ = 0;
                     retry_at_ = {};
@@ -413,6 +416,7 @@ private:
     }
 
     Config config_;
+    std::chrono::milliseconds response_timeout_;
     std::mutex mutex_;
     std::condition_variable freed_;
     std::vector<std::unique_ptr<Connection>> idle_;

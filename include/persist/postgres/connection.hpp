@@ -6,6 +6,7 @@
 #include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/detail/row.hpp"
+#include "persist/postgres/async.hpp"
 #include "persist/postgres/errors.hpp"
 #include "persist/postgres/values.hpp"
 
@@ -69,19 +70,45 @@ private:
 /// so the next run prepares it afresh.
 class Connection {
 public:
+    /// The response timeout of a connection made without one (Config::response_timeout's default
+    /// when statement_timeout is unset).
+    static constexpr std::chrono::milliseconds default_response_timeout{65'000};
+
+    /// The response timeout `config` asks for (see Config::response_timeout).
+    static std::chrono::milliseconds response_timeout_for(const Config& config) {
+        if (config.response_timeout.count() < 0)
+            throw config_error("response_timeout is " + std::to_string(config.response_timeout.count()) +
+                               " ms; it must be positive, or 0 for the default");
+        if (config.response_timeout.count() > 0) return config.response_timeout;
+        if (config.statement_timeout.count() > 0) return config.statement_timeout + std::chrono::seconds(5);
+        return default_response_timeout;
+    }
+
     /// Connects with `conninfo` (a libpq connection string or URI). What the string (or
     /// libpq's environment: PGAPPNAME, PGCONNECT_TIMEOUT) sets is kept; persist adds only what
     /// it leaves out: keepalives on, so a silent peer is given up on after about 5 + 3 * 2 =
-    /// 11 s instead of the kernel's 2 hours, connect_timeout 10 s, application_name "persist".
-    /// Keeps up to `statement_cache_capacity` prepared statements (0: prepare none). Server
-    /// notices and warnings go to `on_notice` (as Event::Kind::info, or warning for WARNING
-    /// and worse), never to stderr.
+    /// 11 s instead of the kernel's 2 hours, tcp_user_timeout 10 s (data the peer never
+    /// acknowledges), connect_timeout 10 s, application_name "persist". The server side of the
+    /// session gets the same keepalives (tcp_keepalives_idle 5, _interval 2, _count 3,
+    /// tcp_user_timeout 10 s) and client_connection_check_interval 2 s, where the server's own
+    /// configuration leaves them at their built-in defaults: a client whose host vanished
+    /// loses its session, and the advisory locks it held, within about 15 s.
+    /// Connecting ends by `connect_deadline` or connect_timeout, whichever is first; every
+    /// request afterwards must be answered within `response_timeout` (see
+    /// Config::response_timeout), or response_timeout_error. Keeps up to
+    /// `statement_cache_capacity` prepared statements (0: prepare none). Server notices and
+    /// warnings go to `on_notice` (as Event::Kind::info, or warning for WARNING and worse),
+    /// never to stderr.
     /// Throws config_error for a malformed connection string, connection_error saying why the
     /// server could not be reached.
     explicit Connection(const std::string& conninfo, std::size_t statement_cache_capacity = 64,
-                        EventCallback on_notice = {})
+                        EventCallback on_notice = {}, std::chrono::milliseconds response_timeout = default_response_timeout,
+                        Deadline connect_deadline = Deadline::max())
         : on_notice_(std::make_unique<EventCallback>(std::move(on_notice))), connection_(nullptr, &PQfinish),
-          capacity_(statement_cache_capacity) {
+          capacity_(statement_cache_capacity), response_timeout_(response_timeout) {
+        if (response_timeout.count() <= 0)
+            throw config_error("the PostgreSQL response timeout must be positive (it is " +
+                               std::to_string(response_timeout.count()) + " ms)");
         std::vector<const char*> keys{"dbname"}, values{conninfo.c_str()};
         for (const auto& [key, value] : defaults_missing_from(conninfo)) {
             keys.push_back(key);
@@ -90,24 +117,38 @@ public:
         keys.push_back(nullptr);
         values.push_back(nullptr);
         // expand_dbname = 1: the first value is a full connection string; the keys after it
-        // are only those it does not set.
-        connection_.reset(PQconnectdbParams(keys.data(), values.data(), 1));
-        if (!connection_ || PQstatus(connection_.get()) != CONNECTION_OK) {
-            const std::string why = connection_ ? PQerrorMessage(connection_.get()) : "out of memory";
-            throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
+        // are only those it does not set. Connecting asynchronously, so that the deadline holds.
+        connection_.reset(PQconnectStartParams(keys.data(), values.data(), 1));
+        std::string why = "out of memory";
+        if (connection_) {
+            // Before connecting: a server ending the session during startup sends a notice too.
+            PQsetNoticeReceiver(connection_.get(), &Connection::receive_notice, on_notice_.get());
+            if (const auto limit = detail::connect_timeout_of(connection_.get()))
+                connect_deadline = std::min(connect_deadline, std::chrono::steady_clock::now() + *limit);
+            why = detail::finish_connecting(connection_.get(), connect_deadline);
         }
-        PQsetNoticeReceiver(connection_.get(), &Connection::receive_notice, on_notice_.get());
-        // Time points are exchanged as UTC text (see values.hpp).
-        execute_script("SET TimeZone = 'UTC'");
-        execute_script("SET DateStyle = 'ISO'");
+        if (!why.empty())
+            throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
+        // Requests are sent without blocking and awaited with a deadline (see await()).
+        if (PQsetnonblocking(connection_.get(), 1) != 0)
+            throw connection_error("PostgreSQL: cannot make the connection non-blocking: " +
+                                   trimmed(PQerrorMessage(connection_.get())));
+        // Time points are exchanged as UTC text (see values.hpp). Server-side keepalives where
+        // the server's configuration leaves them unset (see above; unknown names are skipped).
+        execute_script("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
+                       "SELECT set_config(s.name, d.value, false) FROM (VALUES ('tcp_keepalives_idle', '5'), "
+                       "('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), ('tcp_user_timeout', '10000'), "
+                       "('client_connection_check_interval', '2000')) AS d(name, value) "
+                       "JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'");
     }
 
     /// persist's connection defaults that neither `conninfo` nor libpq's environment sets, as
     /// keyword/value pairs. Throws config_error for a connection string libpq cannot parse.
     static std::vector<std::pair<const char*, const char*>> defaults_missing_from(const std::string& conninfo) {
         static constexpr std::pair<const char*, const char*> defaults[] = {
-            {"keepalives", "1"}, {"keepalives_idle", "5"}, {"keepalives_interval", "2"}, {"keepalives_count", "3"},
-            {"connect_timeout", "10"}, {"application_name", "persist"}};
+            {"keepalives", "1"},         {"keepalives_idle", "5"},      {"keepalives_interval", "2"},
+            {"keepalives_count", "3"},   {"tcp_user_timeout", "10000"}, {"connect_timeout", "10"},
+            {"application_name", "persist"}};
         char* message = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
         if (!parsed) {
@@ -143,10 +184,10 @@ public:
         const char* const* data = values.empty() ? nullptr : values.data();
         if (capacity_ == 0) {
             const std::string text(sql);
-            return checked(PQexecParams(connection_.get(), text.c_str(), count, nullptr, data, nullptr, nullptr, 0), sql);
+            return checked(await(PQsendQueryParams(connection_.get(), text.c_str(), count, nullptr, data, nullptr, nullptr, 0), sql), sql);
         }
         const std::string& name = prepared(sql);
-        Result result(PQexecPrepared(connection_.get(), name.c_str(), count, data, nullptr, nullptr, 0));
+        Result result(await(PQsendQueryPrepared(connection_.get(), name.c_str(), count, data, nullptr, nullptr, 0), sql));
         const auto status = PQresultStatus(result.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
             const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
@@ -164,18 +205,20 @@ public:
     /// command status of the last one ("COMMIT", or "ROLLBACK" for a COMMIT of an aborted
     /// transaction).
     std::string execute_script(const std::string& sql) {
-        Result result(PQexec(connection_.get(), sql.c_str()));
-        const auto status = PQresultStatus(result.get());
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+        const Result result = checked(await(PQsendQuery(connection_.get(), sql.c_str()), sql), sql);
         return PQcmdStatus(result.get());
     }
 
-    /// Whether libpq still considers the connection usable.
-    bool ok() const noexcept { return PQstatus(connection_.get()) == CONNECTION_OK; }
+    /// The time each request has to be answered in (see the constructor).
+    std::chrono::milliseconds response_timeout() const noexcept { return response_timeout_; }
+
+    /// Whether libpq still considers the connection usable (false after a response timeout,
+    /// which closes it).
+    bool ok() const noexcept { return connection_ && PQstatus(connection_.get()) == CONNECTION_OK; }
 
     /// ok(), after reading whatever the server sent meanwhile without waiting: a backend the
     /// server terminated (pg_terminate_backend, restart) shows up here as not alive.
-    bool alive() noexcept { return PQconsumeInput(connection_.get()) == 1 && ok(); }
+    bool alive() noexcept { return connection_ && PQconsumeInput(connection_.get()) == 1 && ok(); }
 
     /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
     template <class... Params>
@@ -209,6 +252,71 @@ public:
     int backend_pid() const noexcept { return PQbackendPID(connection_.get()); }
 
 private:
+    // Waits for the answer to the request just sent (`sent`: what PQsend* returned) until
+    // response_timeout from now, and returns its last result, as PQexec would. A connection
+    // lost on the way is connection_error; no answer in time closes the connection (after a
+    // cancel request) and is response_timeout_error.
+    PGresult* await(int sent, std::string_view sql) {
+        PGconn* connection = connection_.get();
+        if (!sent) throw_result_error(connection, nullptr, sql);
+        const auto deadline = std::chrono::steady_clock::now() + response_timeout_;
+        // Send everything (non-blocking mode buffers what the socket does not take at once).
+        for (;;) {
+            const int flushed = PQflush(connection);
+            if (flushed == 0) break;
+            if (flushed < 0) throw_result_error(connection, nullptr, sql);
+            if (!detail::wait_socket(PQsocket(connection), POLLIN | POLLOUT, deadline)) give_up(sql);
+            if (!PQconsumeInput(connection)) throw_result_error(connection, nullptr, sql);
+        }
+        PGresult* last = nullptr;
+        try {
+            for (;;) {
+                while (PQisBusy(connection)) {
+                    if (!detail::wait_socket(PQsocket(connection), POLLIN, deadline)) give_up(sql);
+                    if (!PQconsumeInput(connection)) throw_result_error(connection, nullptr, sql);
+                }
+                PGresult* result = PQgetResult(connection);
+                if (!result) break;
+                const auto status = PQresultStatus(result);
+                if (status == PGRES_COPY_IN) {
+                    // persist sends no COPY data: end it with an error, so the server rolls it back.
+                    PQclear(result);
+                    if (PQputCopyEnd(connection, "persist does not run COPY ... FROM STDIN") < 0)
+                        throw_result_error(connection, nullptr, sql);
+                    continue;
+                }
+                if (status == PGRES_COPY_OUT) {
+                    PQclear(result);
+                    char* row = nullptr;
+                    while (PQgetCopyData(connection, &row, 1) > 0) PQfreemem(row);
+                    continue;
+                }
+                PQclear(last);
+                last = result;
+            }
+        } catch (...) {
+            PQclear(last);
+            throw;
+        }
+        if (!last) throw_result_error(connection, nullptr, sql);
+        return last;
+    }
+
+    // No answer within response_timeout: ask the server to cancel, close the connection (the
+    // server rolls back whatever transaction was open), and say so.
+    [[noreturn]] void give_up(std::string_view sql) {
+        const bool cancelled = detail::send_cancel(connection_.get());
+        connection_.reset();
+        statements_.clear();
+        recent_.clear();
+        throw response_timeout_error(
+            "PostgreSQL did not answer within response_timeout (" + std::to_string(response_timeout_.count()) +
+            " ms) [" + std::string(sql.substr(0, 200)) + "]: the server or the network path to it is stuck. persist " +
+            (cancelled ? "sent a cancel request and " : "") +
+            "closed the connection, so its open transaction was not committed. Raise Config::response_timeout if "
+            "statements legitimately take longer");
+    }
+
     // Server notices: to the callback, never to stderr (libpq's default).
     static void receive_notice(void* callback, const PGresult* notice) {
         const auto* on_notice = static_cast<const EventCallback*>(callback);
@@ -245,7 +353,7 @@ private:
         return out;
     }
 
-    Result checked(PGresult* raw, std::string_view sql) {
+    Result checked(PGresult* raw, std::string_view sql) const {
         Result result(raw);
         const auto status = PQresultStatus(result.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
@@ -260,14 +368,20 @@ private:
         }
         const std::string key(sql);
         std::string name = "p" + std::to_string(++prepared_count_);
-        checked(PQprepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql);
+        checked(await(PQsendPrepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql), sql);
         if (statements_.size() >= capacity_) {
             const std::string oldest = recent_.back();
             const std::string old_name = statements_.at(oldest).name;
             statements_.erase(oldest);
             recent_.pop_back();
-            // Best effort: a failure here (an aborted transaction) leaves a harmless statement behind.
-            PQclear(PQexec(connection_.get(), ("DEALLOCATE " + old_name).c_str()));
+            // Best effort: a failure here (an aborted transaction) leaves a harmless statement
+            // behind. A timeout has closed the connection: that one is passed on.
+            try {
+                execute_script("DEALLOCATE " + old_name);
+            } catch (const response_timeout_error&) {
+                throw;
+            } catch (const error&) {
+            }
         }
         recent_.push_front(key);
         auto& entry = statements_[key];
@@ -291,6 +405,7 @@ private:
     std::unique_ptr<EventCallback> on_notice_; // a stable address for libpq; outlives the connection
     std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
     std::size_t capacity_;
+    std::chrono::milliseconds response_timeout_;
     // Looked up by string_view without building a std::string.
     struct Hash {
         using is_transparent = void;

@@ -13,6 +13,7 @@
 //   08P01 "bind message supplies N parameters" (wrong count) usage_error, as on SQLite
 //   53xxx insufficient resources (disk full, memory)        io_error
 //   XX001, XX002 data corrupted                              corrupt_error
+//   no answer within Config::response_timeout                response_timeout_error (a connection_error)
 //   anything else                                           io_error, naming the SQLSTATE
 // Every one carries the SQLSTATE: error::sql_state(), and packed in native_code().
 #pragma once
@@ -25,6 +26,15 @@
 #include <string_view>
 
 namespace persist::postgres {
+
+/// The server did not answer a request within Config::response_timeout. persist sent a cancel
+/// request and closed the connection, so the transaction was not committed (a COMMIT that got
+/// no answer is commit_outcome_unknown instead). Retriable: the network path or the server was
+/// stuck, and a new connection may work.
+class response_timeout_error : public connection_error {
+public:
+    explicit response_timeout_error(const std::string& message) : connection_error(message) {}
+};
 
 /// Throws the persist error for SQLSTATE `state` with the server's `message`; `context` (the
 /// SQL, or what was being done) is appended in brackets. `constraint` names the violated

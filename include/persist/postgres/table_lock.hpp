@@ -36,9 +36,10 @@ public:
 
     /// Connects and creates persist_locks if needed. Throws config_error without
     /// Config::db_url, connection_error when the server cannot be reached.
-    explicit LeaseStore(const Config& config) : url_(config.db_url), on_event_(config.on_event) {
+    explicit LeaseStore(const Config& config)
+        : url_(config.db_url), on_event_(config.on_event), response_timeout_(Connection::response_timeout_for(config)) {
         if (url_.empty()) throw config_error("postgres::TableLock needs Config::db_url (or the <PREFIX>_DB_URL variable)");
-        connection_ = std::make_unique<Connection>(url_, 64, on_event_);
+        connection_ = std::make_unique<Connection>(url_, 64, on_event_, response_timeout_);
         // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: serialise it.
         connection_->execute_script(
             "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
@@ -102,12 +103,13 @@ private:
     // The connection, replaced when the server dropped it: leases live in the table, not in
     // the session, so a new session carries on with them.
     Connection& live() {
-        if (!connection_->alive()) connection_ = std::make_unique<Connection>(url_, 64, on_event_);
+        if (!connection_->alive()) connection_ = std::make_unique<Connection>(url_, 64, on_event_, response_timeout_);
         return *connection_;
     }
 
     std::string url_;
     EventCallback on_event_; // server notices of the lease connection
+    std::chrono::milliseconds response_timeout_;
     std::unique_ptr<Connection> connection_;
 };
 

@@ -339,3 +339,31 @@ TEST_CASE("repair of a version that was never applied is refused") {
     CHECK(e.reason() == Reason::usage);
     CHECK(std::string(e.what()) == "cannot repair version 2: it was never applied");
 }
+
+TEST_CASE("an in-memory database leaves no snapshot file behind: not in the working directory, not anywhere") {
+    // Before the fix, ":memory:" snapshots were named ":memory:.snapshot-..." in the working
+    // directory, and none was ever rotated away.
+    test::TempDir dir;
+    const auto previous = fs::current_path();
+    fs::current_path(dir.path);
+    struct Back {
+        fs::path to;
+        ~Back() { fs::current_path(to); }
+    } back{previous};
+    Config config = Config::for_app("memory-snapshots");
+    config.db_path = ":memory:";
+    SqliteStore store(config);
+    const ListSource plain{{sql(1, "base", "CREATE TABLE a (x INTEGER)"), sql(2, "compact", "-- persist:no-transaction\nVACUUM")}};
+    CHECK(store.migrate(plain).applied == std::vector<std::int64_t>{1, 2});
+    // snapshot_before still restores after a failure, from a private copy removed afterwards.
+    Options options;
+    options.snapshot_before = true;
+    const ListSource failing{{sql(1, "base", "CREATE TABLE a (x INTEGER)"), sql(2, "compact", "-- persist:no-transaction\nVACUUM"),
+                              sql(3, "fine", "CREATE TABLE c (y INTEGER)"), sql(4, "broken", "INSERT INTO nowhere VALUES (1)")}};
+    const auto e = refusal([&] { store.migrate(failing, options); });
+    CHECK(std::string(e.what()).find("; the database was restored from snapshot ") != std::string::npos);
+    CHECK(count(store, "SELECT count(*) FROM sqlite_schema WHERE name = 'c'") == 0);
+    CHECK(fs::is_empty(dir.path));
+    const std::string left = std::string(e.what()).substr(std::string(e.what()).find("from snapshot ") + 14);
+    CHECK_FALSE(fs::exists(left.substr(0, left.find(".db") + 3)));
+}

@@ -146,6 +146,8 @@ TEST_CASE("response_timeout: 0 means statement_timeout + 5 s, or 65 s; a negativ
     config.response_timeout = -1ms;
     CHECK_THROWS_WITH_AS(postgres::Connection::response_timeout_for(config), doctest::Contains("response_timeout is -1 ms"),
                          config_error);
+    CHECK_THROWS_WITH_AS(postgres::Connection(test::pg_server().conninfo(), 64, {}, 0ms),
+                         doctest::Contains("response timeout must be positive (it is 0 ms)"), config_error);
 }
 
 TEST_CASE("a proxy that hangs: store.write() ends by response_timeout with a typed error; connecting ends by its "

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/detail/file_setup.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/migrate/history.hpp"
@@ -18,6 +19,9 @@
 #include "persist/version.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +40,12 @@ class Migrator {
 public:
     Migrator(StoreType& store, Source source, Options options = {})
         : store_(store), source_(std::move(source)), options_(std::move(options)) {}
+    Migrator(const Migrator&) = delete;
+    Migrator& operator=(const Migrator&) = delete;
+    ~Migrator() {
+        std::error_code ignored;
+        if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
+    }
 
     /// Applies every pending migration. Returns at once, without the migrate lock, when
     /// nothing is pending. Throws migration_refused (see Reason) and leaves the database as
@@ -440,6 +450,25 @@ private:
         requires can_snapshot
     {
         namespace fs = std::filesystem;
+        if (persist::detail::is_memory_path(store_.path())) {
+            // An in-memory database ends with its process: a safety copy on disk would outlive
+            // it for nothing (and ":memory:" names no directory). snapshot_before's copy, for
+            // the restore after a failure, goes to a private directory removed with the Migrator.
+            if (!tag.empty()) return {};
+            if (scratch_.empty()) {
+                std::string pattern = (fs::temp_directory_path() / "persist-memory-XXXXXX").string();
+                if (!::mkdtemp(pattern.data()))
+                    throw io_error("cannot make a directory for the snapshot of an in-memory database in " +
+                                       fs::temp_directory_path().string() + ": " + std::strerror(errno),
+                                   errno);
+                scratch_ = pattern;
+            }
+            const std::string path = scratch_ + "/memory.snapshot-v" + std::to_string(head) + ".db";
+            std::error_code ignored;
+            fs::remove(path, ignored);
+            store_.backend().snapshot_to(path, Clock::now() + store_.config().busy_timeout);
+            return path;
+        }
         const fs::path database = store_.path();
         const auto now = std::chrono::system_clock::now();
         const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
@@ -472,6 +501,7 @@ private:
     StoreType& store_;
     Source source_;
     Options options_;
+    std::string scratch_; // snapshots of an in-memory database, removed with the Migrator
 };
 
 } // namespace persist::migrate

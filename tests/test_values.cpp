@@ -78,7 +78,7 @@ TEST_CASE("rows as a single value, a tuple, or a struct; query_one and for_each"
     auto store = memory_store();
     store.write([](auto& tx) {
         tx.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
-        for (int i = 1; i <= 3; ++i) tx.execute("INSERT INTO p (name) VALUES (?)", "n" + std::to_string(i));
+        for (int i = 1; i <= 3; ++i) tx.execute("INSERT INTO p (name) VALUES (?)", std::string(1, 'n').append(std::to_string(i))); // not "n" + ...: GCC 12 -O2 -Wrestrict false positive
     });
     store.read([](auto& tx) {
         CHECK(tx.template query<std::int64_t>("SELECT count(*) FROM p") == std::vector<std::int64_t>{3});

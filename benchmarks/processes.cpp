@@ -113,7 +113,7 @@ void writer(const std::string& mode, const std::string& path, int id, millisecon
     } else {
         persist::Config config = config_for(path);
         config.guard_writes = mode == "guarded";
-        persist::SqliteProcessStore store(config);
+        persist::SqliteStore store(config);
         run([&] {
             store.write([&](auto& tx) {
                 tx.execute("INSERT INTO events (writer, at) VALUES (?, ?)", id, bench::now_ns());
@@ -165,12 +165,12 @@ int child_main(int argc, char** argv) try {
         return sqlite3_close(db) == SQLITE_OK ? 0 : 1;
     }
     if (role == "warm-persist") {
-        persist::SqliteProcessStore store(config_for(arg(3)));
+        persist::SqliteStore store(config_for(arg(3)));
         return store.migrate(WarmMigrations{}).applied.empty() ? 0 : 1;
     }
     if (role == "herd") { // herd <db> <ready fd> <barrier fd>
         barrier(std::stoi(arg(4)), std::stoi(arg(5)));
-        persist::SqliteProcessStore store(config_for(arg(3)));
+        persist::SqliteStore store(config_for(arg(3)));
         store.migrate(HerdMigrations{});
         const auto created = store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM settings"); });
         return created.at(0) == 1 ? 0 : 1;
@@ -256,7 +256,7 @@ struct WarmDatabase {
     bench::ScratchDir dir{"warm"};
     std::string path = dir.file("warm.db");
     WarmDatabase() {
-        persist::SqliteProcessStore store(config_for(path));
+        persist::SqliteStore store(config_for(path));
         store.migrate(WarmMigrations{});
     }
 };
@@ -273,7 +273,7 @@ void warm_raw_in_process(benchmark::State& state) {
 void warm_persist_in_process(benchmark::State& state) {
     WarmDatabase database;
     for (auto _ : state) {
-        persist::SqliteProcessStore store(config_for(database.path));
+        persist::SqliteStore store(config_for(database.path));
         benchmark::DoNotOptimize(store.migrate(WarmMigrations{}));
     }
 }
@@ -315,7 +315,7 @@ void writers(benchmark::State& state, const char* mode) {
         bench::ScratchDir dir("writers");
         const std::string path = dir.file("writers.db");
         {
-            persist::SqliteProcessStore store(config_for(path));
+            persist::SqliteStore store(config_for(path));
             store.write([](auto& tx) { tx.execute(events_ddl); });
         }
         const auto [seconds, ok] = run_released(processes, [&](int i, int ready, int gate) {

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     const std::string mode = argv[1];
     persist::Config config = persist::Config::for_app("kill");
     config.db_path = argv[2];
-    persist::SqliteProcessStore store(config);
+    persist::SqliteStore store(config);
     if (mode == "write") {
         store.write([](auto& tx) { tx.execute_script("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"); });
         for (long long id = std::atoll(argv[3]);; ++id) {

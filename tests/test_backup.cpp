@@ -29,11 +29,11 @@ Config config_at(const std::string& path) {
     return config;
 }
 
-std::int64_t rows(SqliteProcessStore& store) {
+std::int64_t rows(SqliteStore& store) {
     return store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; });
 }
 
-void seed(SqliteProcessStore& store, int count) {
+void seed(SqliteStore& store, int count) {
     store.write([&](auto& tx) {
         tx.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
         for (int i = 0; i < count; ++i) tx.execute("INSERT INTO notes (body) VALUES (?)", "note " + std::to_string(i));
@@ -66,7 +66,7 @@ std::string integrity(const std::string& path) {
 
 TEST_CASE("a backup is a verified copy with a manifest, under the final name only when complete") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 2500);
     fs::create_directories(dir / "backups");
     std::vector<sqlite::Progress> progress;
@@ -97,7 +97,7 @@ TEST_CASE("a backup is a verified copy with a manifest, under the final name onl
 
 TEST_CASE("the manifest records the applied migrations and the schema version") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.migrate(migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)">,
                                     migrate::Sql<2, "tags", "CREATE TABLE tags (name TEXT PRIMARY KEY)">>{});
     const auto made = sqlite::backup(store, dir / "copy.db");
@@ -115,7 +115,7 @@ TEST_CASE("the manifest records the applied migrations and the schema version") 
 
 TEST_CASE("retention keeps the newest N backups of the database") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 3);
     fs::create_directories(dir / "backups");
     sqlite::BackupOptions keep_two;
@@ -137,7 +137,7 @@ TEST_CASE("backup refuses an in-memory database and an existing destination file
                          doctest::Contains("an in-memory database has nothing to back up"), usage_error);
     CHECK_FALSE(fs::exists(dir / "x.db"));
 
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 1);
     write_file(dir / "taken.db", "mine");
     CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "taken.db"), doctest::Contains("already exists; pass a directory"),
@@ -147,7 +147,7 @@ TEST_CASE("backup refuses an in-memory database and an existing destination file
 
 TEST_CASE("verify and restore refuse a damaged backup, and the live database stays as it was") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 100);
     const auto made = sqlite::backup(store, dir / "good.db");
     store.write([](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES ('after the backup')"); });
@@ -251,7 +251,7 @@ TEST_CASE("verify and restore refuse a damaged backup, and the live database sta
 
 TEST_CASE("backup and dump into a directory that does not exist are io_error, leaving nothing") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 1);
     CHECK_THROWS_WITH_AS(sqlite::backup(store, dir / "missing/copy.db"),
                          doctest::Contains("No such file or directory"), io_error);
@@ -267,11 +267,11 @@ TEST_CASE("verify of a file that does not exist names it") {
 
 TEST_CASE("restore brings the backup back, keeps a safety copy, and other connections see it") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 10);
     const auto made = sqlite::backup(store, dir / "ten.db");
     seed(store, 5);
-    SqliteProcessStore other(config_at(dir / "app.db"));
+    SqliteStore other(config_at(dir / "app.db"));
     CHECK(rows(other) == 15);
 
     const auto restored = sqlite::restore(store, made.path);
@@ -286,13 +286,13 @@ TEST_CASE("restore brings the backup back, keeps a safety copy, and other connec
 
 TEST_CASE("backups taken while another process writes 500 rows/s all verify, with counts in between") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 1);
     const pid_t writer = ::fork();
     if (writer == 0) {
         // The child opens its own Store (connections must not cross fork()).
         try {
-            SqliteProcessStore own(config_at(dir / "app.db"));
+            SqliteStore own(config_at(dir / "app.db"));
             for (int i = 0; i < 1500; ++i) {
                 own.write([&](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES (?)", "live " + std::to_string(i)); });
                 std::this_thread::sleep_for(2ms);
@@ -321,14 +321,14 @@ TEST_CASE("backups taken while another process writes 500 rows/s all verify, wit
 TEST_CASE("a backup killed with SIGKILL leaves nothing under the final name") {
     test::TempDir dir;
     {
-        SqliteProcessStore store(config_at(dir / "app.db"));
+        SqliteStore store(config_at(dir / "app.db"));
         seed(store, 3000);
     }
     fs::create_directories(dir / "backups");
     const std::string target = dir / "backups/killed.db";
     const pid_t child = ::fork();
     if (child == 0) {
-        SqliteProcessStore own(config_at(dir / "app.db"));
+        SqliteStore own(config_at(dir / "app.db"));
         sqlite::BackupOptions slow;
         slow.pages_per_step = 1;
         slow.on_progress = [](const sqlite::Progress&) { std::this_thread::sleep_for(20ms); };
@@ -349,7 +349,7 @@ TEST_CASE("a backup killed with SIGKILL leaves nothing under the final name") {
     CHECK_FALSE(fs::exists(target));
     CHECK_FALSE(fs::exists(target + ".manifest"));
     // The live database is untouched.
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     CHECK(rows(store) == 3000);
 }
 
@@ -357,7 +357,7 @@ TEST_CASE("a restore killed with SIGKILL leaves the old database or the new one,
     test::TempDir dir;
     std::string backup_path;
     {
-        SqliteProcessStore store(config_at(dir / "app.db"));
+        SqliteStore store(config_at(dir / "app.db"));
         seed(store, 2000);
         backup_path = sqlite::backup(store, dir / "old.db").path;
         seed(store, 2000);
@@ -365,14 +365,14 @@ TEST_CASE("a restore killed with SIGKILL leaves the old database or the new one,
     for (auto delay : {0ms, 2ms, 5ms, 10ms, 20ms}) {
         const pid_t child = ::fork();
         if (child == 0) {
-            SqliteProcessStore own(config_at(dir / "app.db"));
+            SqliteStore own(config_at(dir / "app.db"));
             sqlite::restore(own, backup_path);
             ::_exit(0);
         }
         std::this_thread::sleep_for(delay);
         ::kill(child, SIGKILL);
         ::waitpid(child, nullptr, 0);
-        SqliteProcessStore store(config_at(dir / "app.db"));
+        SqliteStore store(config_at(dir / "app.db"));
         const auto count = rows(store);
         CHECK((count == 2000 || count == 4000));
         CHECK(integrity(dir / "app.db") == "ok");
@@ -384,7 +384,7 @@ TEST_CASE("a restore killed with SIGKILL leaves the old database or the new one,
 
 TEST_CASE("dump and load carry every table, value type and index into an empty database") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) {
         tx.execute_script(
             // people is created first, so its rows come before the teams they reference.
@@ -399,9 +399,9 @@ TEST_CASE("dump and load carry every table, value type and index into an empty d
     CHECK(dumped.row_counts.at("people") == 2);
     CHECK(dumped.row_counts.at("teams") == 2);
 
-    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    SqliteStore fresh(config_at(dir / "fresh.db"));
     sqlite::load(fresh, dir / "app.sql");
-    auto snapshot = [](SqliteProcessStore& s) {
+    auto snapshot = [](SqliteStore& s) {
         return s.read([](auto& tx) {
             return tx.template query<std::tuple<std::int64_t, std::optional<std::int64_t>, std::optional<double>,
                                                 std::optional<persist::Blob>, std::optional<std::string>>>(
@@ -423,7 +423,7 @@ TEST_CASE("dump and load carry every table, value type and index into an empty d
 
 TEST_CASE("load refuses a database that has tables, and a broken dump changes nothing") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 2);
     sqlite::dump(store, dir / "app.sql");
     CHECK_THROWS_WITH_AS(sqlite::load(store, dir / "app.sql"), doctest::Contains("needs an empty database, but"),
@@ -431,7 +431,7 @@ TEST_CASE("load refuses a database that has tables, and a broken dump changes no
     CHECK(rows(store) == 2);
 
     write_file(dir / "broken.sql", "CREATE TABLE a (x INTEGER);\nINSERT INTO a VALUES (1);\nINSERT INTO nowhere VALUES (2);\n");
-    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    SqliteStore fresh(config_at(dir / "fresh.db"));
     CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "broken.sql"), doctest::Contains("no such table: nowhere"), schema_error);
     CHECK(fresh.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0]; }) == 0);
     CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "missing.sql"), doctest::Contains("cannot read dump"), io_error);
@@ -439,7 +439,7 @@ TEST_CASE("load refuses a database that has tables, and a broken dump changes no
 
 TEST_CASE("info reports sizes, tables, migrations, locks and settings without changing anything") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.migrate(migrate::Embedded<migrate::Sql<1, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)">>{});
     seed(store, 7);
     const auto report = sqlite::info(store);
@@ -467,7 +467,7 @@ TEST_CASE("info reports sizes, tables, migrations, locks and settings without ch
 
 TEST_CASE("retention by age deletes older backups of the database, and only those") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     seed(store, 3);
     fs::create_directories(dir / "backups");
     const auto old = sqlite::backup(store, dir / "backups").path;
@@ -485,7 +485,7 @@ TEST_CASE("retention by age deletes older backups of the database, and only thos
 
 TEST_CASE("tables whose names hold spaces, quotes and non-ASCII back up and verify (regression: the line manifest split them)") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) {
         tx.execute_script("CREATE TABLE \"my table\" (x); CREATE TABLE \"it's \"\"quoted\"\"\" (x); CREATE TABLE \"caf\u00e9\" (x);"
                           "INSERT INTO \"my table\" VALUES (1), (2);");

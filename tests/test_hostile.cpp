@@ -86,7 +86,7 @@ TEST_CASE("dump refuses a crafted schema whose SQL does more than create its obj
     // What an attacker with the file can do: rewrite the stored CREATE text.
     raw(path, "PRAGMA writable_schema=ON; UPDATE sqlite_schema SET sql = 'CREATE TABLE t(x); COMMIT; VACUUM INTO ''"
                   + dir / "escaped.db" + "''; ATTACH ''" + dir / "attached.db" + "'' AS a' WHERE name = 't';");
-    SqliteProcessStore store(config_at(path));
+    SqliteStore store(config_at(path));
     CHECK_THROWS_WITH_AS(sqlite::dump(store, dir / "out.sql"),
                          doctest::Contains("the schema of table t is not one CREATE table statement (more SQL follows"),
                          corrupt_error);
@@ -112,7 +112,7 @@ TEST_CASE("load runs a dump statement by statement and refuses what would escape
         write_file(sql, text);
         const std::string db = dir / "fresh.db";
         {
-            SqliteProcessStore fresh(config_at(db));
+            SqliteStore fresh(config_at(db));
             CHECK_THROWS_WITH_AS(sqlite::load(fresh, sql), doctest::Contains(why), usage_error);
             // Nothing of the dump stayed: the whole load rolled back.
             CHECK(fresh.read([](auto& tx) {
@@ -130,7 +130,7 @@ TEST_CASE("load runs a dump statement by statement and refuses what would escape
 
 TEST_CASE("SQL text with a NUL byte is refused whole") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     const std::string text("CREATE TABLE u(x);\0DROP TABLE t;", 32);
     CHECK_THROWS_WITH_AS(store.write([&](auto& tx) { tx.execute_script(text); }),
                          doctest::Contains("holds a NUL byte at offset 18"), usage_error);
@@ -155,7 +155,7 @@ TEST_CASE("SQL text with a NUL byte is refused whole") {
 
 TEST_CASE("a transactional migration that controls the transaction is malformed before anything runs") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     fs::create_directories(dir / "migrations");
     write_file(dir / "migrations/1_first.up.sql", "CREATE TABLE t(x);");
     write_file(dir / "migrations/2_sneaky.up.sql", "CREATE TABLE u(x);\nCOMMIT;\nBEGIN;\nDROP TABLE t;\n");
@@ -197,7 +197,7 @@ TEST_CASE("a transactional migration that controls the transaction is malformed 
 
 TEST_CASE("execute_script refuses transaction control and writing PRAGMAs, and allows reads") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute_script("CREATE TABLE a(x); COMMIT"); }),
                          doctest::Contains("execute_script: refused before anything ran:\n  [COMMIT]: COMMIT controls the transaction"), usage_error);
     CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute_script("PRAGMA synchronous=OFF"); }),
@@ -210,14 +210,14 @@ TEST_CASE("execute_script refuses transaction control and writing PRAGMAs, and a
 
 TEST_CASE("TEXT with NUL bytes and tables with generated columns survive dump and load") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     const std::string with_nul("a\0b", 3);
     store.write([&](auto& tx) {
         tx.execute_script("CREATE TABLE g (x INTEGER, doubled INTEGER AS (x * 2), stored TEXT AS (x || '!') STORED, note TEXT)");
         tx.execute("INSERT INTO g (x, note) VALUES (?, ?)", 21, with_nul);
     });
     sqlite::dump(store, dir / "app.sql");
-    SqliteProcessStore fresh(config_at(dir / "fresh.db"));
+    SqliteStore fresh(config_at(dir / "fresh.db"));
     sqlite::load(fresh, dir / "app.sql");
     const auto row = fresh.read([](auto& tx) {
         return tx.template query_one<std::tuple<std::int64_t, std::int64_t, std::string, std::string, std::string>>(
@@ -247,7 +247,7 @@ TEST_CASE("migration files whose versions differ only by zero padding are duplic
 
 TEST_CASE("symlinks planted where backup and dump write do not redirect them") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x); INSERT INTO t VALUES (1);"); });
     const std::string victim = dir / "victim.txt";
     write_file(victim, "precious");
@@ -265,7 +265,7 @@ TEST_CASE("symlinks planted where backup and dump write do not redirect them") {
 
 TEST_CASE("backups, manifests, dumps and the directories persist creates are private whatever the umask") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
     const mode_t old = ::umask(0);
     const auto made = sqlite::backup(store, dir / "new/backups/");
@@ -281,7 +281,7 @@ TEST_CASE("backups, manifests, dumps and the directories persist creates are pri
 TEST_CASE("a backup that fails at any rename or fsync leaves nothing under its final names") {
     using namespace test::posix_faults;
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x); INSERT INTO t VALUES (1);"); });
     fs::create_directories(dir / "backups");
     int failures = 0;
@@ -310,7 +310,7 @@ TEST_CASE("a backup that fails at any rename or fsync leaves nothing under its f
 
 TEST_CASE("leftovers of a killed backup are swept by the next one") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
     fs::create_directories(dir / "backups");
     const std::string dead = std::to_string(dead_pid());
@@ -341,7 +341,7 @@ TEST_CASE("leftovers of a killed backup are swept by the next one") {
 
 TEST_CASE("backup refuses a maximum age it cannot represent") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x)"); });
     fs::create_directories(dir / "backups");
     const auto first = sqlite::backup(store, dir / "backups");
@@ -366,7 +366,7 @@ TEST_CASE("a COMMIT whose fsync fails is outcome-unknown, never 'rolled back', a
         if (e.kind == Event::Kind::warning) warnings.push_back(e.message);
     };
     {
-        SqliteProcessStore store(config);
+        SqliteStore store(config);
         store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x INTEGER)"); });
         fsync_fault.arm(1);
         try {
@@ -388,7 +388,7 @@ TEST_CASE("a COMMIT whose fsync fails is outcome-unknown, never 'rolled back', a
     }
     // Reopened: the first row may or may not be there, which is what "unknown" promised; the
     // second, acknowledged, is.
-    SqliteProcessStore reopened(config);
+    SqliteStore reopened(config);
     CHECK(reopened.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t WHERE x = 2")[0]; }) == 1);
 }
 
@@ -399,7 +399,7 @@ TEST_CASE("a migration whose COMMIT fails is reported from the history as it sta
     config.durability = Durability::full;
     using Migrations = migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE a(x)">, migrate::Sql<2, "second", "CREATE TABLE b(x)">>;
     {
-        SqliteProcessStore store(config);
+        SqliteStore store(config);
         store.migrate(migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE a(x)">>{});
         fsync_fault.arm(1);
         try {
@@ -417,7 +417,7 @@ TEST_CASE("a migration whose COMMIT fails is reported from the history as it sta
     }
     // After reopening, migration 2 and its history row are both there or both absent; running
     // migrate again finishes the work either way.
-    SqliteProcessStore reopened(config);
+    SqliteStore reopened(config);
     const auto state = reopened.read([](auto& tx) {
         return std::pair(tx.template query<std::int64_t>("SELECT count(*) FROM persist_schema_history WHERE version = 2")[0],
                          tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema WHERE name = 'b'")[0]);
@@ -448,7 +448,7 @@ TEST_CASE("one failed open of the -shm file does not leave the Store read-only")
 TEST_CASE("a lock file that cannot be opened is classified by errno") {
     using namespace test::posix_faults;
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     open_suffix = ".job.lock";
     const std::pair<int, const char*> cases[] = {
         {EMFILE, "too many open files"}, {ENOSPC, "free space"}, {EIO, "check the disk holding it"}};
@@ -498,7 +498,7 @@ TEST_CASE("on an affected SQLite the mitigation is on: no automatic checkpoint, 
     config.on_event = [&](const Event& e) {
         if (e.kind == Event::Kind::info) infos.push_back(e.message);
     };
-    SqliteProcessStore store(config);
+    SqliteStore store(config);
     const bool affected = sqlite::has_wal_reset_bug(sqlite3_libversion_number());
     CHECK(sqlite::wal_reset_mitigation_active() == affected);
     const auto status = sqlite::wal_reset_status();
@@ -529,7 +529,7 @@ std::map<std::string, std::string> snapshot_of(const std::string& directory) {
 TEST_CASE("a read-only Store inspects a backup without creating, writing or checkpointing anything") {
     test::TempDir dir;
     {
-        SqliteProcessStore store(config_at(dir / "app.db"));
+        SqliteStore store(config_at(dir / "app.db"));
         store.write([](auto& tx) { tx.execute_script("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2);"); });
         sqlite::backup(store, dir / "backups/");
     }
@@ -539,7 +539,7 @@ TEST_CASE("a read-only Store inspects a backup without creating, writing or chec
     {
         Config config = config_at(copy);
         config.read_only = true;
-        SqliteProcessStore store(config);
+        SqliteStore store(config);
         CHECK(sqlite::info(store).row_counts.at("t") == 2);
         CHECK(sqlite::dump_text(store).row_counts.at("t") == 2);
         CHECK_FALSE(store.lock_status("migrate").held);
@@ -575,7 +575,7 @@ TEST_CASE("a read-only Store never checkpoints a foreign WAL into the file") {
     {
         Config config = config_at(db);
         config.read_only = true;
-        SqliteProcessStore store(config);
+        SqliteStore store(config);
         CHECK(sqlite::info(store).row_counts.at("t") == 3); // read through the WAL
     }
     const auto after = snapshot_of(dir / "copy");
@@ -620,7 +620,7 @@ TEST_CASE("a database creation killed halfway leaves nothing the next creation d
 
 TEST_CASE("every way a manifest can be malformed is a backup_error that says what") {
     test::TempDir dir;
-    SqliteProcessStore store(config_at(dir / "app.db"));
+    SqliteStore store(config_at(dir / "app.db"));
     store.migrate(migrate::Embedded<migrate::Sql<1, "t", "CREATE TABLE t(x)">>{});
     const auto made = sqlite::backup(store, dir / "copy.db");
     const auto original = nlohmann::json::parse(read_file(made.manifest_path));

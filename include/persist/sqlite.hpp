@@ -17,10 +17,16 @@ namespace persist {
 
 static_assert(Backend<sqlite::Backend>);
 
-/// A SQLite store whose named locks coordinate the threads of one process.
-using SqliteStore = Store<sqlite::Backend, lock::InProcess>;
-/// A SQLite store whose named locks coordinate the processes of one machine (OFD file locks).
-using SqliteProcessStore = Store<sqlite::Backend, lock::File<lock::Ofd>>;
+/// The SQLite store: its named locks (with_lock, the migration lock) coordinate every process
+/// on this machine that opens the database, and their threads (lock::File<lock::Ofd>, the
+/// default lock policy of sqlite::Backend, as in the persist tool). For ":memory:", which no
+/// other process can open, they coordinate this process's threads.
+using SqliteStore = Store<sqlite::Backend, lock::File<lock::Ofd>>;
+/// A SQLite store for a database that only this process ever opens: its named locks
+/// coordinate this process's threads and nothing else (lock::InProcess).
+using SqliteSingleProcessStore = Store<sqlite::Backend, lock::InProcess>;
+/// The former name of SqliteStore.
+using SqliteProcessStore [[deprecated("persist::SqliteStore now coordinates processes: use it")]] = SqliteStore;
 /// A SQLite store whose named locks are leases in the database (lock::Table).
 using SqliteLeaseStore = Store<sqlite::Backend, lock::Table>;
 

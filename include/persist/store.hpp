@@ -42,9 +42,21 @@ struct TransactionScope {
     TransactionScope(const TransactionScope&) = delete;
     TransactionScope& operator=(const TransactionScope&) = delete;
 };
+/// A backend's default lock policy (Backend::default_lock_policy), or lock::None for a
+/// backend that names none.
+template <class B>
+struct default_lock_policy {
+    using type = lock::None;
+};
+template <class B>
+    requires requires { typename B::default_lock_policy; }
+struct default_lock_policy<B> {
+    using type = typename B::default_lock_policy;
+};
 } // namespace detail
 
-/// A database plus a lock policy.
+/// A database plus a lock policy: by default the backend's (SQLite: lock::File<lock::Ofd>,
+/// processes on this machine; PostgreSQL: postgres::AdvisoryLock, processes on every host).
 ///
 /// Thread-safety: one Store may be shared by any number of threads; how the connections are
 /// shared is the backend's business (SQLite: one writer connection, pooled readers).
@@ -53,7 +65,7 @@ struct TransactionScope {
 /// could disturb the parent's locks). SQLite's own bookkeeping of locks is per process and
 /// is inherited by the child, so a child should not open the same database either unless
 /// it forked before the parent opened it, or exec()s first.
-template <Backend B, lock::LockPolicy L = lock::None>
+template <Backend B, lock::LockPolicy L = typename detail::default_lock_policy<B>::type>
 class Store {
 public:
     using backend_type = B;

@@ -24,19 +24,19 @@ int main(int argc, char** argv) {
                                           : persist::Durability::normal;
     using Migrations = persist::migrate::Embedded<
         persist::migrate::Sql<1, "items", "CREATE TABLE items (id INTEGER PRIMARY KEY, body TEXT NOT NULL)">>;
-    auto write_rows = [&](persist::SqliteProcessStore& store, int from, int to) {
+    auto write_rows = [&](persist::SqliteStore& store, int from, int to) {
         for (int i = from; i <= to; ++i) {
             store.write([&](auto& tx) { tx.execute("INSERT INTO items (id, body) VALUES (?, ?)", i, std::string(300, char('a' + i % 26))); });
             crash::mark(static_cast<std::uint64_t>(i));
         }
     };
     {
-        persist::SqliteProcessStore store(config);
+        persist::SqliteStore store(config);
         store.migrate(Migrations{});
         crash::mark(0);
         write_rows(store, 1, rows / 2);
     } // the last connection closes: a checkpoint
-    persist::SqliteProcessStore store(config);
+    persist::SqliteStore store(config);
     write_rows(store, rows / 2 + 1, rows);
     persist::sqlite::backup(store, dir + "/copy.backup.db");
     crash::mark(1'000'000);

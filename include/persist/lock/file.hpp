@@ -177,16 +177,16 @@ public:
             return *this;
         }
         ~guard() { release(); }
-        bool owns_lock() const noexcept { return os_ != nullptr; }
+        bool owns_lock() const noexcept { return threads_ != nullptr; }
 
     private:
         friend class File;
         guard(std::shared_ptr<detail::ThreadLock> threads, std::shared_ptr<detail::OsLock<Mechanism>> os, Mode mode)
             : threads_(std::move(threads)), os_(std::move(os)), mode_(mode), pid_(persist::detail::current_pid()) {}
         void release() noexcept {
-            if (!os_) return;
+            if (!threads_) return;
             if (persist::detail::current_pid() == pid_) { // in a forked child the lock is not ours to release
-                {
+                if (os_) { // none for an in-memory database
                     std::lock_guard state(os_->state);
                     if (mode_ == Mode::exclusive || --os_->shared_holders == 0) os_->mechanism.unlock();
                 }
@@ -201,12 +201,10 @@ public:
         pid_t pid_ = 0;
     };
 
-    /// Throws config_error for an in-memory database: lock files sit beside a database file.
-    explicit File(const Config& config) : config_(config), database_(config.path()) {
-        if (persist::detail::is_memory_path(database_))
-            throw config_error("lock::File needs a database file to put its lock files beside; \":memory:\" has "
-                               "none. Use lock::InProcess for an in-memory database");
-    }
+    /// For an in-memory database (":memory:"), which no other process can open, the locks
+    /// coordinate this process's threads alone, as lock::InProcess does, and no file is made.
+    explicit File(const Config& config)
+        : config_(config), database_(config.path()), memory_(persist::detail::is_memory_path(database_)) {}
 
     /// The lock file used for `lock_name`.
     std::string lock_path(std::string_view lock_name) const {
@@ -226,6 +224,10 @@ public:
         WaitNotice notice(config_, lock_name);
         // Threads of this process queue here; the OS lock is then uncontended within the process.
         const bool waited_in_process = detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
+        if (memory_) {
+            stats_.granted(lock_name, std::chrono::steady_clock::now() - notice.started(), waited_in_process);
+            return guard(std::move(threads), nullptr, request.mode);
+        }
         std::shared_ptr<detail::OsLock<Mechanism>> os;
         try {
             os = detail::OsLockRegistry<Mechanism>::get(path);
@@ -260,13 +262,13 @@ public:
         // No lock file: nobody has ever taken the lock (a holder creates it first). Answer
         // without creating one.
         struct stat st {};
-        if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return Status{};
+        if (!memory_ && ::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return Status{};
         auto threads = detail::thread_lock(thread_key(path));
         if (threads->held()) return Status{true, threads->current_holder()};
         if (!threads->mutex.try_lock_until(std::chrono::steady_clock::now()))
             return Status{true, threads->current_holder()}; // a thread here is taking it right now
         Status result;
-        {
+        if (!memory_) {
             auto os = detail::OsLockRegistry<Mechanism>::get(path);
             std::lock_guard state(os->state);
             if (os->mechanism.try_lock(Mode::exclusive) == 0) {
@@ -300,6 +302,7 @@ private:
 
     Config config_;
     std::string database_;
+    bool memory_; // an in-memory database: threads of this process only, no lock file
     StatsRecorder stats_;
 };
 

@@ -18,6 +18,7 @@
 #include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/postgres/advisory_key.hpp"
+#include "persist/postgres/advisory_lock.hpp"
 #include "persist/postgres/connection.hpp"
 #include "persist/postgres/dialect.hpp"
 #include "persist/detail/savepoint.hpp"
@@ -154,6 +155,8 @@ public:
     using write_transaction = Transaction;
     using read_transaction = Transaction;
     static constexpr std::string_view name = "postgres";
+    /// Store's lock policy when none is named: processes on every host using the server.
+    using default_lock_policy = AdvisoryLock;
 
     /// Opens pool.min_connections connections (failing fast: no backoff at start). Throws
     /// config_error without Config::db_url or for pool sizes that cannot work,

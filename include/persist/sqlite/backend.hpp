@@ -9,6 +9,7 @@
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
+#include "persist/lock/file.hpp"
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
@@ -33,6 +34,8 @@ public:
     using write_transaction = Transaction;
     using read_transaction = ReadTransaction;
     static constexpr std::string_view name = "sqlite";
+    /// Store's lock policy when none is named: processes on this machine (see persist/sqlite.hpp).
+    using default_lock_policy = lock::File<lock::Ofd>;
 
     /// Prepares the path (first run: directories 0700, file 0600) and opens the writer.
     /// Throws config_error, permission_error (with a diagnosis), corrupt_error, io_error.
@@ -46,7 +49,7 @@ public:
             read_only_identity_ = idle_readers_.front()->identity();
             return;
         }
-        if (prepare_database(path_) && config_.on_event)
+        if (prepare_database(path_, config_.path_setting()) && config_.on_event)
             notify({Event::Kind::info, "created database " + path_});
         writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
         if (!memory_ && wal_reset_mitigation_active()) notify({Event::Kind::info, wal_reset_status()});

@@ -53,7 +53,7 @@ private:
     std::vector<char*> argv_;
 };
 
-/// Runs the tool with `args`; stdout and stderr captured (stderr into a file, so a full
+/// Runs the tool with `args` in the directory `scratch`; stdout and stderr captured (stderr into a file, so a full
 /// pipe can never block the child).
 Result run(const std::vector<std::string>& args, const std::string& scratch) {
     CommandLine command(args);
@@ -68,6 +68,8 @@ Result run(const std::vector<std::string>& args, const std::string& scratch) {
         ::close(out[0]);
         ::unsetenv("PERSIST_DB_PATH");
         ::unsetenv("PERSIST_DB_DIR");
+        ::unsetenv("PERSIST_MIGRATIONS_DIR");
+        if (::chdir(scratch.c_str()) != 0) ::_exit(126); // relative paths resolve in the scratch directory
         command.exec();
     }
     ::close(out[1]);
@@ -204,14 +206,14 @@ TEST_CASE("backup, verify, restore, dump and load") {
 
     // Change the live database, then restore the backup.
     {
-        SqliteProcessStore store(cli.config());
+        SqliteStore store(cli.config());
         store.write([](auto& tx) { tx.execute("INSERT INTO notes (body) VALUES ('third')"); });
     }
     r = cli({"restore", backup});
     CHECK(r.code == 0);
     CHECK(r.out.find("the previous database is kept in") != std::string::npos);
     {
-        SqliteProcessStore store(cli.config());
+        SqliteStore store(cli.config());
         CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; }) == 2);
     }
 
@@ -246,7 +248,7 @@ TEST_CASE("lock-status, unlock, and a locked database") {
     auto r = cli({"lock-status"});
     CHECK(r.out == "migrate  free\npersist.write  free\n");
 
-    SqliteProcessStore holder(cli.config());
+    SqliteStore holder(cli.config());
     std::atomic<bool> release{false};
     std::atomic<bool> held{false};
     std::thread thread([&] {
@@ -431,4 +433,16 @@ TEST_CASE("commands that only read leave a backup exactly as it was, and it stil
     CHECK(listing() == before); // no -wal, -shm, lock file, table or checkpoint
     CHECK(run({"verify", backup}, cli.dir.path).code == 0);
     CHECK(run({"verify", cli.dir / "again.db"}, cli.dir.path).code == 0);
+}
+
+TEST_CASE("<PREFIX>_MIGRATIONS_DIR and <PREFIX>_DB_PATH stand in for --migrations and --db, relative ones too") {
+    Fixture cli;
+    // Relative to the directory the tool starts in (run() starts it in cli.dir).
+    test::EnvVar migrations("TOOLAPP_MIGRATIONS_DIR", "migrations");
+    test::EnvVar path("TOOLAPP_DB_PATH", "app.db");
+    const auto r = run({"--env-prefix", "TOOLAPP", "migrate"}, cli.dir.path);
+    CHECK(r.code == 0);
+    CHECK(fs::exists(cli.db));
+    SqliteStore store(cli.config());
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; }) == 2);
 }

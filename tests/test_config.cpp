@@ -13,7 +13,8 @@ namespace {
 struct CleanEnv {
     test::EnvVar path{"TESTAPP_DB_PATH", std::nullopt}, dir{"TESTAPP_DB_DIR", std::nullopt},
         timeout{"TESTAPP_BUSY_TIMEOUT_MS", std::nullopt}, durability{"TESTAPP_DURABILITY", std::nullopt},
-        cache{"TESTAPP_CACHE_SIZE_KIB", std::nullopt}, url{"TESTAPP_DB_URL", std::nullopt};
+        cache{"TESTAPP_CACHE_SIZE_KIB", std::nullopt}, url{"TESTAPP_DB_URL", std::nullopt},
+        migrations{"TESTAPP_MIGRATIONS_DIR", std::nullopt};
 };
 
 std::string config_error_message(const std::function<void()>& body) {
@@ -89,6 +90,21 @@ TEST_CASE("from_env reads every documented variable") {
         test::EnvVar dir("TESTAPP_DB_DIR", "/var/lib/testapp");
         test::EnvVar path("TESTAPP_DB_PATH", "/elsewhere/x.db");
         CHECK(Config::from_env("TESTAPP").path() == "/elsewhere/x.db");
+    }
+    SUBCASE("relative paths are made absolute, so every process opens the same file; the variable is the source") {
+        const auto here = std::filesystem::current_path().string();
+        test::EnvVar path("TESTAPP_DB_PATH", "data/../state/app.db");
+        test::EnvVar migrations("TESTAPP_MIGRATIONS_DIR", "sql");
+        const auto config = Config::from_env("TESTAPP");
+        CHECK(config.path() == here + "/state/app.db");
+        CHECK(config.db_path_source == "TESTAPP_DB_PATH");
+        CHECK(config.path_setting() == "TESTAPP_DB_PATH");
+        CHECK(config.migrations_dir == here + "/sql");
+        test::EnvVar dir("TESTAPP_DB_DIR", "var");
+        test::EnvVar no_path("TESTAPP_DB_PATH", std::nullopt);
+        CHECK(Config::from_env("TESTAPP").path() == here + "/var/testapp.db");
+        CHECK(Config::from_env("TESTAPP").path_setting() == "TESTAPP_DB_DIR");
+        CHECK(Config{}.path_setting() == "Config::db_path");
     }
     SUBCASE("busy timeout, durability, cache size") {
         test::EnvVar timeout("TESTAPP_BUSY_TIMEOUT_MS", "2500");

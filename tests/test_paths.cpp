@@ -67,7 +67,7 @@ TEST_CASE("directory not writable") {
     CHECK(result == "permission_error: cannot use database " + dir.path + "/app.db: directory " + dir.path +
                         " (owner uid 0, mode 0755) is not writable by uid 65534, and SQLite must "
                         "create files there. Fix: sudo chown 65534 " + dir.path +
-                        " (or chmod u+w), or point db_path at a writable directory");
+                        " (or chmod u+w), or point Config::db_path at a writable directory");
 }
 
 TEST_CASE("missing directory under an unwritable parent") {
@@ -123,7 +123,7 @@ TEST_CASE("path is a directory") {
     const auto result = test::run_in_child([&] { open_store(dir / "app.db"); }, false);
     const std::string uid = std::to_string(::geteuid());
     CHECK(result == "config_error: cannot use database " + dir.path + "/app.db: it is a directory (owner uid " +
-                        uid + ", mode 0755; current uid " + uid + "). Fix: point db_path at a file inside it, e.g. " +
+                        uid + ", mode 0755; current uid " + uid + "). Fix: point Config::db_path at a file inside it, e.g. " +
                         dir.path + "/app.db/data.db");
 }
 
@@ -134,7 +134,7 @@ TEST_CASE("parent is a file") {
     const std::string uid = std::to_string(::geteuid());
     CHECK(result == "config_error: cannot use database " + dir.path + "/config/sub/app.db: " + dir.path +
                         "/config is a file, not a directory (owner uid " + uid + ", mode 0644; current uid " +
-                        uid + "). Fix: move " + dir.path + "/config aside, or point db_path somewhere else");
+                        uid + "). Fix: move " + dir.path + "/config aside, or point Config::db_path somewhere else");
 }
 
 TEST_CASE("nothing is created or changed when the path is refused") {
@@ -162,4 +162,18 @@ TEST_CASE("the permission error exposes the path, owner and mode") {
         throw std::runtime_error("no permission_error");
     });
     CHECK(result == "ok");
+}
+
+TEST_CASE("a path from the environment: errors name the variable, not the C++ field") {
+    test::TempDir dir;
+    std::ofstream(dir.path + "/config") << "a file, not a directory";
+    test::EnvVar path("PATHAPP_DB_PATH", dir.path + "/config/app.db");
+    const Config config = Config::from_env("PATHAPP");
+    try {
+        SqliteStore store(config);
+        FAIL("a database under a file opened");
+    } catch (const config_error& e) {
+        CHECK(std::string(e.what()).find("Fix: move " + dir.path + "/config aside, or point PATHAPP_DB_PATH somewhere else") !=
+              std::string::npos);
+    }
 }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <filesystem>
 #include <optional>
 #include <pwd.h>
 #include <string>
@@ -77,6 +78,12 @@ struct Config {
     /// Database file, ":memory:" for a private in-memory database, or empty for the default
     /// path (see default_path()).
     std::string db_path;
+    /// What set db_path, named in errors about the path ("Config::db_path" when empty);
+    /// from_env sets it to the variable it read, e.g. "MYAPP_DB_PATH".
+    std::string db_path_source;
+    /// Directory of SQL migration files for tools that take one (the persist tool's
+    /// --migrations); from_env reads PREFIX_MIGRATIONS_DIR (made absolute). Empty: none.
+    std::string migrations_dir;
     /// PostgreSQL connection string or URI (postgres::Backend only), e.g.
     /// "postgresql://app@db.internal/app" or "host=/run/postgresql dbname=app".
     std::string db_url;
@@ -137,10 +144,14 @@ struct Config {
     /// `defaults` with overrides from the environment, for the variable prefix `prefix`:
     ///   PREFIX_DB_PATH          database file, or :memory:          (wins over PREFIX_DB_DIR)
     ///   PREFIX_DB_DIR           directory for <app>.db
+    ///   PREFIX_MIGRATIONS_DIR   migrations_dir
     ///   PREFIX_DB_URL           PostgreSQL connection string or URI (postgres::Backend)
     ///   PREFIX_BUSY_TIMEOUT_MS  busy_timeout in milliseconds (0..86400000)
     ///   PREFIX_DURABILITY       off | normal | full
     ///   PREFIX_CACHE_SIZE_KIB   cache_size_kib (16..16777216)
+    /// Relative paths are made absolute against the current directory, so that processes
+    /// started in different directories open the same database; db_path_source then names the
+    /// variable, which errors about the path cite.
     /// If defaults.app_name is "persist" (untouched), the app name becomes the lowercased prefix.
     /// Throws config_error naming the variable, its value and what is allowed.
     static Config from_env(std::string_view prefix, Config defaults) {
@@ -163,13 +174,20 @@ struct Config {
         if (auto dir = env(p + "_DB_DIR")) {
             if (dir->empty())
                 throw config_error(p + "_DB_DIR is set but empty; unset it or give a directory");
-            config.db_path = *dir + "/" + config.app_name + ".db";
+            config.db_path = absolute(p + "_DB_DIR", *dir) + "/" + config.app_name + ".db";
+            config.db_path_source = p + "_DB_DIR";
         }
         if (auto path = env(p + "_DB_PATH")) {
             if (path->empty())
                 throw config_error(p + "_DB_PATH is set but empty; unset it or give a file "
                                        "path or :memory:");
-            config.db_path = *path;
+            config.db_path = *path == ":memory:" ? *path : absolute(p + "_DB_PATH", *path);
+            config.db_path_source = p + "_DB_PATH";
+        }
+        if (auto dir = env(p + "_MIGRATIONS_DIR")) {
+            if (dir->empty())
+                throw config_error(p + "_MIGRATIONS_DIR is set but empty; unset it or give a directory of migration files");
+            config.migrations_dir = absolute(p + "_MIGRATIONS_DIR", *dir);
         }
         if (auto url = env(p + "_DB_URL")) {
             if (url->empty())
@@ -195,6 +213,10 @@ struct Config {
 
     /// from_env(prefix, Config{}).
     static Config from_env(std::string_view prefix) { return from_env(prefix, Config{}); }
+
+    /// What chose the database path, as errors about it name it: db_path_source, or
+    /// "Config::db_path".
+    std::string path_setting() const { return db_path_source.empty() ? "Config::db_path" : db_path_source; }
 
     /// The database path a Store opens: db_path if set, otherwise
     /// $XDG_DATA_HOME/<app>/<app>.db when XDG_DATA_HOME is an absolute path, otherwise
@@ -225,6 +247,18 @@ struct Config {
     }
 
 private:
+    // `path` made absolute against the current directory (lexically: symlinks are kept).
+    static std::string absolute(const std::string& name, const std::string& path) {
+        if (path.find('\0') != std::string::npos) throw config_error(name + " holds a NUL byte");
+        if (path.front() == '/') return path;
+        std::error_code failed;
+        const auto whole = std::filesystem::absolute(path, failed);
+        if (failed)
+            throw config_error(name + "=\"" + path + "\" is relative, and the current directory cannot be read (" +
+                               failed.message() + "); give an absolute path");
+        return whole.lexically_normal().string();
+    }
+
     static std::optional<std::string> env(const std::string& name) {
         if (const char* value = std::getenv(name.c_str())) return std::string(value);
         return std::nullopt;

@@ -68,7 +68,10 @@ struct Options {
 persist::Config make_config(const Options& options) {
     persist::Config defaults;
     persist::Config config = persist::Config::from_env(options.env_prefix, defaults);
-    if (!options.db.empty()) config.db_path = options.db;
+    if (!options.db.empty()) {
+        config.db_path = options.db;
+        config.db_path_source = "--db";
+    }
     config.busy_timeout = std::chrono::milliseconds(options.timeout_ms);
     config.lock_wait_notice = std::chrono::milliseconds(1000);
     config.on_event = [](const persist::Event& event) {
@@ -145,7 +148,9 @@ JsonValue manifest_json(const persist::sqlite::Manifest& m) {
 }
 
 template <class StoreT>
-int run(const std::string& command, const Options& options) {
+int run(const std::string& command, Options options) {
+    // --migrations, or else <PREFIX>_MIGRATIONS_DIR.
+    if (options.migrations.empty()) options.migrations = make_config(options).migrations_dir;
     auto say = [&](const std::string& human, const JsonValue& json) {
         std::cout << (options.json ? dump_json(json) : human) << "\n";
     };
@@ -160,7 +165,8 @@ int run(const std::string& command, const Options& options) {
     const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
                           command == "baseline" || command == "repair";
     if (migrates && options.migrations.empty())
-        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files)");
+        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files), or " +
+                            options.env_prefix + "_MIGRATIONS_DIR");
     const bool creates = command == "migrate" || command == "baseline" || command == "load";
     // Commands that only read open the file read-only: on a backup or another application's
     // database they create no -wal, -shm, lock file or table, and never checkpoint.
@@ -343,7 +349,8 @@ inline int run_cli(int argc, char** argv) {
     Options options;
     app.add_option("--db", options.db, "database file (default: the <PREFIX>_DB_PATH / <PREFIX>_DB_DIR variables)");
     app.add_option("--env-prefix", options.env_prefix, "prefix of the environment variables to read (default PERSIST)");
-    app.add_option("--migrations", options.migrations, "directory of <version>_<name>.up.sql / .down.sql files");
+    app.add_option("--migrations", options.migrations,
+                   "directory of <version>_<name>.up.sql / .down.sql files (default: <PREFIX>_MIGRATIONS_DIR)");
     app.add_flag("--json", options.json, "print JSON instead of text");
     app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
         ->check(CLI::IsMember({"file", "table"}));
@@ -403,7 +410,7 @@ inline int run_cli(int argc, char** argv) {
                       options.json);
     try {
         return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
-                                       : run<persist::SqliteProcessStore>(command, options);
+                                       : run<persist::SqliteStore>(command, options);
     } catch (const usage_problem& e) {
         return report(bad_usage, "usage", e.what(), options.json);
     } catch (const missing_database& e) {

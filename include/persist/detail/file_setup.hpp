@@ -43,7 +43,8 @@ inline bool is_memory_path(const std::string& path) { return path == ":memory:";
 
 /// Throws the permission_error for a directory that this process cannot create files in.
 [[noreturn]] inline void throw_directory_not_writable(const std::string& database,
-                                                      const std::string& directory) {
+                                                      const std::string& directory,
+                                                      const std::string& setting = "db_path") {
     struct stat st {};
     const bool known = ::stat(directory.c_str(), &st) == 0;
     const auto uid = std::to_string(::geteuid());
@@ -51,14 +52,15 @@ inline bool is_memory_path(const std::string& path) { return path == ":memory:";
         "cannot use database " + database + ": directory " + directory + " (" +
             (known ? describe(st) : std::string("not examinable")) +
             ") is not writable by uid " + uid + ", and SQLite must create files there. Fix: sudo chown " +
-            uid + " " + directory + " (or chmod u+w), or point db_path at a writable directory",
+            uid + " " + directory + " (or chmod u+w), or point " + setting + " at a writable directory",
         directory, known ? static_cast<long>(st.st_uid) : -1L, known ? st.st_mode & 07777u : 0u,
         EACCES);
 }
 
 /// Checks every existing ancestor of `directory` is a directory; throws config_error naming
 /// the first one that is a file.
-inline void check_ancestors(const std::string& database, const std::string& directory) {
+inline void check_ancestors(const std::string& database, const std::string& directory,
+                            const std::string& setting = "db_path") {
     std::string prefix;
     std::size_t start = directory[0] == '/' ? 1 : 0;
     while (start <= directory.size()) {
@@ -74,21 +76,22 @@ inline void check_ancestors(const std::string& database, const std::string& dire
                                    " is a file, not a directory (" + describe(st) +
                                    "; current uid " + std::to_string(::geteuid()) +
                                    "). Fix: move " + prefix +
-                                   " aside, or point db_path somewhere else",
+                                   " aside, or point " + setting + " somewhere else",
                                ENOTDIR);
     }
 }
 
 /// Creates `directory` and its missing parents with mode 0700.
-inline void make_directories(const std::string& database, const std::string& directory) {
+inline void make_directories(const std::string& database, const std::string& directory,
+                             const std::string& setting = "db_path") {
     struct stat st {};
     if (::stat(directory.c_str(), &st) == 0) return;
     const std::string parent = parent_of(directory);
-    if (parent != directory) make_directories(database, parent);
+    if (parent != directory) make_directories(database, parent, setting);
     if (::mkdir(directory.c_str(), 0700) != 0) {
         if (errno == EEXIST) return;
         if (errno == EACCES || errno == EROFS || errno == EPERM)
-            throw_directory_not_writable(database, parent);
+            throw_directory_not_writable(database, parent, setting);
         throw io_error("cannot create directory " + directory + " for database " + database +
                            ": " + std::strerror(errno),
                        errno);
@@ -125,24 +128,26 @@ inline void check_owner(const std::string& database, const std::string& file) {
 /// Throws config_error (path is a directory or another non-regular file, a parent is a
 /// file), permission_error
 /// (directory not writable, file owned by another uid, read-only file), io_error.
+/// `setting` names what chose the path in the fix the errors suggest (Config::path_setting()).
 inline bool prepare_database_file(const std::string& database,
-                                  const std::function<void(const std::string&)>& initialize = {}) {
+                                  const std::function<void(const std::string&)>& initialize = {},
+                                  const std::string& setting = "db_path") {
     if (is_memory_path(database)) return false;
     const std::string directory = parent_of(database);
-    check_ancestors(database, directory);
+    check_ancestors(database, directory, setting);
 
     struct stat st {};
     if (::stat(database.c_str(), &st) == 0) {
         if (S_ISDIR(st.st_mode))
             throw config_error("cannot use database " + database + ": it is a directory (" +
                                    describe(st) + "; current uid " + std::to_string(::geteuid()) +
-                                   "). Fix: point db_path at a file inside it, e.g. " + database +
+                                   "). Fix: point " + setting + " at a file inside it, e.g. " + database +
                                    "/data.db",
                                EISDIR);
         if (!S_ISREG(st.st_mode))
             throw config_error("cannot use database " + database +
                                    ": it is not a regular file (a device, FIFO or socket; " + describe(st) +
-                                   "). Fix: point db_path at a database file",
+                                   "). Fix: point " + setting + " at a database file",
                                EINVAL);
         check_owner(database, database);
         check_owner(database, database + "-wal");
@@ -154,20 +159,20 @@ inline bool prepare_database_file(const std::string& database,
                                    database, static_cast<long>(st.st_uid), st.st_mode & 07777u,
                                    EACCES);
         if (::access(directory.c_str(), W_OK | X_OK) != 0)
-            throw_directory_not_writable(database, directory);
+            throw_directory_not_writable(database, directory, setting);
         return false;
     }
 
-    make_directories(database, directory);
+    make_directories(database, directory, setting);
     if (::access(directory.c_str(), W_OK | X_OK) != 0)
-        throw_directory_not_writable(database, directory);
+        throw_directory_not_writable(database, directory, setting);
     // Temporaries of a creation killed halfway (none in the normal case).
     sweep_leftovers(directory, database.substr(database.find_last_of('/') + 1));
     std::optional<TemporaryFile> fresh;
     try {
         fresh.emplace(database);
     } catch (const permission_error&) {
-        throw_directory_not_writable(database, directory);
+        throw_directory_not_writable(database, directory, setting);
     }
     fresh->close();
     if (initialize) initialize(fresh->path());
@@ -175,7 +180,7 @@ inline bool prepare_database_file(const std::string& database,
     if (::link(fresh->path().c_str(), database.c_str()) != 0) {
         const int code = errno;
         if (code == EEXIST) return false; // another process created it first; ours is removed
-        if (code == EACCES || code == EROFS || code == EPERM) throw_directory_not_writable(database, directory);
+        if (code == EACCES || code == EROFS || code == EPERM) throw_directory_not_writable(database, directory, setting);
         throw io_error("cannot create database " + database + ": " + std::strerror(code), code);
     }
     sync_directory(directory);

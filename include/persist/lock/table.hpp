@@ -50,7 +50,7 @@ public:
             connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::reader);
             return;
         }
-        sqlite::prepare_database(database_);
+        sqlite::prepare_database(database_, config.path_setting());
         connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::writer);
         connection_->run_script(
             "CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"

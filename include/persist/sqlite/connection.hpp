@@ -66,8 +66,8 @@ inline void initialize_wal_database(const std::string& path) {
 }
 
 /// persist::detail::prepare_database_file, creating a missing database in WAL mode.
-inline bool prepare_database(const std::string& path) {
-    return persist::detail::prepare_database_file(path, initialize_wal_database);
+inline bool prepare_database(const std::string& path, const std::string& setting = "db_path") {
+    return persist::detail::prepare_database_file(path, initialize_wal_database, setting);
 }
 
 /// A URI opening `path` read-only and immutable (SQLITE_OPEN_URI): SQLite then creates no
@@ -294,7 +294,7 @@ private:
                 static_cast<int>(config.busy_timeout.count()));
         } catch (const SQLite::Exception& e) {
             // SQLite only says "unable to open database file"; find the real reason.
-            prepare_database(path);
+            prepare_database(path, config.path_setting());
             throw_error(e.getExtendedErrorCode(), e.what(), path);
         }
     }

@@ -110,8 +110,10 @@ public:
         return run("write", fn, [this, isolation](Deadline deadline) {
             if constexpr (requires { backend_.write_session(deadline, isolation); })
                 return backend_.write_session(deadline, isolation);
-            else
+            else {
+                (void)isolation; // SQLite's writes are serializable anyway
                 return backend_.write_session(deadline);
+            }
         });
     }
 

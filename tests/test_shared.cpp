@@ -108,6 +108,26 @@ TEST_CASE_TEMPLATE("typed insert, get, update, remove, count and all", Fixture, 
     });
 }
 
+TEST_CASE_TEMPLATE("persist::as<T> names the row type without the template keyword", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        insert<Users>(tx, user("a@x"));
+        insert<Users>(tx, user("b@x"));
+    });
+    store.read([](auto& tx) {
+        CHECK(tx.query(as<std::int64_t>, "SELECT id FROM users ORDER BY id") == std::vector<std::int64_t>{1, 2});
+        const auto first = tx.query_one(as<std::tuple<std::int64_t, std::string>>, "SELECT id, email FROM users ORDER BY id");
+        REQUIRE(first.has_value());
+        CHECK(std::get<1>(*first) == "a@x");
+        CHECK_FALSE(tx.query_one(as<std::int64_t>, "SELECT id FROM users WHERE id > 5").has_value());
+        std::vector<std::string> emails;
+        tx.for_each(as<std::string>, "SELECT email FROM users ORDER BY id", [&](std::string email) { emails.push_back(email); });
+        CHECK(emails == std::vector<std::string>{"a@x", "b@x"});
+    });
+}
+
 TEST_CASE_TEMPLATE("a constraint violation is constraint_error naming the constraint, and changes nothing", Fixture,
                    BOTH_BACKENDS) {
     Fixture fixture;

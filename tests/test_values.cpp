@@ -189,3 +189,51 @@ TEST_CASE("prepared statements are cached per connection with LRU eviction") {
         CHECK(cache.misses() == before + 1);
     });
 }
+
+TEST_CASE("json_valid answers as SQLite's own, and works in a CHECK though the schema is not trusted") {
+    // SQLite 3.40's json_valid is not innocuous, so trusted_schema=OFF refuses it in a schema
+    // ("unsafe use of json_valid()"); persist defines an innocuous one (sqlite/trust.hpp).
+    const std::vector<std::string> inputs{"{\"a\":1}", " [1,2] ", "{a:1}", "", "[1,]", "\"x\"", "1e5", "1e999", "NaN",
+                                          "[1] x", "{}", "null", "[[[]]]", "{\"a\":}", "tru", "-0", "01"};
+    sqlite3* builtin = nullptr;
+    REQUIRE(sqlite3_open(":memory:", &builtin) == SQLITE_OK);
+    auto builtin_answer = [&](const std::string& text) {
+        sqlite3_stmt* statement = nullptr;
+        sqlite3_prepare_v2(builtin, "SELECT json_valid(?)", -1, &statement, nullptr);
+        sqlite3_bind_text(statement, 1, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+        sqlite3_step(statement);
+        const int answer = sqlite3_column_int(statement, 0);
+        sqlite3_finalize(statement);
+        return answer;
+    };
+    auto store = memory_store();
+    store.read([&](auto& tx) {
+        for (const auto& text : inputs)
+            CHECK_MESSAGE(tx.query_one(as<int>, "SELECT json_valid(?)", text) == builtin_answer(text), text);
+        CHECK(tx.query_one(as<int>, "SELECT json_valid(NULL)") == 0);
+        CHECK(tx.query_one(as<int>, "SELECT json_valid(12)") == 1);
+        CHECK(tx.query_one(as<int>, "SELECT json_valid(x'7b7d')") == 1);
+    });
+    sqlite3_close(builtin);
+
+    test::TempDir dir;
+    Config config = Config::for_app("json-check");
+    config.db_path = dir / "app.db";
+    {
+        Store<sqlite::Backend> file_store(config);
+        file_store.write([](auto& tx) {
+            tx.execute("CREATE TABLE settings (id INTEGER PRIMARY KEY, config TEXT NOT NULL CHECK (json_valid(config)))");
+            tx.execute("INSERT INTO settings (config) VALUES (?)", "{\"theme\":\"dark\"}");
+        });
+        CHECK_THROWS_AS(file_store.write([](auto& tx) { tx.execute("INSERT INTO settings (config) VALUES (?)", "{oops"); }),
+                        constraint_error);
+    }
+    // Reopened: the CHECK now comes from the file's schema, which SQLite does not trust.
+    Store<sqlite::Backend> reopened(config);
+    reopened.write([](auto& tx) { tx.execute("INSERT INTO settings (config) VALUES (?)", "[1,2,3]"); });
+    CHECK_THROWS_AS(reopened.write([](auto& tx) { tx.execute("UPDATE settings SET config = 'nope'"); }), constraint_error);
+    CHECK(reopened.read([](auto& tx) { return tx.query_one(as<std::int64_t>, "SELECT count(*) FROM settings"); }) == 2);
+    // A backup of it verifies (integrity_check evaluates the CHECK on its own connection).
+    const auto result = sqlite::backup(reopened, dir / "backups/");
+    CHECK(sqlite::verify(result.path).row_counts.at("settings") == 2);
+}

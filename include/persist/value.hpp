@@ -128,4 +128,14 @@ inline std::chrono::sys_time<std::chrono::microseconds> parse_time(std::string_v
     return sys_days{date} + hours{hour} + minutes{minute} + seconds{second} + microseconds{micros};
 }
 
+/// Names the row type of a query by value, so that code in a generic lambda needs no
+/// `template` keyword: tx.query(persist::as<Task>, "SELECT ..."), the same as
+/// tx.template query<Task>("SELECT ..."). Also taken by query_one and for_each.
+template <class RowType>
+struct as_t {
+    explicit as_t() = default;
+};
+template <class RowType>
+inline constexpr as_t<RowType> as{};
+
 } // namespace persist

@@ -75,6 +75,20 @@ public:
     void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
         for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
     }
+    /// query, query_one and for_each with the row type given as persist::as<RowType>, for
+    /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
+    template <class RowType, class... Params>
+    std::vector<RowType> query(as_t<RowType>, std::string_view sql, const Params&... params) {
+        return query<RowType>(sql, params...);
+    }
+    template <class RowType, class... Params>
+    std::optional<RowType> query_one(as_t<RowType>, std::string_view sql, const Params&... params) {
+        return query_one<RowType>(sql, params...);
+    }
+    template <class RowType, class Visit, class... Params>
+    void for_each(as_t<RowType>, std::string_view sql, Visit&& visit, const Params&... params) {
+        for_each<RowType>(sql, std::forward<Visit>(visit), params...);
+    }
     /// Calls `visit(row)` with a RowView (size(), name(i), is_null(i), get<V>(i)) for each
     /// row of `sql`.
     template <class Visit, class... Params>

@@ -9,6 +9,7 @@
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
+#include "persist/sqlite/trust.hpp"
 #include "persist/lock/file.hpp"
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
@@ -346,7 +347,7 @@ public:
             sqlite3_close(source);
             throw io_error("cannot open snapshot " + path + " to restore from: " + message);
         }
-        sqlite3_db_config(source, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+        distrust_schema(source);
         sqlite3_backup* backup = sqlite3_backup_init(writer_->handle(), "main", source, "main");
         int rc = backup ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(writer_->handle());
         if (backup) sqlite3_backup_finish(backup);

@@ -14,6 +14,7 @@
 // (swept by the next backup), or nothing. A backup that fails removes what it made.
 #pragma once
 
+#include "persist/sqlite/trust.hpp"
 #include "persist/detail/private_files.hpp"
 #include "persist/dialect.hpp"
 #include "persist/error.hpp"
@@ -182,7 +183,7 @@ namespace detail {
 /// Returns SQLite's result code; `db` is set either way (close it).
 inline int open_read_only(const std::string& path, sqlite3** db) {
     const int rc = sqlite3_open_v2(immutable_uri(path).c_str(), db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
-    if (rc == SQLITE_OK) sqlite3_db_config(*db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+    if (rc == SQLITE_OK) distrust_schema(*db);
     return rc;
 }
 
@@ -259,7 +260,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
         detail::Handle copy;
         if (sqlite3_open_v2(copy_file.path().c_str(), &copy.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) != SQLITE_OK)
             throw io_error("cannot open backup file " + copy_file.path() + ": " + sqlite3_errmsg(copy.db));
-        sqlite3_db_config(copy.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+        distrust_schema(copy.db);
         store.read([&](auto& tx) {
             sqlite3* from = tx.connection().handle();
             // Start the read transaction now, so every step below copies the same snapshot

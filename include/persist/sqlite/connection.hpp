@@ -15,6 +15,7 @@
 // Destruction finalizes cached statements, then closes the connection.
 #pragma once
 
+#include "persist/sqlite/trust.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
 #include "persist/sqlite/errors.hpp"
@@ -99,7 +100,7 @@ public:
         sqlite3* db = database_->getHandle();
         sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
         sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
-        sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+        distrust_schema(db);
         const char* synchronous = config.durability == Durability::off    ? "OFF"
                                   : config.durability == Durability::full ? "FULL"
                                                                           : "NORMAL";

@@ -8,6 +8,7 @@
 // reals to 17 significant digits (they read back bit for bit), text quoted, blobs as X'..'.
 #pragma once
 
+#include "persist/sqlite/trust.hpp"
 #include "persist/error.hpp"
 #include "persist/detail/private_files.hpp"
 #include "persist/detail/sql_text.hpp"
@@ -188,7 +189,7 @@ DumpResult dump_text(Store& store) {
         detail::Handle scratch;
         if (sqlite3_open_v2(":memory:", &scratch.db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
             throw io_error("cannot open an in-memory database to check the schema");
-        sqlite3_db_config(scratch.db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+        distrust_schema(scratch.db);
         for (const auto& object : tables) detail::check_schema_object(scratch.db, object);
         for (const auto& object : later) detail::check_schema_object(scratch.db, object);
 

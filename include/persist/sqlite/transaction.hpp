@@ -70,6 +70,21 @@ public:
         }, params...);
     }
 
+    /// query, query_one and for_each with the row type given as persist::as<RowType>, for
+    /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
+    template <Row RowType, Parameter... Params>
+    std::vector<RowType> query(as_t<RowType>, std::string_view sql, const Params&... params) {
+        return query<RowType>(sql, params...);
+    }
+    template <Row RowType, Parameter... Params>
+    std::optional<RowType> query_one(as_t<RowType>, std::string_view sql, const Params&... params) {
+        return query_one<RowType>(sql, params...);
+    }
+    template <Row RowType, class Visit, Parameter... Params>
+    void for_each(as_t<RowType>, std::string_view sql, Visit&& visit, const Params&... params) {
+        for_each<RowType>(sql, std::forward<Visit>(visit), params...);
+    }
+
     /// One result row seen by for_each_row: column names and typed access by position.
     class RowView {
     public:

@@ -3,6 +3,7 @@
 # install made as on a machine without SQLiteCpp: the postgres component alone works, and the
 # sqlite component is refused saying why.
 # Usage: cmake -DSOURCE_DIR=... -DWORK_DIR=... -DCXX=... -P run.cmake
+cmake_minimum_required(VERSION 3.21) # policies as in vcpkg, whose portfile this script runs
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
   execute_process(COMMAND ${ARGV} RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
@@ -54,6 +55,52 @@ string(STRIP "${last_output}" postgres_flags)
 separate_arguments(postgres_flags UNIX_COMMAND "${postgres_flags}")
 run(${CXX} ${SOURCE_DIR}/tests/package/consumer_postgres.cpp -o ${WORK_DIR}/consumer_postgres_pc ${postgres_flags})
 run(${WORK_DIR}/consumer_postgres_pc)
+
+# The layouts Conan and vcpkg would make, from the recipe and the port themselves (neither
+# client can reach its registry here): the same files as cmake --install.
+set(full_prefix ${prefix})
+find_program(PYTHON python3 REQUIRED)
+run(${PYTHON} ${SOURCE_DIR}/tests/package/conan_layout.py ${SOURCE_DIR} ${WORK_DIR}/conan ${full_prefix})
+message(STATUS "${last_output}")
+
+# vcpkg: the port's portfile.cmake, with vcpkg's helpers played by plain cmake.
+set(PORT persist)
+set(FEATURES core sqlite postgres)
+set(CURRENT_PACKAGES_DIR ${WORK_DIR}/vcpkg/packages)
+function(vcpkg_cmake_configure)
+  cmake_parse_arguments(arg "" "SOURCE_PATH" "OPTIONS" ${ARGN})
+  run(${CMAKE_COMMAND} -S ${arg_SOURCE_PATH} -B ${WORK_DIR}/vcpkg/build ${arg_OPTIONS})
+endfunction()
+function(vcpkg_cmake_install)
+  run(${CMAKE_COMMAND} --install ${WORK_DIR}/vcpkg/build --prefix ${CURRENT_PACKAGES_DIR})
+endfunction()
+function(vcpkg_cmake_config_fixup)
+  cmake_parse_arguments(arg "" "CONFIG_PATH" "" ${ARGN})
+  if(NOT arg_CONFIG_PATH STREQUAL "share/${PORT}" OR NOT EXISTS ${CURRENT_PACKAGES_DIR}/share/${PORT}/persistConfig.cmake)
+    message(FATAL_ERROR "vcpkg_cmake_config_fixup would have to move the config from ${arg_CONFIG_PATH}")
+  endif()
+endfunction()
+function(vcpkg_fixup_pkgconfig)
+endfunction()
+function(vcpkg_install_copyright)
+  cmake_parse_arguments(arg "" "" "FILE_LIST" ${ARGN})
+  file(COPY_FILE ${arg_FILE_LIST} ${CURRENT_PACKAGES_DIR}/share/${PORT}/copyright)
+endfunction()
+include(${SOURCE_DIR}/packaging/vcpkg/persist/portfile.cmake)
+file(GLOB_RECURSE installed_files RELATIVE ${full_prefix} ${full_prefix}/*)
+file(GLOB_RECURSE vcpkg_files RELATIVE ${CURRENT_PACKAGES_DIR} ${CURRENT_PACKAGES_DIR}/*)
+list(TRANSFORM installed_files REPLACE "^lib/cmake/persist/" "share/persist/")
+list(APPEND installed_files share/persist/usage share/persist/copyright)
+list(SORT installed_files)
+list(SORT vcpkg_files)
+if(NOT installed_files STREQUAL vcpkg_files)
+  message(FATAL_ERROR "the vcpkg port's layout differs from cmake --install's:\n${vcpkg_files}\n${installed_files}")
+endif()
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package -B ${WORK_DIR}/vcpkg/consumer -DCMAKE_PREFIX_PATH=${CURRENT_PACKAGES_DIR}
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/vcpkg/consumer)
+run(${WORK_DIR}/vcpkg/consumer/consumer)
+message(STATUS "vcpkg port layout matches cmake --install's, and a consumer builds against it")
 
 # A component that does not exist is refused by find_package.
 file(WRITE ${WORK_DIR}/bad/CMakeLists.txt

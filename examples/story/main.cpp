@@ -131,7 +131,7 @@ int killed_holder(const std::string& directory) {
     const auto killed = Clock::now();
     wait_for(holder);
     store.with_lock("nightly-report", [] {}, {persist::lock::Mode::exclusive, std::chrono::milliseconds(5000), "the next one"});
-    std::printf("   pid %d was killed with -9 while holding it; the next process had the lock %.1f ms later (the kernel "
+    std::printf("   pid %d was killed with -9 while holding it; the next process had the lock %.2f ms later (the kernel "
                 "released it: no stale lock file to clean up)\n",
                 static_cast<int>(holder), ms_since(killed));
     return 0;

@@ -128,6 +128,89 @@ TEST_CASE_TEMPLATE("persist::as<T> names the row type without the template keywo
     });
 }
 
+TEST_CASE_TEMPLATE("typed reads of every row, ordered and paged, need no predicate", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        for (const char* email : {"a@x", "b@x", "c@x"}) insert<Users>(tx, user(email));
+    });
+    store.read([](auto& tx) {
+        const auto newest = select<Users>(tx, order_by(col<&User::id>.desc()), Page{.limit = 2});
+        REQUIRE(newest.size() == 2);
+        CHECK(newest[0].id == 3);
+        CHECK(newest[1].id == 2);
+        const auto second = select<Users>(tx, Page{.limit = 1, .offset = 1});
+        REQUIRE(second.size() == 1);
+        CHECK(second[0].email == "b@x");
+        CHECK(select<Users>(tx, order_by(col<&User::email>.asc())).size() == 3);
+    });
+}
+
+TEST_CASE_TEMPLATE("typed set-updates with a predicate: rows changed, RETURNING rows, claim the next one", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        for (const char* email : {"a@x", "b@x", "c@x", "d@x"}) insert<Users>(tx, user(email));
+        CHECK(update<Users>(tx, set(col<&User::score>.to(9), col<&User::level>.to(Level::high)), col<&User::id> >= 3) == 2);
+        CHECK(update<Users>(tx, set(col<&User::name>.to("nobody")), col<&User::id> > 100) == 0);
+        CHECK(get<Users>(tx, 3)->score == 9);
+        CHECK(get<Users>(tx, 4)->level == Level::high);
+        CHECK(get<Users>(tx, 2)->score == 1.5);
+    });
+    // "Claim the next one" in one statement: the lowest id without a name.
+    auto claim = [&](const std::string& who) {
+        return store.write([&](auto& tx) {
+            return update_returning<Users>(tx, set(col<&User::name>.to(who)), col<&User::name>.is_null(),
+                                           order_by(col<&User::id>.asc()), Page{.limit = 1});
+        });
+    };
+    const auto first = claim("first");
+    REQUIRE(first.size() == 1);
+    CHECK(first[0].id == 1);
+    CHECK(first[0].name == "first");
+    CHECK(claim("second").at(0).id == 2);
+    store.write([](auto& tx) {
+        CHECK(update<Users>(tx, set(col<&User::name>.to_null()), col<&User::id> == 1) == 1);
+        CHECK_FALSE(get<Users>(tx, 1)->name.has_value());
+    });
+    CHECK(claim("again").at(0).id == 1);
+    CHECK(claim("third").at(0).id == 3);
+    CHECK(claim("fourth").at(0).id == 4);
+    CHECK(claim("none").empty());
+}
+
+TEST_CASE_TEMPLATE("set-updates, remove and restore move updated_at; soft-deleted rows are not updated", Fixture,
+                   BOTH_BACKENDS) {
+    using D = typename Fixture::backend::dialect;
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    const Time long_ago = std::chrono::sys_days{std::chrono::year{2001} / 1 / 1};
+    boost::uuids::uuid id{};
+    const auto age = [&](auto& tx) { tx.execute("UPDATE documents SET updated_at = " + D::placeholder(1), long_ago); };
+    const auto updated_at = [&](auto& tx) {
+        return select<Documents>(tx, all_rows(), {}, {}, Deleted::include).at(0).updated_at;
+    };
+    store.write([&](auto& tx) {
+        insert<Users>(tx, user("owner@x"));
+        id = insert<Documents>(tx, Document{{}, 1, Json{"{}"}, {}, {}, std::nullopt});
+        age(tx);
+        CHECK(update<Documents>(tx, set(col<&Document::body>.to(Json{"[1]"})), col<&Document::owner> == 1) == 1);
+        CHECK(updated_at(tx) > long_ago);
+        age(tx);
+        CHECK(remove<Documents>(tx, id));
+        CHECK(updated_at(tx) > long_ago);
+        CHECK(update<Documents>(tx, set(col<&Document::body>.to(Json{"[2]"})), all_rows()) == 0); // soft-deleted
+        age(tx);
+        CHECK(restore<Documents>(tx, id));
+        CHECK(updated_at(tx) > long_ago);
+        CHECK(get<Documents>(tx, id)->body == Json{"[1]"});
+    });
+}
+
 TEST_CASE_TEMPLATE("a constraint violation is constraint_error naming the constraint, and changes nothing", Fixture,
                    BOTH_BACKENDS) {
     Fixture fixture;

@@ -6,5 +6,6 @@
 #include "persist/schema/initial_migration.hpp"
 #include "persist/schema/operations.hpp"
 #include "persist/schema/schema.hpp"
+#include "persist/schema/set_update.hpp"
 #include "persist/schema/table.hpp"
 #include "persist/schema/verify.hpp"

@@ -296,8 +296,23 @@ bool purge(Tx& tx, const Key&... key) {
     return std::apply([&](const auto&... k) { return tx.execute(sql, k...); }, detail::stored_keys<T>(key...)) > 0;
 }
 
+namespace detail {
+// ", updated_at = $n" for a table with the timestamps mixin (else ""), so that soft deletion
+// and restoration count as updates.
+template <class T, class D>
+std::string updated_at_too(int index) {
+    if constexpr (T::has_timestamps) {
+        using Part = std::tuple_element_t<0, typename T::timestamp_parts>;
+        return ", " + D::quote_identifier(T::column_name_of(Part::updated_at)) + " = " + D::placeholder(index);
+    } else {
+        return "";
+    }
+}
+} // namespace detail
+
 /// Removes the row of `T` whose primary key is `key...`: deletes it, or with the soft_delete
-/// mixin sets its deleted_at to now. Returns whether a row was removed.
+/// mixin sets its deleted_at (and updated_at, with the timestamps mixin) to now. Returns
+/// whether a row was removed.
 template <class T, class Tx, class... Key>
 bool remove(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
@@ -305,24 +320,34 @@ bool remove(Tx& tx, const Key&... key) {
         using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
         static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " +
                                        D::quote_identifier(T::column_name_of(Part::deleted_at)) + " = " + D::placeholder(1) +
-                                       " WHERE " + detail::Sql<T, D>::key_condition(1) + detail::Sql<T, D>::live_filter();
-        return std::apply([&](const auto&... k) { return tx.execute(sql, std::chrono::system_clock::now(), k...); },
-                          detail::stored_keys<T>(key...)) > 0;
+                                       detail::updated_at_too<T, D>(2) + " WHERE " +
+                                       detail::Sql<T, D>::key_condition(T::has_timestamps ? 2 : 1) +
+                                       detail::Sql<T, D>::live_filter();
+        const auto now = std::chrono::system_clock::now();
+        return std::apply([&](const auto&... k) {
+            if constexpr (T::has_timestamps) return tx.execute(sql, now, now, k...);
+            else return tx.execute(sql, now, k...);
+        }, detail::stored_keys<T>(key...)) > 0;
     } else {
         return purge<T>(tx, key...);
     }
 }
 
-/// Brings back a soft-deleted row of `T` (soft_delete mixin only). Returns whether one was restored.
+/// Brings back a soft-deleted row of `T` (soft_delete mixin only); with the timestamps mixin
+/// its updated_at becomes now. Returns whether one was restored.
 template <class T, class Tx, class... Key>
 bool restore(Tx& tx, const Key&... key) {
     static_assert(T::has_soft_delete, "persist: restore() needs a table with the soft_delete mixin");
     using D = typename Tx::dialect;
     using Part = std::tuple_element_t<0, typename T::soft_delete_parts>;
     static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " +
-                                   D::quote_identifier(T::column_name_of(Part::deleted_at)) + " = NULL WHERE " +
-                                   detail::Sql<T, D>::key_condition();
-    return std::apply([&](const auto&... k) { return tx.execute(sql, k...); }, detail::stored_keys<T>(key...)) > 0;
+                                   D::quote_identifier(T::column_name_of(Part::deleted_at)) + " = NULL" +
+                                   detail::updated_at_too<T, D>(1) + " WHERE " +
+                                   detail::Sql<T, D>::key_condition(T::has_timestamps ? 1 : 0);
+    return std::apply([&](const auto&... k) {
+        if constexpr (T::has_timestamps) return tx.execute(sql, std::chrono::system_clock::now(), k...);
+        else return tx.execute(sql, k...);
+    }, detail::stored_keys<T>(key...)) > 0;
 }
 
 /// The number of rows in `T` (not soft-deleted).
@@ -372,6 +397,7 @@ std::string deleted_filter(Deleted deleted) {
 /// The rows of `T` matching `where`, ordered by `order` (primary key order when empty),
 /// limited by `page`; soft-deleted rows are skipped unless `deleted` says otherwise.
 template <class T, class Tx, class Where, class... Orders>
+    requires detail::is_predicate<Where>::value
 std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Orders...> order = {}, Page page = {},
                                          Deleted deleted = Deleted::skip) {
     using D = typename Tx::dialect;
@@ -397,6 +423,7 @@ std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Ord
 
 /// The number of rows of `T` matching `where` (soft-deleted ones as `deleted` says).
 template <class T, class Tx, class Where>
+    requires detail::is_predicate<Where>::value
 std::int64_t count(Tx& tx, const Where& where, Deleted deleted = Deleted::skip) {
     using D = typename Tx::dialect;
     int index = 0;

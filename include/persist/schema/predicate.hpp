@@ -12,6 +12,7 @@
 #include "persist/value.hpp"
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -90,6 +91,34 @@ auto operator&&(const Predicate<A...>& left, const Predicate<B...>& right) { ret
 template <class... A, class... B>
 auto operator||(const Predicate<A...>& left, const Predicate<B...>& right) { return combine(left, right, "OR"); }
 
+/// One `column = value` of an update's set(...): made by col<&Row::member>.to(value) or
+/// .to_null() (see persist/schema/set_update.hpp).
+template <auto Member, class Bound>
+struct Assignment {
+    Bound value;
+};
+
+namespace detail {
+template <class W>
+struct is_predicate : std::false_type {};
+template <class R, class... V>
+struct is_predicate<Predicate<R, V...>> : std::true_type {};
+
+template <class ColumnType, class ValueType, bool Assignable>
+struct check_assignable {
+    static_assert(Assignable, "persist: set(...) gives a column a value of another type (the column's type comes first "
+                              "above, the value's second); assign a value of the column's type");
+    static constexpr bool value = true;
+};
+
+template <bool Optional>
+struct check_nullable {
+    static_assert(Optional, "persist: to_null() sets a column to NULL, but this column's member is not a std::optional; "
+                            "make the member optional (and the column nullable) or assign a value");
+    static constexpr bool value = true;
+};
+} // namespace detail
+
 /// An ordering term: col<&Row::member>.asc() / .desc().
 template <auto Member, bool Ascending>
 struct Order {};
@@ -155,6 +184,25 @@ public:
             return text + ")";
         };
         return Predicate{render, std::make_tuple(std::move(bound_values))};
+    }
+
+    /// `column = value` for update(tx, set(...), where); the value is checked against the
+    /// column's type as in a comparison, and kept by value.
+    template <class V>
+    auto to(const V& value) const {
+        if constexpr (!detail::comparable<value_type, V>()) {
+            static_assert(detail::check_assignable<value_type, V, false>::value);
+            return Assignment<Member, std::nullptr_t>{nullptr};
+        } else {
+            using B = decltype(detail::bound<value_type>(value));
+            using Kept = std::conditional_t<std::is_same_v<B, std::string_view>, std::string, B>;
+            return Assignment<Member, Kept>{Kept(detail::bound<value_type>(value))};
+        }
+    }
+    /// `column = NULL`; only for a std::optional member.
+    auto to_null() const {
+        static_assert(detail::check_nullable<persist::detail::is_optional<member_type>::value>::value);
+        return Assignment<Member, std::nullptr_t>{nullptr};
     }
 
     Order<Member, true> asc() const { return {}; }

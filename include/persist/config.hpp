@@ -143,7 +143,7 @@ struct Config {
 
     /// `defaults` with overrides from the environment, for the variable prefix `prefix`:
     ///   PREFIX_DB_PATH          database file, or :memory:          (wins over PREFIX_DB_DIR)
-    ///   PREFIX_DB_DIR           directory for <app>.db
+    ///   PREFIX_DB_DIR           directory for `<app>.db`
     ///   PREFIX_MIGRATIONS_DIR   migrations_dir
     ///   PREFIX_DB_URL           PostgreSQL connection string or URI (postgres::Backend)
     ///   PREFIX_BUSY_TIMEOUT_MS  busy_timeout in milliseconds (0..86400000)
@@ -219,8 +219,8 @@ struct Config {
     std::string path_setting() const { return db_path_source.empty() ? "Config::db_path" : db_path_source; }
 
     /// The database path a Store opens: db_path if set, otherwise
-    /// $XDG_DATA_HOME/<app>/<app>.db when XDG_DATA_HOME is an absolute path, otherwise
-    /// $HOME/.local/share/<app>/<app>.db (HOME from the password database if unset).
+    /// `$XDG_DATA_HOME/<app>/<app>.db` when XDG_DATA_HOME is an absolute path, otherwise
+    /// `$HOME/.local/share/<app>/<app>.db` (HOME from the password database if unset).
     /// Throws config_error if no home directory can be found.
     std::string path() const {
         if (!db_path.empty()) return db_path;

@@ -1,5 +1,5 @@
 // persist: the command-line tool. Inspect, migrate, back up, verify and restore a persist
-// database from a shell. `persist --help` lists the subcommands; README.md has the reference
+// database from a shell. `persist --help` lists the subcommands; docs/backup-and-cli.md has the reference
 // and the exit codes. run_cli() is the whole tool (main.cpp calls it; so does the fuzz target
 // for its arguments, tests/fuzz/fuzz_cli.cpp).
 #pragma once
@@ -28,7 +28,7 @@
 
 namespace persist_cli {
 
-/// Exit codes (documented in README.md).
+/// Exit codes (documented in docs/backup-and-cli.md).
 enum Exit : int {
     ok = 0,
     failure = 1,      ///< a persist error not listed below (I/O, corrupt database, ...)

@@ -66,24 +66,19 @@ class PersistConan(ConanFile):
         self.cpp_info.set_property("cmake_build_modules", ["lib/cmake/persist/persistEmbedMigrations.cmake"])
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
-        headers = self.cpp_info.components["headers"]
-        headers.set_property("cmake_target_name", "persist::persist")
-        headers.set_property("pkg_config_name", "persist")
-        headers.bindirs = []
-        headers.libdirs = []
+        self._component("headers", "persist::persist", "persist", [])
         if self.options.with_sqlite:
-            sqlite = self.cpp_info.components["sqlite"]
-            sqlite.set_property("cmake_target_name", "persist::sqlite")
-            sqlite.set_property("pkg_config_name", "persist-sqlite")
-            sqlite.requires = ["headers", "sqlitecpp::sqlitecpp", "nlohmann_json::nlohmann_json"]
-            sqlite.system_libs = ["pthread"]
-            sqlite.bindirs = []
-            sqlite.libdirs = []
+            self._component("sqlite", "persist::sqlite", "persist-sqlite",
+                            ["headers", "sqlitecpp::sqlitecpp", "nlohmann_json::nlohmann_json"], ["pthread"])
         if self.options.with_postgres:
-            postgres = self.cpp_info.components["postgres"]
-            postgres.set_property("cmake_target_name", "persist::postgres")
-            postgres.set_property("pkg_config_name", "persist-postgres")
-            postgres.requires = ["headers", "libpq::libpq"]
-            postgres.system_libs = ["pthread"]
-            postgres.bindirs = []
-            postgres.libdirs = []
+            self._component("postgres", "persist::postgres", "persist-postgres", ["headers", "libpq::libpq"], ["pthread"])
+
+    # One header-only component: its CMake target, pkg-config module and what it needs.
+    def _component(self, name, target, module, requires, system_libs=()):
+        component = self.cpp_info.components[name]
+        component.set_property("cmake_target_name", target)
+        component.set_property("pkg_config_name", module)
+        component.requires = list(requires)
+        component.system_libs = list(system_libs)
+        component.bindirs = []
+        component.libdirs = []

@@ -1,4 +1,5 @@
-// Built with `c++ $(pkg-config --cflags --libs persist-sqlite)` against an installed persist.
+// Built with `c++ $(pkg-config --cflags --libs persist-sqlite)` against an installed persist,
+// and by Conan's test_package against the Conan package.
 #include <persist/persist.hpp>
 
 #include <cstdio>

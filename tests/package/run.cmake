@@ -25,11 +25,17 @@ function(install_persist name)
   run(${CMAKE_COMMAND} --install ${WORK_DIR}/${name}/build --prefix ${WORK_DIR}/${name}/prefix)
 endfunction()
 
+# Configures the consumer project `source` against `prefix` in `build`, builds it and runs
+# its `program`; last_output is what the program printed.
+function(consume source prefix build program)
+  run(${CMAKE_COMMAND} -S ${source} -B ${build} -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+  run(${CMAKE_COMMAND} --build ${build})
+  run(${build}/${program})
+  set(last_output "${last_output}" PARENT_SCOPE)
+endfunction()
+
 install_persist(full)
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package -B ${WORK_DIR}/consumer -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
-run(${WORK_DIR}/consumer/consumer)
+consume(${SOURCE_DIR}/tests/package ${prefix} ${WORK_DIR}/consumer consumer)
 if(NOT last_output MATCHES "installed")
   message(FATAL_ERROR "consumer printed: ${last_output}")
 endif()
@@ -96,10 +102,7 @@ list(SORT vcpkg_files)
 if(NOT installed_files STREQUAL vcpkg_files)
   message(FATAL_ERROR "the vcpkg port's layout differs from cmake --install's:\n${vcpkg_files}\n${installed_files}")
 endif()
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package -B ${WORK_DIR}/vcpkg/consumer -DCMAKE_PREFIX_PATH=${CURRENT_PACKAGES_DIR}
-    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/vcpkg/consumer)
-run(${WORK_DIR}/vcpkg/consumer/consumer)
+consume(${SOURCE_DIR}/tests/package ${CURRENT_PACKAGES_DIR} ${WORK_DIR}/vcpkg/consumer consumer)
 message(STATUS "vcpkg port layout matches cmake --install's, and a consumer builds against it")
 
 # A component that does not exist is refused by find_package.
@@ -116,10 +119,7 @@ install_persist(postgres_only -DCMAKE_DISABLE_FIND_PACKAGE_SQLiteCpp=ON)
 if(EXISTS ${prefix}/lib/cmake/persist/persistSqliteTargets.cmake OR EXISTS ${prefix}/share/pkgconfig/persist-sqlite.pc)
   message(FATAL_ERROR "an install without SQLiteCpp still holds the sqlite backend")
 endif()
-run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/package/postgres_only -B ${WORK_DIR}/postgres_only/consumer
-    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
-run(${CMAKE_COMMAND} --build ${WORK_DIR}/postgres_only/consumer)
-run(${WORK_DIR}/postgres_only/consumer/consumer_postgres)
+consume(${SOURCE_DIR}/tests/package/postgres_only ${prefix} ${WORK_DIR}/postgres_only/consumer consumer_postgres)
 file(WRITE ${WORK_DIR}/nosqlite/CMakeLists.txt
   "cmake_minimum_required(VERSION 3.21)\nproject(nosqlite LANGUAGES CXX)\nfind_package(persist CONFIG REQUIRED COMPONENTS sqlite)\n")
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/nosqlite -B ${WORK_DIR}/nosqlite/build -DCMAKE_PREFIX_PATH=${prefix}

@@ -244,6 +244,26 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     }, typename T::columns{});
 }
 
+namespace detail {
+// The rows of `sql`, which selects (or returns) every column of T in order, with `values`
+// (a tuple) bound to its placeholders.
+template <class T, class Tx, class Values>
+std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, const Values& values) {
+    return std::apply([&](auto... c) {
+        using Stored = std::tuple<stored_column<decltype(c)>...>;
+        std::vector<typename T::row_type> rows;
+        std::apply([&](const auto&... value) {
+            tx.template for_each<Stored>(sql, [&](Stored found) {
+                typename T::row_type row{};
+                std::apply([&](auto&... field) { (assign<decltype(c)>(row, std::move(field)), ...); }, found);
+                rows.push_back(std::move(row));
+            }, value...);
+        }, values);
+        return rows;
+    }, typename T::columns{});
+}
+} // namespace detail
+
 /// Every row of `T` (not soft-deleted), in primary key order.
 template <class T, class Tx>
 std::vector<typename T::row_type> all(Tx& tx) {
@@ -251,16 +271,7 @@ std::vector<typename T::row_type> all(Tx& tx) {
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
                                    " WHERE TRUE" + detail::Sql<T, D>::live_filter() + " ORDER BY " +
                                    detail::Sql<T, D>::names(true, false, false);
-    return std::apply([&](auto... c) {
-        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
-        std::vector<typename T::row_type> rows;
-        tx.template for_each<Stored>(sql, [&](Stored found) {
-            typename T::row_type row{};
-            std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, found);
-            rows.push_back(std::move(row));
-        });
-        return rows;
-    }, typename T::columns{});
+    return detail::read_rows<T>(tx, sql, std::tuple<>{});
 }
 
 /// Writes every non-key column of `row` to the (not soft-deleted) row with its primary key;
@@ -407,18 +418,7 @@ std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Ord
     if constexpr (sizeof...(Orders) > 0) sql += detail::order_clause<T, D>(order);
     else sql += " ORDER BY " + detail::Sql<T, D>::names(true, false, false);
     if (page.limit) sql += " LIMIT " + std::to_string(*page.limit) + " OFFSET " + std::to_string(page.offset);
-    return std::apply([&](auto... c) {
-        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
-        std::vector<typename T::row_type> rows;
-        std::apply([&](const auto&... value) {
-            tx.template for_each<Stored>(sql, [&](Stored found) {
-                typename T::row_type row{};
-                std::apply([&](auto&... field) { (detail::assign<decltype(c)>(row, std::move(field)), ...); }, found);
-                rows.push_back(std::move(row));
-            }, value...);
-        }, where.values());
-        return rows;
-    }, typename T::columns{});
+    return detail::read_rows<T>(tx, sql, where.values());
 }
 
 /// The number of rows of `T` matching `where` (soft-deleted ones as `deleted` says).

@@ -96,19 +96,7 @@ std::vector<typename T::row_type> update_returning(Tx& tx, const Set<A...>& assi
     using D = typename Tx::dialect;
     const std::string sql = detail::update_sql<T, D>(assignments, where, order, page) + " RETURNING " +
                             detail::Sql<T, D>::all_columns();
-    const auto values = std::tuple_cat(detail::set_values<T>(assignments), where.values());
-    return std::apply([&](auto... c) {
-        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
-        std::vector<typename T::row_type> rows;
-        std::apply([&](const auto&... value) {
-            tx.template for_each<Stored>(sql, [&](Stored found) {
-                typename T::row_type row{};
-                std::apply([&](auto&... field) { (detail::assign<decltype(c)>(row, std::move(field)), ...); }, found);
-                rows.push_back(std::move(row));
-            }, value...);
-        }, values);
-        return rows;
-    }, typename T::columns{});
+    return detail::read_rows<T>(tx, sql, std::tuple_cat(detail::set_values<T>(assignments), where.values()));
 }
 
 /// Every row of `T`, ordered by `order`, limited by `page`: select() without a predicate.

@@ -105,14 +105,20 @@ endif()
 consume(${SOURCE_DIR}/tests/package ${CURRENT_PACKAGES_DIR} ${WORK_DIR}/vcpkg/consumer consumer)
 message(STATUS "vcpkg port layout matches cmake --install's, and a consumer builds against it")
 
+# find_package(persist COMPONENTS <component>) against `prefix` must fail saying `expected`.
+function(refused component prefix expected)
+  set(dir ${WORK_DIR}/refused-${component})
+  file(WRITE ${dir}/CMakeLists.txt "cmake_minimum_required(VERSION 3.21)\nproject(refused LANGUAGES CXX)\n"
+                                   "find_package(persist CONFIG REQUIRED COMPONENTS ${component})\n")
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${dir} -B ${dir}/build -DCMAKE_PREFIX_PATH=${prefix}
+    RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
+  if(result EQUAL 0 OR NOT output MATCHES "${expected}")
+    message(FATAL_ERROR "component ${component} was not refused with \"${expected}\":\n${output}")
+  endif()
+endfunction()
+
 # A component that does not exist is refused by find_package.
-file(WRITE ${WORK_DIR}/bad/CMakeLists.txt
-  "cmake_minimum_required(VERSION 3.21)\nproject(bad LANGUAGES CXX)\nfind_package(persist CONFIG REQUIRED COMPONENTS postgresql)\n")
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/bad -B ${WORK_DIR}/bad/build -DCMAKE_PREFIX_PATH=${prefix}
-  RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
-if(result EQUAL 0 OR NOT output MATCHES "persist has no component 'postgresql'")
-  message(FATAL_ERROR "an unknown component was not refused:\n${output}")
-endif()
+refused(postgresql ${prefix} "persist has no component 'postgresql'")
 
 # As if SQLiteCpp were not installed: persist::postgres alone.
 install_persist(postgres_only -DCMAKE_DISABLE_FIND_PACKAGE_SQLiteCpp=ON)
@@ -120,11 +126,5 @@ if(EXISTS ${prefix}/lib/cmake/persist/persistSqliteTargets.cmake OR EXISTS ${pre
   message(FATAL_ERROR "an install without SQLiteCpp still holds the sqlite backend")
 endif()
 consume(${SOURCE_DIR}/tests/package/postgres_only ${prefix} ${WORK_DIR}/postgres_only/consumer consumer_postgres)
-file(WRITE ${WORK_DIR}/nosqlite/CMakeLists.txt
-  "cmake_minimum_required(VERSION 3.21)\nproject(nosqlite LANGUAGES CXX)\nfind_package(persist CONFIG REQUIRED COMPONENTS sqlite)\n")
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${WORK_DIR}/nosqlite -B ${WORK_DIR}/nosqlite/build -DCMAKE_PREFIX_PATH=${prefix}
-  RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
-if(result EQUAL 0 OR NOT output MATCHES "persist was installed without its sqlite backend")
-  message(FATAL_ERROR "a missing sqlite backend was not explained:\n${output}")
-endif()
+refused(sqlite ${prefix} "persist was installed without its sqlite backend")
 message(STATUS "installed package consumed with find_package and pkg-config; postgres-only install works")

@@ -10,18 +10,15 @@
 #pragma once
 
 #include "persist/config.hpp"
-#include "persist/detail/file_setup.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/migrate/history.hpp"
 #include "persist/migrate/migration.hpp"
 #include "persist/migrate/plan.hpp"
+#include "persist/migrate/snapshots.hpp"
 #include "persist/version.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -42,10 +39,6 @@ public:
         : store_(store), source_(std::move(source)), options_(std::move(options)) {}
     Migrator(const Migrator&) = delete;
     Migrator& operator=(const Migrator&) = delete;
-    ~Migrator() {
-        std::error_code ignored;
-        if (!scratch_.empty()) std::filesystem::remove_all(scratch_, ignored);
-    }
 
     /// Applies every pending migration. Returns at once, without the migrate lock, when
     /// nothing is pending. Throws migration_refused (see Reason) and leaves the database as
@@ -445,47 +438,11 @@ private:
         }
     }
 
-    // A consistent copy next to the database; older ones beyond keep_snapshots are deleted.
+    // A consistent copy of the database (see migrate/snapshots.hpp).
     std::string snapshot(std::int64_t head, const std::string& tag)
         requires can_snapshot
     {
-        namespace fs = std::filesystem;
-        if (persist::detail::is_memory_path(store_.path())) {
-            // An in-memory database ends with its process: a safety copy on disk would outlive
-            // it for nothing (and ":memory:" names no directory). snapshot_before's copy, for
-            // the restore after a failure, goes to a private directory removed with the Migrator.
-            if (!tag.empty()) return {};
-            if (scratch_.empty()) {
-                std::string pattern = (fs::temp_directory_path() / "persist-memory-XXXXXX").string();
-                if (!::mkdtemp(pattern.data()))
-                    throw io_error("cannot make a directory for the snapshot of an in-memory database in " +
-                                       fs::temp_directory_path().string() + ": " + std::strerror(errno),
-                                   errno);
-                scratch_ = pattern;
-            }
-            const std::string path = scratch_ + "/memory.snapshot-v" + std::to_string(head) + ".db";
-            std::error_code ignored;
-            fs::remove(path, ignored);
-            store_.backend().snapshot_to(path, Clock::now() + store_.config().busy_timeout);
-            return path;
-        }
-        const fs::path database = store_.path();
-        const auto now = std::chrono::system_clock::now();
-        const auto stamp = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-        const std::string prefix = database.filename().string() + ".snapshot-v";
-        const fs::path path = database.parent_path() / (prefix + std::to_string(head) + tag + "-" + std::to_string(stamp) + ".db");
-        store_.backend().snapshot_to(path.string(), Clock::now() + store_.config().busy_timeout);
-        std::vector<fs::path> existing;
-        std::error_code ignored;
-        for (const auto& entry : fs::directory_iterator(database.parent_path(), ignored))
-            if (entry.path().filename().string().starts_with(prefix)) existing.push_back(entry.path());
-        std::sort(existing.begin(), existing.end(), [](const fs::path& a, const fs::path& b) {
-            std::error_code e1, e2;
-            return fs::last_write_time(a, e1) < fs::last_write_time(b, e2);
-        });
-        const std::size_t keep = std::max<std::size_t>(options_.keep_snapshots, 1);
-        for (std::size_t i = 0; i + keep < existing.size(); ++i) fs::remove(existing[i], ignored);
-        return path.string();
+        return snapshots_.take(head, tag);
     }
 
     bool restore(const std::string& snapshot_path) {
@@ -501,7 +458,7 @@ private:
     StoreType& store_;
     Source source_;
     Options options_;
-    std::string scratch_; // snapshots of an in-memory database, removed with the Migrator
+    detail::Snapshots<StoreType> snapshots_{store_, options_.keep_snapshots};
 };
 
 } // namespace persist::migrate

@@ -53,9 +53,19 @@ concept Session = requires(S& session) {
 ///   b.abandon()                                forget connections without closing them (used
 ///                                              in a child after fork())
 ///   b.path()                                   where the data lives, for messages
+/// Use persist::sqlite::Backend or persist::postgres::Backend, or implement all of the above.
+namespace detail {
+template <class B>
+inline constexpr bool names_backend_parts = requires {
+    B::name;
+    typename B::dialect;
+    typename B::write_transaction;
+    typename B::read_transaction;
+};
+} // namespace detail
 template <class B>
 concept Backend =
-    std::constructible_from<B, const Config&> && Dialect<typename B::dialect> &&
+    detail::names_backend_parts<B> && // B is not a backend: use persist::sqlite::Backend or persist::postgres::Backend
     requires(B& backend, const B& const_backend, Deadline deadline) {
         { B::name } -> std::convertible_to<std::string_view>;
         { backend.write_session(deadline) } -> Session<typename B::write_transaction>;
@@ -63,6 +73,6 @@ concept Backend =
         { backend.health(deadline) } -> std::same_as<Health>;
         { backend.abandon() } noexcept;
         { const_backend.path() } -> std::convertible_to<std::string>;
-    };
+    } && std::constructible_from<B, const Config&> && Dialect<typename B::dialect>;
 
 } // namespace persist

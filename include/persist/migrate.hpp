@@ -2,6 +2,8 @@
 // Store::migrate(source).
 #pragma once
 
+// First, so that its compile-time checks report a short include chain.
+#include "persist/detail/checks.hpp"
 #include "persist/migrate/directory.hpp"
 #include "persist/migrate/embedded.hpp"
 #include "persist/migrate/migration.hpp"

@@ -3,6 +3,8 @@
 // less (e.g. persist/sqlite.hpp) to compile less.
 #pragma once
 
+// First, so that its compile-time checks report a short include chain.
+#include "persist/detail/checks.hpp"
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/dialect.hpp"

@@ -2,6 +2,8 @@
 // and lease locks, and migrations (link persist::postgres, which brings libpq).
 #pragma once
 
+// First, so that its compile-time checks report a short include chain.
+#include "persist/detail/checks.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/none.hpp"
 #include "persist/migrate.hpp"

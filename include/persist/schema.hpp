@@ -1,6 +1,8 @@
 // persist/schema.hpp: compile-time table descriptors, DDL and typed operations.
 #pragma once
 
+// First, so that its compile-time checks report a short include chain.
+#include "persist/detail/checks.hpp"
 #include "persist/schema/column_type.hpp"
 #include "persist/schema/ddl.hpp"
 #include "persist/schema/initial_migration.hpp"

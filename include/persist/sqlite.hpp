@@ -2,6 +2,8 @@
 // restore, dump, load and info included (link persist::sqlite).
 #pragma once
 
+// First, so that its compile-time checks report a short include chain.
+#include "persist/detail/checks.hpp"
 #include "persist/lock/file.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/none.hpp"

@@ -3,6 +3,7 @@
 
 #include "persist/detail/process.hpp"
 #include "persist/backend.hpp"
+#include "persist/detail/checks.hpp"
 #include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/none.hpp"
@@ -53,6 +54,7 @@ template <class B>
 struct default_lock_policy<B> {
     using type = typename B::default_lock_policy;
 };
+
 } // namespace detail
 
 /// A database plus a lock policy: by default the backend's (SQLite: lock::File<lock::Ofd>,
@@ -96,25 +98,25 @@ public:
     /// transaction back and propagates unchanged; usage_error when called inside another
     /// transaction of this Store on the same thread, or after fork().
     template <class Fn>
-        requires std::invocable<Fn&, write_transaction&>
-    std::remove_cvref_t<std::invoke_result_t<Fn&, write_transaction&>> write(Fn&& fn) {
-        return run("write", fn, [this](Deadline deadline) { return backend_.write_session(deadline); });
+    auto write(Fn&& fn) {
+        if constexpr (detail::check_transaction_function<Fn, write_transaction>())
+            return run("write", fn, [this](Deadline deadline) { return backend_.write_session(deadline); });
     }
 
     /// write(fn) at isolation level `isolation` (see persist::Isolation): on PostgreSQL,
     /// Isolation::serializable runs the transaction SERIALIZABLE, and a serialization failure
     /// runs it again like a busy database. SQLite's writes are always serializable.
     template <class Fn>
-        requires std::invocable<Fn&, write_transaction&>
-    std::remove_cvref_t<std::invoke_result_t<Fn&, write_transaction&>> write(Isolation isolation, Fn&& fn) {
-        return run("write", fn, [this, isolation](Deadline deadline) {
-            if constexpr (requires { backend_.write_session(deadline, isolation); })
-                return backend_.write_session(deadline, isolation);
-            else {
-                (void)isolation; // SQLite's writes are serializable anyway
-                return backend_.write_session(deadline);
-            }
-        });
+    auto write(Isolation isolation, Fn&& fn) {
+        if constexpr (detail::check_transaction_function<Fn, write_transaction>())
+            return run("write", fn, [this, isolation](Deadline deadline) {
+                if constexpr (requires { backend_.write_session(deadline, isolation); })
+                    return backend_.write_session(deadline, isolation);
+                else {
+                    (void)isolation; // SQLite's writes are serializable anyway
+                    return backend_.write_session(deadline);
+                }
+            });
     }
 
     /// Runs `fn(tx)` in one read transaction: every query in it sees the same snapshot.
@@ -122,9 +124,9 @@ public:
     /// costs far more than the lookup. Retries like write() (rarely needed in WAL mode).
     /// Throws like write(); usage_error if `fn` tries to write.
     template <class Fn>
-        requires std::invocable<Fn&, read_transaction&>
-    std::remove_cvref_t<std::invoke_result_t<Fn&, read_transaction&>> read(Fn&& fn) {
-        return run("read", fn, [this](Deadline deadline) { return backend_.read_session(deadline); });
+    auto read(Fn&& fn) {
+        if constexpr (detail::check_transaction_function<Fn, read_transaction>())
+            return run("read", fn, [this](Deadline deadline) { return backend_.read_session(deadline); });
     }
 
     /// Checks the database answers and is still the file that was opened; reopens the
@@ -166,7 +168,8 @@ public:
     /// persist::migrate::Migrator for status, plan, migrate_to, baseline and repair.
     template <class Source, class... Options>
     auto migrate(const Source& source, Options&&... options) {
-        return run_migrations(*this, source, std::forward<Options>(options)...);
+        if constexpr (detail::check_migration_source<Source>())
+            return run_migrations(*this, source, std::forward<Options>(options)...);
     }
 
     /// Whether lock `name` is held, and by whom when the policy can tell.
@@ -303,5 +306,12 @@ private:
     B backend_;
     L locks_;
 };
+
+namespace detail {
+template <Backend B, lock::LockPolicy L>
+struct store_backend<Store<B, L>> {
+    using type = B;
+};
+} // namespace detail
 
 } // namespace persist

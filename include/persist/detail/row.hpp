@@ -61,27 +61,17 @@ constexpr std::size_t row_width() {
 
 namespace detail {
 
-/// Reads a row through `column`, a callable object with `template <class V> V get(int index)`.
-template <Row T, class Columns>
-T read_row(Columns& column) {
-    if constexpr (ColumnValue<T>) {
-        return column.template get<T>(0);
-    } else if constexpr (is_tuple<T>::value) {
-        return [&]<std::size_t... I>(std::index_sequence<I...>) {
-            return T{column.template get<std::tuple_element_t<I, T>>(static_cast<int>(I))...};
-        }(std::make_index_sequence<std::tuple_size_v<T>>{});
-    } else {
-        T row{};
-        constexpr std::size_t n = field_count<T>();
-        auto assign = [&](auto&... field) {
-            int index = 0;
-            ((field = column.template get<std::remove_cvref_t<decltype(field)>>(index++)), ...);
-        };
+/// Calls fn(field...) with references to the fields of the aggregate `row`, in order.
+template <class T, class Fn>
+decltype(auto) with_fields(T& row, Fn&& fn) {
+    constexpr std::size_t n = field_count<T>();
+    static_assert(n <= 16, "persist: a row struct may have at most 16 fields; read wider rows "
+                           "as a std::tuple or split the query");
 #define PERSIST_ROW_CASE(N, ...)                                                                   \
     if constexpr (n == N) {                                                                        \
         auto& [__VA_ARGS__] = row;                                                                 \
-        assign(__VA_ARGS__);                                                                       \
-    }
+        return fn(__VA_ARGS__);                                                                    \
+    } else
         PERSIST_ROW_CASE(1, a1)
         PERSIST_ROW_CASE(2, a1, a2)
         PERSIST_ROW_CASE(3, a1, a2, a3)
@@ -98,9 +88,41 @@ T read_row(Columns& column) {
         PERSIST_ROW_CASE(14, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14)
         PERSIST_ROW_CASE(15, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15)
         PERSIST_ROW_CASE(16, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16)
+        return fn();
 #undef PERSIST_ROW_CASE
-        static_assert(n <= 16, "persist: a row struct may have at most 16 fields; read wider rows "
-                               "as a std::tuple or split the query");
+}
+
+/// The first of Fields that is not a ColumnValue, or void.
+template <class... Fields>
+struct first_unreadable {
+    using type = void;
+};
+template <class Field, class... Rest>
+struct first_unreadable<Field, Rest...> {
+    using type = std::conditional_t<ColumnValue<Field>, typename first_unreadable<Rest...>::type, Field>;
+};
+
+/// The first field type of the aggregate T (at most 16 fields) that is not a ColumnValue, or void.
+template <class T>
+using unreadable_field = typename decltype(with_fields(std::declval<T&>(), [](auto&... field) {
+    return std::type_identity<typename first_unreadable<std::remove_cvref_t<decltype(field)>...>::type>{};
+}))::type;
+
+/// Reads a row through `column`, a callable object with `template <class V> V get(int index)`.
+template <Row T, class Columns>
+T read_row(Columns& column) {
+    if constexpr (ColumnValue<T>) {
+        return column.template get<T>(0);
+    } else if constexpr (is_tuple<T>::value) {
+        return [&]<std::size_t... I>(std::index_sequence<I...>) {
+            return T{column.template get<std::tuple_element_t<I, T>>(static_cast<int>(I))...};
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else {
+        T row{};
+        with_fields(row, [&](auto&... field) {
+            int index = 0;
+            ((field = column.template get<std::remove_cvref_t<decltype(field)>>(index++)), ...);
+        });
         return row;
     }
 }

@@ -56,6 +56,14 @@ struct NameStats {
 /// Counters per lock name.
 using Stats = std::map<std::string, NameStats, std::less<>>;
 
+namespace detail {
+template <class L>
+inline constexpr bool names_lock_parts = requires {
+    L::name;
+    typename L::guard;
+};
+} // namespace detail
+
 /// What Store<B, L> needs from a lock policy L:
 ///   L::name                          "none", "in-process", "file(ofd)", "table"
 ///   L(const Config&)                 the configuration of the Store it serves
@@ -68,13 +76,13 @@ using Stats = std::map<std::string, NameStats, std::less<>>;
 ///   L::guard                         movable, releases on destruction
 template <class L>
 concept LockPolicy =
-    std::constructible_from<L, const Config&> && std::movable<typename L::guard> &&
+    detail::names_lock_parts<L> && // L is not a lock policy: use lock::File<lock::Ofd>, lock::InProcess, lock::None, ...
     requires(L& policy, std::string_view name, const Request& request) {
         { L::name } -> std::convertible_to<std::string_view>;
         { policy.acquire(name, request) } -> std::same_as<typename L::guard>;
         { policy.status(name) } -> std::same_as<Status>;
         policy.force_unlock(name);
         { policy.stats() } -> std::same_as<Stats>;
-    };
+    } && std::constructible_from<L, const Config&> && std::movable<typename L::guard>;
 
 } // namespace persist::lock

@@ -9,6 +9,7 @@
 // nothing runs twice).
 #pragma once
 
+#include "persist/detail/checks.hpp"
 #include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
@@ -32,7 +33,7 @@ namespace persist::migrate {
 
 /// Runs a MigrationSource against a Store. Thread-safe as the Store is; each call reads the
 /// source afresh.
-template <class StoreType, MigrationSource Source>
+template <AnyStore StoreType, MigrationSource Source>
 class Migrator {
 public:
     Migrator(StoreType& store, Source source, Options options = {})
@@ -466,7 +467,7 @@ private:
 namespace persist {
 
 /// What Store::migrate(source, options) calls (found by argument-dependent lookup).
-template <class StoreType, migrate::MigrationSource Source>
+template <AnyStore StoreType, migrate::MigrationSource Source>
 migrate::Report run_migrations(StoreType& store, const Source& source, migrate::Options options = {}) {
     return migrate::Migrator<StoreType, Source>(store, source, std::move(options)).migrate();
 }

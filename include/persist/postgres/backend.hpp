@@ -16,6 +16,7 @@
 
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
+#include "persist/detail/checks.hpp"
 #include "persist/error.hpp"
 #include "persist/postgres/advisory_key.hpp"
 #include "persist/postgres/advisory_lock.hpp"
@@ -56,24 +57,33 @@ public:
     /// Runs one statement with `params` bound to $1, $2, ...; returns the rows it changed.
     template <class... Params>
     std::int64_t execute(std::string_view sql, const Params&... params) {
-        return noting_failure(sql, [&] { return connection_->run(sql, params...).changes(); });
+        if constexpr (persist::detail::check_parameters<Params...>())
+            return noting_failure(sql, [&] { return connection_->run(sql, params...).changes(); });
+        else return 0;
     }
     /// Every row of `sql` as RowType.
     template <class RowType, class... Params>
     std::vector<RowType> query(std::string_view sql, const Params&... params) {
-        return noting_failure(sql, [&] { return connection_->query<RowType>(sql, params...); });
+        if constexpr (persist::detail::check_query<RowType, Params...>())
+            return noting_failure(sql, [&] { return connection_->query<RowType>(sql, params...); });
+        else return {};
     }
     /// The first row of `sql`, or nullopt.
     template <class RowType, class... Params>
     std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
-        auto rows = query<RowType>(sql, params...);
-        if (rows.empty()) return std::nullopt;
-        return std::move(rows.front());
+        if constexpr (persist::detail::check_query<RowType, Params...>()) {
+            auto rows = query<RowType>(sql, params...);
+            if (rows.empty()) return std::optional<RowType>();
+            return std::optional<RowType>(std::move(rows.front()));
+        } else {
+            return std::optional<RowType>();
+        }
     }
     /// Calls `visit(row)` for each row of `sql`.
     template <class RowType, class Visit, class... Params>
     void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
-        for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
+        if constexpr (persist::detail::check_query<RowType, Params...>())
+            for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
     }
     /// query, query_one and for_each with the row type given as persist::as<RowType>, for
     /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
@@ -93,10 +103,11 @@ public:
     /// row of `sql`.
     template <class Visit, class... Params>
     void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
-        noting_failure(sql, [&] {
-            connection_->for_each_row(sql, visit, params...);
-            return 0;
-        });
+        if constexpr (persist::detail::check_parameters<Params...>())
+            noting_failure(sql, [&] {
+                connection_->for_each_row(sql, visit, params...);
+                return 0;
+            });
     }
     /// Runs parameterless SQL holding one or more statements.
     void execute_script(const std::string& sql) {

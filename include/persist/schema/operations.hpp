@@ -4,6 +4,7 @@
 #pragma once
 
 #include "persist/schema/ddl.hpp"
+#include "persist/schema/misuse.hpp"
 #include "persist/schema/table.hpp"
 
 #include <chrono>
@@ -135,15 +136,16 @@ template <FixedString TableName, std::size_t Given, std::size_t Keys>
 struct check_key_count {
     static_assert(Given == Keys, "persist: pass one value per primary key column of the table, in column order (the "
                                  "counts given and needed are above)");
-    static constexpr bool value = true;
+    static constexpr bool value = Given == Keys;
 };
 
 // The stored (bindable) form of primary key values, one per key column, in column order.
 template <class T, class... Key>
 auto stored_keys(const Key&... key) {
     using Keys = typename key_columns<typename T::columns>::type;
-    static_assert(check_key_count<T::sql_name, sizeof...(Key), std::tuple_size_v<Keys>>::value);
-    return [&]<std::size_t... I>(std::index_sequence<I...>) {
+    if constexpr (!check_key_count<T::sql_name, sizeof...(Key), std::tuple_size_v<Keys>>::value)
+        return std::tuple<>{}; // not compiled further: the static_assert above says what is wrong
+    else return [&]<std::size_t... I>(std::index_sequence<I...>) {
         return std::make_tuple(
             typename column_type<typename std::tuple_element_t<I, Keys>::value_type>::stored(
                 column_type<typename std::tuple_element_t<I, Keys>::value_type>::to_stored(
@@ -186,7 +188,7 @@ using generated_key = typename generated_key_columns<typename T::columns>::type;
 /// new row's integer key: its autoincrement column (read back with RETURNING on PostgreSQL),
 /// or on SQLite its rowid, on PostgreSQL its single integer primary key, or 0 when it has
 /// none. Throws constraint_error naming the constraint.
-template <class T, class Tx>
+template <TableType T, class Tx>
 auto insert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
     using Autoincrement = typename detail::autoincrement_columns<typename T::columns>::type;
@@ -228,7 +230,7 @@ auto insert(Tx& tx, const typename T::row_type& row) {
 
 /// The row of `T` whose primary key is `key...` (in column order), or nullopt (also for a
 /// soft-deleted row).
-template <class T, class Tx, class... Key>
+template <TableType T, class Tx, class... Key>
 std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
@@ -247,7 +249,7 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
 namespace detail {
 // The rows of `sql`, which selects (or returns) every column of T in order, with `values`
 // (a tuple) bound to its placeholders.
-template <class T, class Tx, class Values>
+template <TableType T, class Tx, class Values>
 std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, const Values& values) {
     return std::apply([&](auto... c) {
         using Stored = std::tuple<stored_column<decltype(c)>...>;
@@ -265,7 +267,7 @@ std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, cons
 } // namespace detail
 
 /// Every row of `T` (not soft-deleted), in primary key order.
-template <class T, class Tx>
+template <TableType T, class Tx>
 std::vector<typename T::row_type> all(Tx& tx) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
@@ -276,7 +278,7 @@ std::vector<typename T::row_type> all(Tx& tx) {
 
 /// Writes every non-key column of `row` to the (not soft-deleted) row with its primary key;
 /// with the timestamps mixin, updated_at becomes now. Returns whether a row was changed.
-template <class T, class Tx>
+template <TableType T, class Tx>
 bool update(Tx& tx, const typename T::row_type& original) {
     using D = typename Tx::dialect;
     static const std::string sql = "UPDATE " + detail::Sql<T, D>::table() + " SET " + detail::Sql<T, D>::assignments() +
@@ -300,7 +302,7 @@ bool update(Tx& tx, const typename T::row_type& original) {
 
 /// Deletes the row of `T` whose primary key is `key...`, soft-deleted or not. Returns whether
 /// one was deleted.
-template <class T, class Tx, class... Key>
+template <TableType T, class Tx, class... Key>
 bool purge(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     static const std::string sql = "DELETE FROM " + detail::Sql<T, D>::table() + " WHERE " + detail::Sql<T, D>::key_condition();
@@ -324,7 +326,7 @@ std::string updated_at_too(int index) {
 /// Removes the row of `T` whose primary key is `key...`: deletes it, or with the soft_delete
 /// mixin sets its deleted_at (and updated_at, with the timestamps mixin) to now. Returns
 /// whether a row was removed.
-template <class T, class Tx, class... Key>
+template <TableType T, class Tx, class... Key>
 bool remove(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     if constexpr (T::has_soft_delete) {
@@ -346,7 +348,7 @@ bool remove(Tx& tx, const Key&... key) {
 
 /// Brings back a soft-deleted row of `T` (soft_delete mixin only); with the timestamps mixin
 /// its updated_at becomes now. Returns whether one was restored.
-template <class T, class Tx, class... Key>
+template <TableType T, class Tx, class... Key>
 bool restore(Tx& tx, const Key&... key) {
     static_assert(T::has_soft_delete, "persist: restore() needs a table with the soft_delete mixin");
     using D = typename Tx::dialect;
@@ -362,7 +364,7 @@ bool restore(Tx& tx, const Key&... key) {
 }
 
 /// The number of rows in `T` (not soft-deleted).
-template <class T, class Tx>
+template <TableType T, class Tx>
 std::int64_t count(Tx& tx) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT count(*) FROM " + detail::Sql<T, D>::table() + " WHERE TRUE" + detail::Sql<T, D>::live_filter();
@@ -407,7 +409,7 @@ std::string deleted_filter(Deleted deleted) {
 
 /// The rows of `T` matching `where`, ordered by `order` (primary key order when empty),
 /// limited by `page`; soft-deleted rows are skipped unless `deleted` says otherwise.
-template <class T, class Tx, class Where, class... Orders>
+template <TableType T, class Tx, class Where, class... Orders>
     requires detail::is_predicate<Where>::value
 std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Orders...> order = {}, Page page = {},
                                          Deleted deleted = Deleted::skip) {
@@ -422,7 +424,7 @@ std::vector<typename T::row_type> select(Tx& tx, const Where& where, OrderBy<Ord
 }
 
 /// The number of rows of `T` matching `where` (soft-deleted ones as `deleted` says).
-template <class T, class Tx, class Where>
+template <TableType T, class Tx, class Where>
     requires detail::is_predicate<Where>::value
 std::int64_t count(Tx& tx, const Where& where, Deleted deleted = Deleted::skip) {
     using D = typename Tx::dialect;
@@ -439,7 +441,7 @@ namespace persist::schema {
 /// Inserts `row`, or, when a row with its primary key exists, updates that row's other
 /// columns (one statement: INSERT ... ON CONFLICT (key) DO UPDATE). With the timestamps
 /// mixin, updated_at becomes now and an existing row keeps its created_at.
-template <class T, class Tx>
+template <TableType T, class Tx>
 void upsert(Tx& tx, const typename T::row_type& row) {
     using D = typename Tx::dialect;
     static const std::string sql = [] {
@@ -460,7 +462,7 @@ void upsert(Tx& tx, const typename T::row_type& row) {
 /// Runs raw `sql` and maps each result column onto the column of `T` with the same name;
 /// columns the query does not return keep their default values. Throws schema_error naming a
 /// result column that `T` does not describe.
-template <class T, class Tx, class... Params>
+template <TableType T, class Tx, class... Params>
 std::vector<typename T::row_type> query_as(Tx& tx, std::string_view sql, const Params&... params) {
     std::vector<typename T::row_type> rows;
     tx.for_each_row(sql, [&](const auto& view) {

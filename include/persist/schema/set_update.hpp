@@ -77,7 +77,7 @@ std::string update_sql(const S& assignments, const Where& where, OrderBy<Orders.
 
 /// Sets the assigned columns of every (not soft-deleted) row of `T` matching `where`; with
 /// `order` and `page`, only of the first page of them in that order. Returns the rows changed.
-template <class T, class Tx, class... A, class Where, class... Orders>
+template <TableType T, class Tx, class... A, class Where, class... Orders>
     requires detail::is_predicate<Where>::value
 std::int64_t update(Tx& tx, const Set<A...>& assignments, const Where& where, OrderBy<Orders...> order = {},
                     Page page = {}) {
@@ -89,7 +89,7 @@ std::int64_t update(Tx& tx, const Set<A...>& assignments, const Where& where, Or
 
 /// update(), returning the changed rows as they are now (RETURNING, on both backends), in no
 /// particular order.
-template <class T, class Tx, class... A, class Where, class... Orders>
+template <TableType T, class Tx, class... A, class Where, class... Orders>
     requires detail::is_predicate<Where>::value
 std::vector<typename T::row_type> update_returning(Tx& tx, const Set<A...>& assignments, const Where& where,
                                                    OrderBy<Orders...> order = {}, Page page = {}) {
@@ -100,12 +100,18 @@ std::vector<typename T::row_type> update_returning(Tx& tx, const Set<A...>& assi
 }
 
 /// Every row of `T`, ordered by `order`, limited by `page`: select() without a predicate.
-template <class T, class Tx, class... Orders>
+template <TableType T, class Tx, class... Orders>
 std::vector<typename T::row_type> select(Tx& tx, OrderBy<Orders...> order, Page page = {}, Deleted deleted = Deleted::skip) {
     return select<T>(tx, all_rows(), order, page, deleted);
 }
+/// The rows of `T` matching `where` in primary key order, limited by `page`.
+template <TableType T, class Tx, class Where>
+    requires detail::is_predicate<Where>::value
+std::vector<typename T::row_type> select(Tx& tx, const Where& where, Page page, Deleted deleted = Deleted::skip) {
+    return select<T>(tx, where, OrderBy<>{}, page, deleted);
+}
 /// Every row of `T` in primary key order, limited by `page`.
-template <class T, class Tx>
+template <TableType T, class Tx>
 std::vector<typename T::row_type> select(Tx& tx, Page page, Deleted deleted = Deleted::skip) {
     return select<T>(tx, all_rows(), OrderBy<>{}, page, deleted);
 }

@@ -367,4 +367,15 @@ private:
     static_assert(checked);
 };
 
+namespace detail {
+template <class T> struct is_table_descriptor : std::false_type {};
+template <FixedString Name, class First, class... Rest>
+struct is_table_descriptor<Table<Name, First, Rest...>> : std::true_type {};
+} // namespace detail
+
+/// A table descriptor, persist::schema::Table<"name", Column<...>...>: what the typed
+/// operations (insert<T>, get<T>, select<T>, ...) take as T. Not the row struct itself.
+template <class T>
+concept TableType = detail::is_table_descriptor<T>::value; // T must be Table<"name", Column<...>...>, not the row struct
+
 } // namespace persist::schema

@@ -1,6 +1,7 @@
 // persist/schema/verify.hpp: comparing a Schema with a live database.
 #pragma once
 
+#include "persist/detail/checks.hpp"
 #include "persist/error.hpp"
 #include "persist/schema/schema.hpp"
 
@@ -156,7 +157,7 @@ void verify_table(Tx& tx, std::string_view table_name, std::span<const ColumnInf
 /// tables and columns, columns with another type, nullability or primary-key membership,
 /// undescribed columns, and foreign keys and indexes that are missing, different or extra.
 /// Tables the schema does not describe are not reported. Empty when they agree.
-template <class S, class Tx>
+template <SchemaType S, class Tx>
 std::vector<std::string> verify(Tx& tx) {
     using D = typename Tx::dialect;
     std::vector<std::string> differences;
@@ -170,7 +171,7 @@ std::vector<std::string> verify(Tx& tx) {
 
 /// Refuses to go on when the database differs from schema `S`: call it right after opening
 /// the Store. Throws schema_error listing every difference.
-template <class S, class StoreType>
+template <SchemaType S, AnyStore StoreType>
 void require(StoreType& store) {
     const auto differences = store.read([](auto& tx) { return verify<S>(tx); });
     if (differences.empty()) return;
@@ -178,6 +179,29 @@ void require(StoreType& store) {
                           " difference(s)):";
     for (const auto& difference : differences) message += "\n  " + difference;
     throw schema_error(message + "\nMigrate the database, or fix the descriptors");
+}
+
+namespace detail {
+template <class S>
+consteval bool check_schema() {
+    constexpr bool is_schema = SchemaType<S>;
+    static_assert(is_schema, "persist: verify<S> and require<S> take a schema, and 'S' above is not one: pass "
+                             "persist::schema::Schema<Tables...> (for one table, Schema<Users>)");
+    return is_schema;
+}
+} // namespace detail
+
+// Not a schema (verify<Users> for a table): one short error that says so.
+template <class S, class Tx>
+    requires(!SchemaType<S>)
+std::vector<std::string> verify(Tx&) {
+    (void)detail::check_schema<S>();
+    return {};
+}
+template <class S, class StoreType>
+    requires(!SchemaType<S>)
+void require(StoreType&) {
+    (void)detail::check_schema<S>();
 }
 
 } // namespace persist::schema

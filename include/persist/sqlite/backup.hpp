@@ -44,6 +44,11 @@
 
 namespace persist::sqlite {
 
+/// A persist::Store over the SQLite backend, whatever its lock policy: what backup, restore,
+/// dump, load and info take.
+template <class S>
+concept SqliteStoreType = persist::detail::is_store_of<S, Backend>; // pass the Store itself, e.g. a persist::SqliteStore
+
 /// How far a long operation has come: database pages for backup() and restore(), bytes
 /// hashed for verify().
 struct Progress {
@@ -219,7 +224,7 @@ inline void remove_orphan_manifests(const std::filesystem::path& directory, cons
 /// a killed one may leave a manifest without its backup, which the next backup with
 /// retention options removes. Thread-safety: as Store::read (it uses one reader connection;
 /// other threads and processes keep reading and writing).
-template <class Store>
+template <SqliteStoreType Store>
 BackupResult backup(Store& store, const std::string& destination, const BackupOptions& options = {}) {
     const std::string source = store.path();
     if (persist::detail::is_memory_path(source))
@@ -444,7 +449,7 @@ struct RestoreResult {
 /// connections see the old database or the new one, never a mix. Throws backup_error (the
 /// live database unchanged), lock_timeout_error, busy_error, io_error. Thread-safety: as
 /// Store::write.
-template <class Store>
+template <SqliteStoreType Store>
 RestoreResult restore(Store& store, const std::string& path, const BackupOptions& options = {}) {
     // One resolved path for verifying and copying, opened without following a symlink:
     // what was verified is what is copied in.

@@ -169,7 +169,7 @@ struct DumpResult {
 /// `store`'s database as SQL text: the CREATE statements of the tables, their rows as
 /// INSERTs, then indexes, triggers and views, all read in one read transaction. The text
 /// holds no BEGIN/COMMIT; load() runs it in one transaction. Thread-safety: as Store::read.
-template <class Store>
+template <SqliteStoreType Store>
 DumpResult dump_text(Store& store) {
     DumpResult result;
     std::string& text = result.text;
@@ -233,7 +233,7 @@ DumpResult dump_text(Store& store) {
 /// (0600) beside it, fsync, rename (which replaces a symlink at `path` rather than following
 /// it), fsync of the directory. Throws io_error or permission_error when the file cannot be
 /// written; `path` then holds what it held before. Thread-safety: as Store::read.
-template <class Store>
+template <SqliteStoreType Store>
 DumpResult dump(Store& store, const std::string& path) {
     DumpResult result = dump_text(store);
     persist::detail::sweep_leftovers(persist::detail::directory_of(path),
@@ -252,7 +252,7 @@ DumpResult dump(Store& store, const std::string& path) {
 /// persist error, with the statement) rolls everything back. Throws io_error if the file
 /// cannot be read, usage_error if it is not a regular file or holds a NUL byte.
 /// Thread-safety: as Store::write.
-template <class Store>
+template <SqliteStoreType Store>
 void load(Store& store, const std::string& path) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) throw io_error("cannot read dump " + path + ": no such file", ENOENT);

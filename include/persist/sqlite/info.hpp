@@ -43,7 +43,7 @@ struct Info {
 
 /// The state of `store`'s database. Reads in one read transaction; changes nothing.
 /// Throws what Store::read throws. Thread-safety: as Store::read.
-template <class Store>
+template <SqliteStoreType Store>
 Info info(Store& store) {
     Info result;
     result.path = store.path();

@@ -5,6 +5,7 @@
 // not be kept or used after the function returns.
 #pragma once
 
+#include "persist/detail/checks.hpp"
 #include "persist/detail/row.hpp"
 #include "persist/detail/savepoint.hpp"
 #include "persist/sqlite/connection.hpp"
@@ -36,51 +37,54 @@ public:
     /// (a column value, a std::tuple or an aggregate struct; see persist/detail/row.hpp).
     /// Throws schema_error if the SQL is wrong or the columns do not fit RowType,
     /// usage_error if the SQL would write while this is a read transaction.
-    template <Row RowType, Parameter... Params>
+    template <class RowType, class... Params>
     std::vector<RowType> query(std::string_view sql, const Params&... params) {
         std::vector<RowType> rows;
-        run<RowType>(sql, [&](sqlite3_stmt* statement) {
-            Columns columns{statement};
-            rows.push_back(detail::read_row<RowType>(columns));
-            return true;
-        }, params...);
+        if constexpr (detail::check_query<RowType, Params...>())
+            run<RowType>(sql, [&](sqlite3_stmt* statement) {
+                Columns columns{statement};
+                rows.push_back(detail::read_row<RowType>(columns));
+                return true;
+            }, params...);
         return rows;
     }
 
     /// The first row of `sql`, or nullopt if there is none. Same rules as query().
-    template <Row RowType, Parameter... Params>
+    template <class RowType, class... Params>
     std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
         std::optional<RowType> row;
-        run<RowType>(sql, [&](sqlite3_stmt* statement) {
-            Columns columns{statement};
-            row = detail::read_row<RowType>(columns);
-            return false;
-        }, params...);
+        if constexpr (detail::check_query<RowType, Params...>())
+            run<RowType>(sql, [&](sqlite3_stmt* statement) {
+                Columns columns{statement};
+                row = detail::read_row<RowType>(columns);
+                return false;
+            }, params...);
         return row;
     }
 
     /// Calls `visit(row)` for each row as it is read, without collecting them. `visit` must
     /// not run other statements on this transaction.
-    template <Row RowType, class Visit, Parameter... Params>
+    template <class RowType, class Visit, class... Params>
     void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
-        run<RowType>(sql, [&](sqlite3_stmt* statement) {
-            Columns columns{statement};
-            visit(detail::read_row<RowType>(columns));
-            return true;
-        }, params...);
+        if constexpr (detail::check_query<RowType, Params...>())
+            run<RowType>(sql, [&](sqlite3_stmt* statement) {
+                Columns columns{statement};
+                visit(detail::read_row<RowType>(columns));
+                return true;
+            }, params...);
     }
 
     /// query, query_one and for_each with the row type given as persist::as<RowType>, for
     /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
-    template <Row RowType, Parameter... Params>
+    template <class RowType, class... Params>
     std::vector<RowType> query(as_t<RowType>, std::string_view sql, const Params&... params) {
         return query<RowType>(sql, params...);
     }
-    template <Row RowType, Parameter... Params>
+    template <class RowType, class... Params>
     std::optional<RowType> query_one(as_t<RowType>, std::string_view sql, const Params&... params) {
         return query_one<RowType>(sql, params...);
     }
-    template <Row RowType, class Visit, Parameter... Params>
+    template <class RowType, class Visit, class... Params>
     void for_each(as_t<RowType>, std::string_view sql, Visit&& visit, const Params&... params) {
         for_each<RowType>(sql, std::forward<Visit>(visit), params...);
     }
@@ -102,13 +106,14 @@ public:
 
     /// Calls `visit(row)` with a RowView for each row of `sql`, for code that maps columns by
     /// name. `visit` must not run other statements on this transaction.
-    template <class Visit, Parameter... Params>
+    template <class Visit, class... Params>
     void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
-        run<void>(sql, [&](sqlite3_stmt* statement) {
-            const RowView row(statement);
-            visit(row);
-            return true;
-        }, params...);
+        if constexpr (detail::check_parameters<Params...>())
+            run<void>(sql, [&](sqlite3_stmt* statement) {
+                const RowView row(statement);
+                visit(row);
+                return true;
+            }, params...);
     }
 
     /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
@@ -178,9 +183,10 @@ public:
 
     /// Runs one statement with `params` bound; returns the number of rows it changed.
     /// Throws constraint_error naming the constraint, schema_error, busy_error.
-    template <Parameter... Params>
+    template <class... Params>
     std::int64_t execute(std::string_view sql, const Params&... params) {
-        run<void>(sql, [](sqlite3_stmt*) { return true; }, params...);
+        if constexpr (detail::check_parameters<Params...>())
+            run<void>(sql, [](sqlite3_stmt*) { return true; }, params...);
         return sqlite3_changes64(connection_->handle());
     }
 

@@ -144,6 +144,10 @@ TEST_CASE_TEMPLATE("typed reads of every row, ordered and paged, need no predica
         REQUIRE(second.size() == 1);
         CHECK(second[0].email == "b@x");
         CHECK(select<Users>(tx, order_by(col<&User::email>.asc())).size() == 3);
+        // A predicate and a page without an ordering: primary key order.
+        const auto after_first = select<Users>(tx, col<&User::id> > std::int64_t{1}, Page{.limit = 1});
+        REQUIRE(after_first.size() == 1);
+        CHECK(after_first[0].email == "b@x");
     });
 }
 

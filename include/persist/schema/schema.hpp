@@ -133,8 +133,8 @@ template <class S> struct is_schema : std::false_type {};
 template <class... Tables> struct is_schema<Schema<Tables...>> : std::true_type {};
 } // namespace detail
 
-/// A schema descriptor, persist::schema::Schema<Tables...>: what verify<S> and require<S>
-/// take (for one table too: Schema<Users>).
+/// A schema descriptor, `persist::schema::Schema<Tables...>`: what `verify<S>` and
+/// `require<S>` take (for one table too: `Schema<Users>`).
 template <class S>
 concept SchemaType = detail::is_schema<S>::value; // S must be Schema<Tables...>; for one table, Schema<Users>
 

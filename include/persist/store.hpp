@@ -54,7 +54,6 @@ template <class B>
 struct default_lock_policy<B> {
     using type = typename B::default_lock_policy;
 };
-
 } // namespace detail
 
 /// A database plus a lock policy: by default the backend's (SQLite: lock::File<lock::Ofd>,

@@ -31,6 +31,20 @@ TEST_CASE("split_statements keeps quotes, dollar quotes and comments whole") {
     CHECK_THROWS_WITH_AS(split_statements("/* open"), doctest::Contains("unterminated comment starting at byte 0"), usage_error);
 }
 
+TEST_CASE("split_statements: '$' inside an identifier and a word ending in E are not quotes") {
+    using postgres::split_statements;
+    using V = std::vector<std::string>;
+    // PostgreSQL allows '$' in identifiers after the first character: a$b$c is one name, not
+    // the start of a dollar quote that would swallow the next statement.
+    CHECK(split_statements("CREATE TABLE t (a$b$c int); CREATE INDEX CONCURRENTLY i ON t (a$b$c)") ==
+          V{"CREATE TABLE t (a$b$c int)", " CREATE INDEX CONCURRENTLY i ON t (a$b$c)"});
+    CHECK(split_statements("SELECT x$ FROM t; SELECT $$;$$") == V{"SELECT x$ FROM t", " SELECT $$;$$"});
+    // Only a lone E (or e) before a quote starts an escape string; in WHERE'a\' the backslash
+    // is an ordinary character of a standard string.
+    CHECK(split_statements("SELECT 1 WHERE'a\\' = 'a\\'; SELECT 2") == V{"SELECT 1 WHERE'a\\' = 'a\\'", " SELECT 2"});
+    CHECK(split_statements("SELECT e'\\';'; SELECT 2") == V{"SELECT e'\\';'", " SELECT 2"});
+}
+
 namespace {
 using Concurrently = migrate::Embedded<
     migrate::Sql<1, "create_items", "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT)">,

@@ -13,13 +13,18 @@
 namespace persist::postgres {
 
 /// The statements of `script`, split at semicolons outside quotes ('...', "...", E'...'),
-/// dollar quotes ($$...$$, $tag$...$tag$) and comments (-- and nested /* */). Statements
-/// that hold only whitespace and comments are dropped. Throws usage_error for an unterminated
+/// dollar quotes ($$...$$, $tag$...$tag$; a "$" inside a name such as a$b is part of the name)
+/// and comments (-- and nested /* */). Statements that hold only whitespace and comments
+/// are dropped. Throws usage_error for an unterminated
 /// quote or comment, naming where it starts.
 inline std::vector<std::string> split_statements(std::string_view script) {
     std::vector<std::string> statements;
     std::size_t start = 0, i = 0;
     bool meaningful = false; // the current statement has something besides space and comments
+    std::size_t escape_string_at = std::string_view::npos; // where a quote opens an E'...' string
+    auto identifier_start = [](char c) {
+        return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+    };
     auto unterminated = [&](const char* what, std::size_t at) {
         return usage_error(std::string("the SQL script has an unterminated ") + what + " starting at byte " +
                            std::to_string(at) + "; close it");
@@ -44,9 +49,19 @@ inline std::vector<std::string> split_statements(std::string_view script) {
                 else if (script[i] == '*' && script[i + 1] == '/') --depth, i += 2;
                 else ++i;
             }
+        } else if (identifier_start(c)) {
+            // A keyword or name, '$' included after its first character (a$b is one name, not
+            // a dollar quote). A lone E before a quote makes the string an escape string.
+            std::size_t j = i + 1;
+            while (j < script.size() && (identifier_start(script[j]) || script[j] == '$' ||
+                                         std::isdigit(static_cast<unsigned char>(script[j]))))
+                ++j;
+            escape_string_at = (j == i + 1 && (c == 'E' || c == 'e')) ? j : std::string_view::npos;
+            meaningful = true;
+            i = j;
         } else if (c == '\'' || c == '"') {
             // Doubled quotes stay inside; E'..' strings may also escape with a backslash.
-            const bool escapes = c == '\'' && i > 0 && (script[i - 1] == 'E' || script[i - 1] == 'e');
+            const bool escapes = c == '\'' && i == escape_string_at;
             const std::size_t at = i++;
             for (;;) {
                 if (i >= script.size()) throw unterminated(c == '\'' ? "string" : "quoted identifier", at);

@@ -15,8 +15,8 @@ namespace persist::postgres {
 /// The statements of `script`, split at semicolons outside quotes ('...', "...", E'...'),
 /// dollar quotes ($$...$$, $tag$...$tag$; a "$" inside a name such as a$b is part of the name)
 /// and comments (-- and nested /* */). Statements that hold only whitespace and comments
-/// are dropped. Throws usage_error for an unterminated
-/// quote or comment, naming where it starts.
+/// are dropped. Throws usage_error for an unterminated quote or comment, naming where it
+/// starts.
 inline std::vector<std::string> split_statements(std::string_view script) {
     std::vector<std::string> statements;
     std::size_t start = 0, i = 0;

@@ -4,11 +4,13 @@
 
 #include <persist/error.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,19 @@
 namespace test {
 
 inline constexpr uid_t nobody = 65534;
+
+/// Polls `condition` every millisecond until it holds (true) or `limit` has passed (false):
+/// for tests that wait for something to happen, such as a lease expiring, rather than sleep
+/// for a guessed time.
+inline bool wait_for(const std::function<bool()>& condition,
+                     std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
 
 /// A fresh directory under /tmp (mode 0755 so an unprivileged child can enter it), removed
 /// with everything in it on destruction.

@@ -11,6 +11,7 @@
 // non-empty, and every checksum is computed (Migrations::checksum<I>() is constexpr).
 #pragma once
 
+#include "persist/detail/fixed_string.hpp"
 #include "persist/migrate/migration.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/sqlite/transaction.hpp"
@@ -23,13 +24,7 @@
 
 namespace persist::migrate {
 
-/// A string usable as a template argument.
-template <std::size_t N>
-struct FixedString {
-    char text[N]{};
-    constexpr FixedString(const char (&literal)[N]) { std::copy_n(literal, N, text); }
-    constexpr std::string_view view() const { return {text, N - 1}; }
-};
+using persist::detail::FixedString;
 
 /// A SQL migration. Down is optional; the no-transaction marker in Up makes it
 /// non-transactional.

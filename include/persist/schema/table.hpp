@@ -12,7 +12,7 @@
 // is a column type (see column_type.hpp).
 #pragma once
 
-#include "persist/migrate/embedded.hpp" // FixedString
+#include "persist/detail/fixed_string.hpp"
 #include "persist/schema/column_type.hpp"
 
 #include <array>
@@ -25,7 +25,7 @@
 
 namespace persist::schema {
 
-using migrate::FixedString;
+using persist::detail::FixedString;
 
 /// Column constraints.
 struct primary_key {};

@@ -7,7 +7,7 @@
 #include "support.hpp"
 
 #include <persist/lock/file.hpp>
-#include <persist/lock/table.hpp>
+#include <persist/sqlite/leases.hpp>
 #include <persist/postgres.hpp>
 #include <persist/sqlite.hpp>
 

@@ -5,6 +5,8 @@
 //   hold-exec <ms>    as hold, but first start /bin/sleep 30 with fork+exec; prints "held <pid> child <pid>"
 //   hold-fork <ms>    as hold, but first fork a child that sleeps 30 s;      prints "held <pid> child <pid>"
 //   try <ms>          request the lock with a <ms> deadline: "acquired" (exit 0) or "timeout <message>" (exit 3)
+//   try-shared <ms>   as try, in shared mode
+//   hold-shared <ms>  as hold, in shared mode
 //   race              wait for <database>.go to exist, then request once without waiting:
 //                     "won" (keeps the lock 1 s) or "lost"
 //   fenced <ms>       take the lock, print "held <pid> <fence>", sleep <ms>, then try a fenced write
@@ -34,10 +36,9 @@ int run(const Config& config, const std::string& name, const std::string& comman
     Store<sqlite::Backend, Policy> store(config);
     auto& locks = store.locks();
     const std::string purpose = "helper " + command;
-    auto request = [&](milliseconds timeout) {
-        return lock::Request{lock::Mode::exclusive, steady_clock::now() + timeout, purpose};
-    };
-    if (command == "hold" || command == "hold-exec" || command == "hold-fork" || command == "fenced") {
+    const auto mode = command.ends_with("-shared") ? lock::Mode::shared : lock::Mode::exclusive;
+    auto request = [&](milliseconds timeout) { return lock::Request{mode, steady_clock::now() + timeout, purpose}; };
+    if (command == "hold" || command == "hold-shared" || command == "hold-exec" || command == "hold-fork" || command == "fenced") {
         auto guard = locks.acquire(name, request(seconds(30)));
         std::string extra;
         if (command == "hold-exec" || command == "hold-fork") {
@@ -67,7 +68,7 @@ int run(const Config& config, const std::string& name, const std::string& comman
         std::fflush(stdout);
         return 0;
     }
-    if (command == "try") {
+    if (command == "try" || command == "try-shared") {
         const auto started = steady_clock::now();
         try {
             auto guard = locks.acquire(name, request(milliseconds(argument)));

@@ -107,7 +107,7 @@ TEST_CASE_TEMPLATE("threads: never two in an exclusive section", P, lock::InProc
     CHECK(store.lock_stats().at("section").acquisitions == 100);
 }
 
-TEST_CASE_TEMPLATE("readers together, a writer alone", P, lock::InProcess, OfdFile, FlockFile, BoostFile) {
+TEST_CASE_TEMPLATE("readers together, a writer alone", P, lock::InProcess, OfdFile, FlockFile, BoostFile, lock::Table) {
     test::TempDir dir;
     Config config = file_config(dir);
     P locks(config);
@@ -128,6 +128,12 @@ TEST_CASE_TEMPLATE("readers together, a writer alone", P, lock::InProcess, OfdFi
         auto held_shared = locks.acquire("cfg", shared(1s));
         test::Process other({PERSIST_LOCK_HELPER, helper_policy<P>(), config.db_path, "cfg", "try", "50"});
         CHECK(other.line().starts_with("timeout exclusive lock 'cfg' not granted within "));
+        CHECK(locks.status("cfg").holder->mode == lock::Mode::shared);
+        // Held exclusively here, another process cannot share it.
+        held_shared = {};
+        auto held = locks.acquire("cfg", exclusive(1s));
+        test::Process reader_elsewhere({PERSIST_LOCK_HELPER, helper_policy<P>(), config.db_path, "cfg", "try-shared", "50"});
+        CHECK(reader_elsewhere.line().starts_with("timeout shared lock 'cfg' not granted within "));
     }
 }
 
@@ -204,6 +210,25 @@ TEST_CASE_TEMPLATE("SIGKILL of the holder frees the lock", P, OfdFile, FlockFile
     // File locks: the kernel releases at once. Table: the lease ends within lease_ttl.
     const auto limit = is_table<P> ? config.lease_ttl + 1s : milliseconds(100);
     CHECK(locks.acquire("job", exclusive(limit)).owns_lock());
+}
+
+TEST_CASE("lock::Table: a killed shared holder's lease ends within lease_ttl; a live one keeps writers out") {
+    test::TempDir dir;
+    Config config = file_config(dir); // lease_ttl 300 ms
+    auto reader = holder<lock::Table>(config, "cfg", "hold-shared");
+    lock::Table locks(config);
+    CHECK(locks.status("cfg").holder->mode == lock::Mode::shared);
+    CHECK(locks.status("cfg").holder->pid == reader.pid());
+    // Renewed by the live holder, its lease outlasts several lease_ttl.
+    CHECK_THROWS_AS(locks.acquire("cfg", exclusive(config.lease_ttl * 3)), lock_timeout_error);
+    auto also_reading = locks.acquire("cfg", shared(1s));
+    CHECK(also_reading.fence() == 0);
+    also_reading = {};
+    reader.signal(SIGKILL);
+    reader.wait();
+    auto writer = locks.acquire("cfg", exclusive(config.lease_ttl + 5s));
+    CHECK(writer.fence() >= 1);
+    CHECK(locks.status("cfg").holder->mode == lock::Mode::exclusive);
 }
 
 TEST_CASE_TEMPLATE("SIGSTOP of the holder: the waiter's deadline passes with the holder's pid", P, OfdFile, FlockFile,
@@ -459,10 +484,6 @@ TEST_CASE("bad requests are refused with the reason") {
           "lock name \"no spaces\" is not valid; use 1-64 characters from A-Z, a-z, 0-9, '.', '_' and '-'");
     CHECK_THROWS_AS(locks.acquire("", exclusive(1s)), usage_error);
     CHECK_THROWS_AS(locks.acquire("../escape", exclusive(1s)), usage_error);
-    lock::Table table(config);
-    CHECK(message_of<usage_error>([&] { table.acquire("job", shared(1s)); }) ==
-          "lock::Table grants exclusive leases only; request lock 'job' in exclusive mode, or use lock::File for shared "
-          "locks");
     Config memory;
     memory.db_path = ":memory:";
     CHECK(message_of<config_error>([&] { lock::Table lease(memory); }) ==

@@ -5,7 +5,10 @@
 #include <doctest/doctest.h>
 #include <persist/postgres/advisory_lock.hpp>
 #include <persist/postgres/backend.hpp>
+#include <persist/postgres/table_lock.hpp>
 
+#include <atomic>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
 
@@ -57,14 +60,65 @@ TEST_CASE("two sessions exclude each other; the waiter times out naming the hold
     CHECK(second.stats().at("job").timeouts == 2);
 }
 
-TEST_CASE("shared holders coexist and keep an exclusive request out") {
-    AdvisoryLock a(pg_config()), b(pg_config()), c(pg_config());
+TEST_CASE_TEMPLATE("shared holders coexist and keep an exclusive request out", P, AdvisoryLock, postgres::TableLock) {
+    P a(pg_config()), b(pg_config()), c(pg_config());
     auto one = a.acquire("readers", {lock::Mode::shared, std::chrono::steady_clock::now() + 1s, "r1"});
     auto two = b.acquire("readers", {lock::Mode::shared, std::chrono::steady_clock::now() + 1s, "r2"});
     CHECK_THROWS_AS(c.acquire("readers", exclusive(100ms)), lock_timeout_error);
     one = {};
     two = {};
     CHECK(c.acquire("readers", exclusive(1s)).owns_lock());
+}
+
+TEST_CASE_TEMPLATE("processes mixing shared and exclusive requests: a writer is never in with anyone", P, AdvisoryLock,
+                   postgres::TableLock) {
+    // Counters in memory every forked process sees; each process has its own lock object.
+    struct Shared {
+        std::atomic<int> readers, writers, overlaps, entries;
+    };
+    void* memory = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(memory != MAP_FAILED);
+    auto* shared = new (memory) Shared{};
+    const Config config = pg_config(); // the server starts here, in the parent, before any fork
+    std::vector<pid_t> children;
+    for (int c = 0; c < 6; ++c) {
+        const pid_t child = ::fork();
+        if (child == 0) {
+            int status = 0;
+            try {
+                P locks(config);
+                for (int i = 0; i < 25; ++i) {
+                    const bool write = (i + c) % 3 == 0;
+                    auto held = locks.acquire("mixed", {write ? lock::Mode::exclusive : lock::Mode::shared,
+                                                        std::chrono::steady_clock::now() + 60s, "mix"});
+                    if (write) {
+                        if (shared->writers.fetch_add(1) != 0 || shared->readers.load() != 0) ++shared->overlaps;
+                        std::this_thread::sleep_for(200us); // time for an intruder to show itself
+                        shared->writers.fetch_sub(1);
+                    } else {
+                        shared->readers.fetch_add(1);
+                        if (shared->writers.load() != 0) ++shared->overlaps;
+                        std::this_thread::sleep_for(200us);
+                        shared->readers.fetch_sub(1);
+                    }
+                    ++shared->entries;
+                }
+            } catch (...) {
+                status = 1;
+            }
+            ::_exit(status);
+        }
+        children.push_back(child);
+    }
+    for (const pid_t child : children) {
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    CHECK(shared->overlaps.load() == 0);
+    CHECK(shared->entries.load() == 150);
+    ::munmap(memory, sizeof(Shared));
 }
 
 TEST_CASE("a holder in another process: the timeout names its session; its death releases the lock") {

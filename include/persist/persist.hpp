@@ -14,6 +14,7 @@
 #include "persist/lock/none.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/table.hpp"
+#include "persist/sqlite/leases.hpp"
 #include "persist/migrate.hpp"
 #include "persist/schema.hpp"
 #include "persist/sqlite.hpp"

@@ -7,7 +7,7 @@
 #include "persist/lock/file.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/none.hpp"
-#include "persist/lock/table.hpp"
+#include "persist/sqlite/leases.hpp"
 #include "persist/migrate.hpp"
 #include "persist/sqlite/backend.hpp"
 #include "persist/sqlite/backup.hpp"

@@ -8,13 +8,13 @@
 #include "persist/error.hpp"
 #include "persist/lock/none.hpp"
 #include "persist/lock/policy.hpp"
+#include "persist/detail/random.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <functional>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -291,13 +291,9 @@ private:
     // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that
     // writers that collided once do not collide again in lockstep.
     static std::chrono::microseconds backoff(int attempt) {
-        thread_local std::minstd_rand random(static_cast<unsigned>(
-            std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
-            static_cast<std::size_t>(Clock::now().time_since_epoch().count())));
         const long long cap = 100'000;
         const long long base = std::min<long long>(cap, 1'000LL << std::min(attempt - 1, 20));
-        std::uniform_int_distribution<long long> jitter(base / 2, base);
-        return std::chrono::microseconds(jitter(random));
+        return std::chrono::microseconds(persist::detail::jitter(base / 2, base));
     }
 
     Config config_;

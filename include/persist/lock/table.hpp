@@ -1,25 +1,24 @@
-// persist/lock/table.hpp: lock::Table, advisory leases in a table of the database itself.
+// persist/lock/table.hpp: lock::BasicTable, advisory leases in a table of the database itself,
+// over any backend's lease store (sqlite/leases.hpp: lock::Table; postgres/table_lock.hpp).
 #pragma once
 
 #include "persist/detail/process.hpp"
 #include "persist/config.hpp"
-#include "persist/detail/file_setup.hpp"
+#include "persist/detail/random.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/support.hpp"
-#include "persist/sqlite/connection.hpp"
-#include "persist/sqlite/values.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <condition_variable>
 #include <cstdint>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -27,183 +26,76 @@
 
 namespace persist::lock {
 
-namespace detail {
-
-/// Where lock::Table keeps its leases: the table persist_locks of a SQLite database, through a
-/// connection of its own, with the time from SQLite's clock (the local machine's). The
-/// protocol is BasicTable's; postgres::LeaseStore keeps the same table on a PostgreSQL server.
-class SqliteLeases {
-public:
-    /// See BasicTable::fence_condition.
-    static constexpr std::string_view fence_condition =
-        "EXISTS (SELECT 1 FROM persist_locks WHERE name = ? AND owner = ? AND fence = ? AND "
-        "expires_at > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))";
-
-    /// Throws config_error for ":memory:" (a private in-memory database coordinates nobody).
-    explicit SqliteLeases(const Config& config) : database_(config.path()) {
-        if (persist::detail::is_memory_path(database_))
-            throw config_error("lock::Table keeps leases in the database, and \":memory:\" is private to one "
-                               "connection; use lock::InProcess for an in-memory database");
-        if (config.read_only) {
-            // Inspection: read leases if the table exists; create nothing.
-            read_only_ = true;
-            connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::reader);
-            return;
-        }
-        sqlite::prepare_database(database_, config.path_setting());
-        connection_ = std::make_unique<sqlite::Connection>(database_, config, sqlite::Connection::Role::writer);
-        connection_->run_script(
-            "CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL,"
-            " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
-            " expires_at INTEGER NOT NULL, fence INTEGER NOT NULL)");
-    }
-
-    /// What threads of one process queue on, per lock name.
-    std::string scope() const { return "table:" + database_ + "\n"; }
-
-    /// Takes `name` for `owner` when it is free or its lease expired: its new fence, or
-    /// nullopt when someone else holds it (or the database is busy: try again).
-    std::optional<std::int64_t> try_take(std::string_view name, const std::string& owner, std::int64_t pid,
-                                         const std::string& host, std::string_view purpose, std::int64_t ttl_ms) {
-        refuse_if_read_only(name);
-        static const std::string sql =
-            "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
-            "VALUES (?, ?, ?, ?, ?, 'exclusive', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), " + std::string(now_ms) +
-            " + ?, 1) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, "
-            "purpose = excluded.purpose, mode = excluded.mode, acquired_at = excluded.acquired_at, "
-            "expires_at = excluded.expires_at, fence = persist_locks.fence + 1 "
-            "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence";
-        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
-        Reset reset{statement};
-        sqlite::bind_value(statement, 1, name);
-        sqlite::bind_value(statement, 2, owner);
-        sqlite::bind_value(statement, 3, pid);
-        sqlite::bind_value(statement, 4, host);
-        sqlite::bind_value(statement, 5, purpose);
-        sqlite::bind_value(statement, 6, ttl_ms);
-        const int rc = sqlite3_step(statement);
-        if (rc == SQLITE_ROW) {
-            const auto fence = sqlite3_column_int64(statement, 0);
-            sqlite3_step(statement); // finish the statement so it commits
-            return fence;
-        }
-        if (rc == SQLITE_DONE) return std::nullopt;               // held by someone else
-        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return std::nullopt; // try again
-        sqlite::throw_last_error(connection_->handle(), sql);
-    }
-
-    /// The unexpired lease on `name`, if any.
-    std::optional<Holder> holder(std::string_view name) {
-        if (read_only_ && connection_->query_text("SELECT count(*) FROM sqlite_schema WHERE name = 'persist_locks'") == "0")
-            return std::nullopt; // no lease was ever taken
-        sqlite3_stmt* statement = connection_->statements().get(
-            connection_->database(),
-            "SELECT pid, host, acquired_at, purpose FROM persist_locks WHERE name = ? AND expires_at > " + std::string(now_ms));
-        Reset reset{statement};
-        sqlite::bind_value(statement, 1, name);
-        const int rc = sqlite3_step(statement);
-        if (rc == SQLITE_DONE) return std::nullopt;
-        if (rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), "lock_status");
-        Holder holder;
-        holder.pid = sqlite::read_column<std::int64_t>(statement, 0);
-        holder.host = sqlite::read_column<std::string>(statement, 1);
-        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
-            parse_time(sqlite::read_column<std::string>(statement, 2)));
-        holder.purpose = sqlite::read_column<std::string>(statement, 3);
-        holder.mode = Mode::exclusive;
-        return holder;
-    }
-
-    /// Ends the lease on `name` whoever holds it (its fence stays).
-    void expire(std::string_view name) {
-        refuse_if_read_only(name);
-        execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ?", name);
-    }
-
-    /// Ends the lease if `owner` and `fence` still hold it.
-    void release(std::string_view name, const std::string& owner, std::int64_t fence) {
-        execute("UPDATE persist_locks SET expires_at = 0 WHERE name = ? AND owner = ? AND fence = ?", name, owner, fence);
-    }
-
-    /// Extends the lease by ttl_ms if `owner` and `fence` still hold it unexpired; returns
-    /// whether they did.
-    bool renew(std::string_view name, const std::string& owner, std::int64_t fence, std::int64_t ttl_ms) {
-        return execute("UPDATE persist_locks SET expires_at = " + std::string(now_ms) +
-                           " + ? WHERE name = ? AND owner = ? AND fence = ? AND expires_at > " + std::string(now_ms),
-                       ttl_ms, name, owner, fence) > 0;
-    }
-
-    /// Forgets the connection without closing it (in a child after fork()).
-    void abandon() noexcept { connection_->abandon(); }
-
-private:
-    static constexpr std::string_view now_ms = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
-
-    void refuse_if_read_only(std::string_view name) const {
-        if (read_only_)
-            throw usage_error("lease '" + std::string(name) + "' cannot be taken or changed: the Store was opened read-only "
-                              "(Config::read_only)");
-    }
-
-    bool read_only_ = false;
-
-    struct Reset {
-        sqlite3_stmt* statement;
-        ~Reset() {
-            sqlite3_reset(statement);
-            sqlite3_clear_bindings(statement);
-        }
-    };
-
-    template <class... Params>
-    std::int64_t execute(const std::string& sql, const Params&... params) {
-        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
-        Reset reset{statement};
-        int index = 0;
-        (sqlite::bind_value(statement, ++index, params), ...);
-        const int rc = sqlite3_step(statement);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) sqlite::throw_last_error(connection_->handle(), sql);
-        return sqlite3_changes64(connection_->handle());
-    }
-
-    std::string database_;
-    std::unique_ptr<sqlite::Connection> connection_;
+/// Where a BasicTable keeps its leases: a table of the database, reached over a connection of
+/// the lease store's own. One lease store per backend: sqlite::LeaseStore (lock::Table) and
+/// postgres::LeaseStore (postgres::TableLock). Members, called under one mutex:
+///   L(config)                        connects; creates the lease tables if needed
+///   L::fence_condition               see BasicTable::fence_condition
+///   l.scope()                        what threads of one process queue on (a database's identity)
+///   l.try_take(name, mode, owner, pid, host, purpose, ttl_ms)
+///                                    takes `name` in `mode` when no lease in a conflicting
+///                                    mode is unexpired: the new fence (0 for shared), or
+///                                    nullopt when it is held (or the database is busy)
+///   l.holder(name)                   an unexpired lease on `name` (the exclusive one first)
+///   l.expire(name)                   ends every lease on `name`; the fence stays
+///   l.release(name, mode, owner, fence)        ends this holder's lease, if still its own
+///   l.renew(name, mode, owner, fence, ttl_ms)  extends it; false when it was lost
+///   l.abandon()                      forgets the connection without closing it (after fork())
+template <class L>
+concept LeaseStore = requires(L& leases, const L& const_leases, std::string_view name, Mode mode,
+                              const std::string& text, std::int64_t number) {
+    requires std::constructible_from<L, const Config&>;
+    { L::fence_condition } -> std::convertible_to<std::string_view>;
+    { const_leases.scope() } -> std::convertible_to<std::string>;
+    { leases.try_take(name, mode, text, number, text, name, number) } -> std::same_as<std::optional<std::int64_t>>;
+    { leases.holder(name) } -> std::same_as<std::optional<Holder>>;
+    leases.expire(name);
+    leases.release(name, mode, text, number);
+    { leases.renew(name, mode, text, number, number) } -> std::same_as<bool>;
+    leases.abandon();
 };
 
-} // namespace detail
 
-/// Exclusive leases recorded in the table persist_locks of the database:
+/// Leases recorded in tables of the database. Exclusive leases, one row per lock name:
 ///
-///   name TEXT PRIMARY KEY, owner TEXT, pid INTEGER, host TEXT, purpose TEXT, mode TEXT,
-///   acquired_at TEXT, expires_at INTEGER (ms since 1970, by the database's clock),
-///   fence INTEGER (incremented by every acquisition)
+///   persist_locks: name TEXT PRIMARY KEY, owner TEXT, pid INTEGER, host TEXT, purpose TEXT,
+///   mode TEXT, acquired_at TEXT, expires_at INTEGER (ms since 1970, by the database's
+///   clock), fence INTEGER (incremented by every acquisition)
 ///
-/// A lease is taken, or taken over once expired, by one conditional INSERT ... ON CONFLICT
-/// DO UPDATE ... WHERE expires_at <= now, so exactly one contender wins. A background thread
-/// renews held leases every lease_ttl / 3. Release (and renewal) only match the row when both
-/// the owner token and the fence are still this holder's, so a holder that was paused past
-/// its lease cannot release or extend its successor's lease. The fence number lets writes
-/// check they still come from the current holder: see fence_condition.
+/// Shared leases, one row per holder: persist_lock_shares (name, owner, pid, host, purpose,
+/// acquired_at, expires_at; key name, owner).
+///
+/// An exclusive lease is taken, or taken over once expired, by one conditional INSERT ... ON
+/// CONFLICT DO UPDATE ... WHERE expires_at <= now that also requires no unexpired shared
+/// lease, so exactly one contender wins; a shared lease by an INSERT that requires no
+/// unexpired exclusive lease. Each lease store makes the two checks exclude each other (SQLite
+/// runs one writing statement at a time; PostgreSQL takes a transaction-scoped advisory lock
+/// on the name first). A background thread renews held leases every lease_ttl / 3. Release
+/// (and renewal) only match the row when the owner token (and for exclusive leases the fence)
+/// are still this holder's, so a holder that was paused past its lease cannot release or
+/// extend its successor's lease. The fence number lets writes check they still come from the
+/// current holder: see fence_condition.
 ///
 /// Guarantees: a holder that dies loses its lease at most lease_ttl after its last renewal;
 /// works wherever every party reaches the same database (with PostgreSQL: across hosts).
 /// Does not guarantee: mutual exclusion for a holder paused longer than lease_ttl (its
-/// lease passes to another; guard such writes with the fence); shared mode (exclusive only).
+/// lease passes to another; guard such writes with the fence); fairness (a stream of
+/// overlapping shared holders keeps an exclusive waiter out until its deadline).
 /// Do not take a Table lock inside a write transaction of the same database: the lease update
 /// needs the write lock that transaction holds.
 ///
 /// Thread-safety: all members may be called from any thread; threads of one process queue in
 /// the process first.
 ///
-/// Leases is where the table lives: detail::SqliteLeases (lock::Table) or
+/// Leases is where the tables live (see LeaseStore): sqlite::LeaseStore (lock::Table) or
 /// postgres::LeaseStore (postgres::TableLock, on the server's clock).
-template <class Leases>
+template <LeaseStore Leases>
 class BasicTable {
 public:
     static constexpr std::string_view name = "table";
 
     /// SQL that is true only while `name`, `owner` and `fence` (bind them in that order) still
-    /// hold an unexpired lease. Add it to a write's WHERE clause to fence the write.
+    /// hold an unexpired exclusive lease. Add it to a write's WHERE clause to fence the write.
     static constexpr std::string_view fence_condition = Leases::fence_condition;
 
     class guard {
@@ -217,6 +109,7 @@ public:
                 threads_ = std::move(other.threads_);
                 name_ = std::move(other.name_);
                 owner_ = std::move(other.owner_);
+                mode_ = other.mode_;
                 fence_ = other.fence_;
                 pid_ = other.pid_;
             }
@@ -225,7 +118,8 @@ public:
         ~guard() { release(); }
 
         bool owns_lock() const noexcept { return table_ != nullptr; }
-        /// The fence number of this lease: larger than that of every earlier holder.
+        /// The fence number of an exclusive lease: larger than that of every earlier holder (0
+        /// for a shared lease, which fences nothing).
         std::int64_t fence() const noexcept { return fence_; }
         /// The owner token of this lease (random, unique to this acquisition).
         const std::string& owner() const noexcept { return owner_; }
@@ -235,8 +129,8 @@ public:
         void release() noexcept {
             if (!table_) return;
             if (persist::detail::current_pid() == pid_) {
-                table_->release(name_, owner_, fence_);
-                detail::release_thread_lock(*threads_, Mode::exclusive);
+                table_->release(name_, mode_, owner_, fence_);
+                detail::release_thread_lock(*threads_, mode_);
             }
             table_ = nullptr;
             threads_.reset();
@@ -245,6 +139,7 @@ public:
         std::shared_ptr<detail::ThreadLock> threads_;
         std::string name_;
         std::string owner_;
+        Mode mode_ = Mode::exclusive;
         std::int64_t fence_ = 0;
         pid_t pid_ = 0;
     };
@@ -280,15 +175,12 @@ public:
         }
     }
 
-    /// Takes the lease `lock_name`, polling the table (1 ms growing to 50 ms) until the
-    /// deadline. Throws usage_error for shared mode or an invalid name, lock_timeout_error
-    /// naming the holder (pid, host, since) at the deadline.
+    /// Takes the lease `lock_name` in the request's mode, polling the tables (1 ms growing to
+    /// 50 ms) until the deadline. Throws usage_error for an invalid name, lock_timeout_error
+    /// naming a holder (pid, host, since) at the deadline.
     guard acquire(std::string_view lock_name, const Request& request) {
         validate_name(lock_name);
         check_process();
-        if (request.mode != Mode::exclusive)
-            throw usage_error("lock::Table grants exclusive leases only; request lock '" + std::string(lock_name) +
-                              "' in exclusive mode, or use lock::File for shared locks");
         auto threads = detail::thread_lock(leases_->scope() + std::string(lock_name));
         WaitNotice notice(config_, lock_name);
         const bool waited_in_process = detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
@@ -297,10 +189,10 @@ public:
             auto pause = std::chrono::milliseconds(1);
             bool noticed = false;
             for (;;) {
-                if (auto fence = try_take(lock_name, owner, request.purpose)) {
+                if (auto fence = try_take(lock_name, request.mode, owner, request.purpose)) {
                     {
                         std::lock_guard lock(heartbeat_mutex_);
-                        held_[std::string(lock_name)] = {owner, *fence};
+                        held_[owner] = {std::string(lock_name), request.mode, *fence};
                     }
                     const auto waited = std::chrono::steady_clock::now() - notice.started();
                     stats_.granted(lock_name, waited, waited_in_process || waited > std::chrono::milliseconds(1));
@@ -309,6 +201,7 @@ public:
                     result.threads_ = std::move(threads);
                     result.name_ = std::string(lock_name);
                     result.owner_ = owner;
+                    result.mode_ = request.mode;
                     result.fence_ = *fence;
                     result.pid_ = persist::detail::current_pid();
                     return result;
@@ -370,20 +263,21 @@ private:
                               " after fork(); create a new one (or a new Store) in the child");
     }
 
-    std::optional<std::int64_t> try_take(std::string_view lock_name, const std::string& owner, std::string_view purpose) {
+    std::optional<std::int64_t> try_take(std::string_view lock_name, Mode mode, const std::string& owner,
+                                         std::string_view purpose) {
         std::lock_guard lock(connection_mutex_);
-        return leases_->try_take(lock_name, owner, static_cast<std::int64_t>(persist::detail::current_pid()), host_, purpose,
+        return leases_->try_take(lock_name, mode, owner, static_cast<std::int64_t>(persist::detail::current_pid()), host_, purpose,
                                  static_cast<std::int64_t>(config_.lease_ttl.count()));
     }
 
-    void release(const std::string& lock_name, const std::string& owner, std::int64_t fence) noexcept {
+    void release(const std::string& lock_name, Mode mode, const std::string& owner, std::int64_t fence) noexcept {
         {
             std::lock_guard lock(heartbeat_mutex_);
-            held_.erase(lock_name);
+            held_.erase(owner);
         }
         try {
             std::lock_guard lock(connection_mutex_);
-            leases_->release(lock_name, owner, fence);
+            leases_->release(lock_name, mode, owner, fence);
         } catch (...) {
             // The lease then simply expires after lease_ttl.
         }
@@ -396,17 +290,18 @@ private:
             if (stopping_) return;
             const auto held = held_;
             lock.unlock();
-            for (const auto& [lock_name, lease] : held) {
+            for (const auto& [owner, lease] : held) {
                 bool renewed = true;
                 try {
                     std::lock_guard db(connection_mutex_);
-                    renewed = leases_->renew(lock_name, lease.owner, lease.fence, static_cast<std::int64_t>(config_.lease_ttl.count()));
+                    renewed = leases_->renew(lease.name, lease.mode, owner, lease.fence,
+                                             static_cast<std::int64_t>(config_.lease_ttl.count()));
                 } catch (const error&) {
                     continue; // busy or transient: the next round tries again before the lease ends
                 }
                 if (!renewed && config_.on_event) {
                     try {
-                        config_.on_event({Event::Kind::warning, "lease on lock '" + lock_name +
+                        config_.on_event({Event::Kind::warning, "lease on lock '" + lease.name +
                                                                     "' was lost (expired or forced); its fence " +
                                                                     std::to_string(lease.fence) + " is no longer valid"});
                     } catch (...) {
@@ -417,16 +312,11 @@ private:
         }
     }
 
-    static std::string new_owner_token() {
-        std::random_device device;
-        std::string token;
-        static constexpr char digits[] = "0123456789abcdef";
-        for (int i = 0; i < 32; ++i) token += digits[device() % 16];
-        return token;
-    }
+    static std::string new_owner_token() { return persist::detail::random_hex(16); }
 
     struct Lease {
-        std::string owner;
+        std::string name;
+        Mode mode;
         std::int64_t fence;
     };
 
@@ -438,14 +328,9 @@ private:
     StatsRecorder stats_;
     std::mutex heartbeat_mutex_;
     std::condition_variable heartbeat_wake_;
-    std::map<std::string, Lease> held_;
+    std::map<std::string, Lease> held_; // by owner token: one process may hold a name shared twice
     bool stopping_ = false;
     std::unique_ptr<std::thread> heartbeat_;
 };
-
-/// Leases in the SQLite database the Store opens (see BasicTable).
-using Table = BasicTable<detail::SqliteLeases>;
-
-static_assert(LockPolicy<Table>);
 
 } // namespace persist::lock

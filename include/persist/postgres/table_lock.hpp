@@ -3,10 +3,10 @@
 //   persist::Store<persist::postgres::Backend, persist::postgres::TableLock> store(config);
 //
 // The same protocol as lock::Table (see persist/lock/table.hpp: conditional upsert, fence,
-// renewal every lease_ttl / 3), in a table persist_locks on the server, with every time taken
-// from the server's clock (clock_timestamp()), so hosts whose clocks disagree still agree on
-// when a lease ends. Each policy object has a dedicated connection of its own, outside the
-// Store's pool. Unlike postgres::AdvisoryLock, a lease outlives its holder's connection until
+// renewal every lease_ttl / 3), shared and exclusive, in the tables persist_locks and
+// persist_lock_shares on the server, with every time taken from the server's clock
+// (clock_timestamp()), so hosts whose clocks disagree still agree on when a lease ends. Each
+// policy object has a dedicated connection of its own, outside the Store's pool. Unlike postgres::AdvisoryLock, a lease outlives its holder's connection until
 // it expires; use it when holders should keep their lock across reconnects, or when other
 // tools read persist_locks.
 #pragma once
@@ -21,8 +21,8 @@
 
 namespace persist::postgres {
 
-/// Where postgres::TableLock keeps its leases (the Leases of lock::BasicTable). Each member
-/// does what lock::detail::SqliteLeases's member of the same name does, on the server's clock,
+/// Where postgres::TableLock keeps its leases (a lock::LeaseStore). Each member does what the
+/// concept says, on the server's clock,
 /// over a dedicated connection that is replaced when the server dropped it. Throws the mapped
 /// SQLSTATE errors (connection_error when the server is unreachable). Thread-safety: none of
 /// its own; BasicTable calls it under one mutex.
@@ -45,29 +45,71 @@ public:
             "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
             "); CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid BIGINT NOT NULL,"
             " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
-            " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); COMMIT");
+            " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); CREATE TABLE IF NOT EXISTS persist_lock_shares (name TEXT"
+            " NOT NULL, owner TEXT NOT NULL, pid BIGINT NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, acquired_at TEXT"
+            " NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (name, owner)); COMMIT");
     }
 
     std::string scope() const { return "pg-table:" + url_ + "\n"; }
 
-    std::optional<std::int64_t> try_take(std::string_view name, const std::string& owner, std::int64_t pid,
-                                         const std::string& host, std::string_view purpose, std::int64_t ttl_ms) {
-        const auto rows = live().query<std::int64_t>(
-            "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
-            "VALUES ($1, $2, $3, $4, $5, 'exclusive', " + std::string(now_text) + ", " + std::string(now_ms) +
-                " + $6, 1) ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, pid = EXCLUDED.pid, host = EXCLUDED.host, "
-                "purpose = EXCLUDED.purpose, mode = EXCLUDED.mode, acquired_at = EXCLUDED.acquired_at, "
-                "expires_at = EXCLUDED.expires_at, fence = persist_locks.fence + 1 "
-                "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence",
-            name, owner, pid, host, purpose, ttl_ms);
-        if (rows.empty()) return std::nullopt;
-        return rows.front();
+    // Each take runs in a transaction that first takes a transaction-scoped advisory lock on
+    // the name: under READ COMMITTED a statement's "no conflicting lease" check cannot see a
+    // concurrent take that has not committed, so the two must not overlap.
+    std::optional<std::int64_t> try_take(std::string_view name, lock::Mode mode, const std::string& owner,
+                                         std::int64_t pid, const std::string& host, std::string_view purpose,
+                                         std::int64_t ttl_ms) {
+        auto& connection = live();
+        connection.run("BEGIN");
+        try {
+            connection.run("SELECT pg_advisory_xact_lock($1)", Transaction::xact_key("persist.lease:" + std::string(name)));
+            std::optional<std::int64_t> fence;
+            if (mode == lock::Mode::shared) {
+                connection.run("DELETE FROM persist_lock_shares WHERE name = $1 AND expires_at <= " + std::string(now_ms), name);
+                if (connection
+                        .run("INSERT INTO persist_lock_shares (name, owner, pid, host, purpose, acquired_at, expires_at) "
+                             "SELECT $1, $2, $3, $4, $5, " + std::string(now_text) + ", " + std::string(now_ms) +
+                                 " + $6 WHERE NOT EXISTS (SELECT 1 FROM persist_locks WHERE name = $1 AND expires_at > " +
+                                 std::string(now_ms) + ")",
+                             name, owner, pid, host, purpose, ttl_ms)
+                        .changes() > 0)
+                    fence = 0;
+            } else {
+                const auto rows = connection.query<std::int64_t>(
+                    "INSERT INTO persist_locks (name, owner, pid, host, purpose, mode, acquired_at, expires_at, fence) "
+                    "SELECT $1, $2, $3, $4, $5, 'exclusive', " + std::string(now_text) + ", " + std::string(now_ms) +
+                        " + $6, 1 WHERE NOT EXISTS (SELECT 1 FROM persist_lock_shares WHERE name = $1 AND expires_at > " +
+                        std::string(now_ms) + ") ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, pid = EXCLUDED.pid, "
+                        "host = EXCLUDED.host, purpose = EXCLUDED.purpose, mode = EXCLUDED.mode, "
+                        "acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at, fence = persist_locks.fence + 1 "
+                        "WHERE persist_locks.expires_at <= " + std::string(now_ms) + " RETURNING fence",
+                    name, owner, pid, host, purpose, ttl_ms);
+                if (!rows.empty()) fence = rows.front();
+            }
+            connection.run("COMMIT");
+            return fence;
+        } catch (...) {
+            // A lease whose COMMIT failed with an unknown outcome is not ours to use, and
+            // expires after ttl_ms if it did commit.
+            try {
+                if (connection.alive()) connection.run("ROLLBACK");
+            } catch (...) {
+            }
+            throw;
+        }
     }
 
     std::optional<lock::Holder> holder(std::string_view name) {
-        const auto rows = live().query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
+        auto rows = live().query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
             "SELECT pid, host, acquired_at, purpose FROM persist_locks WHERE name = $1 AND expires_at > " + std::string(now_ms),
             name);
+        auto mode = lock::Mode::exclusive;
+        if (rows.empty()) {
+            rows = live().query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
+                "SELECT pid, host, acquired_at, purpose FROM persist_lock_shares WHERE name = $1 AND expires_at > " +
+                    std::string(now_ms) + " ORDER BY acquired_at LIMIT 1",
+                name);
+            mode = lock::Mode::shared;
+        }
         if (rows.empty()) return std::nullopt;
         const auto& [pid, host, since, purpose] = rows.front();
         lock::Holder holder;
@@ -75,17 +117,29 @@ public:
         holder.host = host;
         holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(parse_time(since));
         holder.purpose = purpose;
-        holder.mode = lock::Mode::exclusive;
+        holder.mode = mode;
         return holder;
     }
 
-    void expire(std::string_view name) { live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1", name); }
-
-    void release(std::string_view name, const std::string& owner, std::int64_t fence) {
-        live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1 AND owner = $2 AND fence = $3", name, owner, fence);
+    void expire(std::string_view name) {
+        live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1", name);
+        live().run("DELETE FROM persist_lock_shares WHERE name = $1", name);
     }
 
-    bool renew(std::string_view name, const std::string& owner, std::int64_t fence, std::int64_t ttl_ms) {
+    void release(std::string_view name, lock::Mode mode, const std::string& owner, std::int64_t fence) {
+        if (mode == lock::Mode::shared)
+            live().run("DELETE FROM persist_lock_shares WHERE name = $1 AND owner = $2", name, owner);
+        else
+            live().run("UPDATE persist_locks SET expires_at = 0 WHERE name = $1 AND owner = $2 AND fence = $3", name, owner,
+                       fence);
+    }
+
+    bool renew(std::string_view name, lock::Mode mode, const std::string& owner, std::int64_t fence, std::int64_t ttl_ms) {
+        if (mode == lock::Mode::shared)
+            return live().run("UPDATE persist_lock_shares SET expires_at = " + std::string(now_ms) +
+                                  " + $1 WHERE name = $2 AND owner = $3 AND expires_at > " + std::string(now_ms),
+                              ttl_ms, name, owner)
+                       .changes() > 0;
         return live().run("UPDATE persist_locks SET expires_at = " + std::string(now_ms) +
                               " + $1 WHERE name = $2 AND owner = $3 AND fence = $4 AND expires_at > " + std::string(now_ms),
                           ttl_ms, name, owner, fence)
@@ -116,6 +170,7 @@ private:
 /// lock::Table's leases on PostgreSQL (see the top of this header).
 using TableLock = lock::BasicTable<LeaseStore>;
 
+static_assert(lock::LeaseStore<LeaseStore>);
 static_assert(lock::LockPolicy<TableLock>);
 
 } // namespace persist::postgres

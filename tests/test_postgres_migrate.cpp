@@ -89,7 +89,9 @@ TEST_CASE("without the marker, PostgreSQL refuses CONCURRENTLY in the migration'
 TEST_CASE("what PostgreSQL cannot do is refused before anything runs") {
     test::PostgresBackend fixture;
     PgStore store(fixture.config());
-    CHECK_THROWS_WITH_AS(store.migrate(WithCode{}), doctest::Contains("is C++ code written for SQLite transactions"),
+    CHECK_THROWS_WITH_AS(store.migrate(WithCode{}),
+                         "migration 2 (fill) is C++ code for sqlite transactions, and this store writes postgres ones; write "
+                         "it for both as a generic lambda (Code<..., [](auto& tx) { ... }>), or as SQL",
                          migrate::migration_refused);
     migrate::Options options;
     options.snapshot_before = true;

@@ -461,6 +461,24 @@ using Broken = migrate::Embedded<
 using Edited = migrate::Embedded<
     migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT)", "DROP TABLE notes">>;
 
+// Code migrations written once for every backend: a generic lambda, and a function object.
+struct Retag {
+    void operator()(auto& tx) const { tx.execute("UPDATE notes SET tag = 'code-' || body WHERE tag IS NULL"); }
+};
+using WithCode = migrate::Embedded<
+    migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL, tag TEXT)">,
+    migrate::Code<2, "fill", "fill v1", [](auto& tx) {
+        for (int id = 1; id <= 3; ++id)
+            tx.execute("INSERT INTO notes (id, body) VALUES (" + std::to_string(id) + ", 'n" + std::to_string(id) + "')");
+    }>,
+    migrate::Code<3, "retag", "retag v1", Retag{}>>;
+using FailingCode = migrate::Embedded<
+    migrate::Sql<1, "create_notes", "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL, tag TEXT)">,
+    migrate::Code<2, "half", "half v1", [](auto& tx) {
+        tx.execute("INSERT INTO notes (id, body) VALUES (7, 'seven')");
+        throw std::runtime_error("the backfill found a bad row");
+    }>>;
+
 template <class Store>
 std::int64_t notes(Store& store) {
     return store.read([](auto& tx) { return *tx.template query_one<std::int64_t>("SELECT count(*) FROM notes"); });
@@ -493,6 +511,31 @@ TEST_CASE_TEMPLATE("migrations apply once, record history, and report status", F
         CHECK(version.applied_at.size() == 27); // 2026-11-23T08:15:30.123456Z
     }
     CHECK(migrator.plan().empty());
+}
+
+TEST_CASE_TEMPLATE("code migrations written once run on both backends, inside the migration's transaction", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    CHECK(store.migrate(WithCode{}).applied == std::vector<std::int64_t>{1, 2, 3});
+    CHECK(store.read([](auto& tx) {
+        return tx.template query<std::string>("SELECT tag FROM notes ORDER BY id");
+    }) == std::vector<std::string>{"code-n1", "code-n2", "code-n3"});
+    CHECK(store.migrate(WithCode{}).applied.empty());
+    CHECK(migrate::Migrator(store, WithCode{}).status()[2].database_checksum == migrate::checksum("retag v1").str());
+
+    Fixture other;
+    StoreOf<Fixture> failing(other.config());
+    try {
+        failing.migrate(FailingCode{});
+        FAIL("expected migration_refused");
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.reason() == migrate::Reason::failed);
+        CHECK(e.version() == 2);
+        CHECK(std::string(e.what()).find("the backfill found a bad row") != std::string::npos);
+    }
+    CHECK(notes(failing) == 0); // the row it inserted went with its transaction
+    CHECK(migrate::Migrator(failing, FailingCode{}).status()[1].state == migrate::VersionStatus::State::pending);
 }
 
 TEST_CASE_TEMPLATE("a failing migration rolls back whole (transactional DDL); earlier ones stay", Fixture, BOTH_BACKENDS) {
@@ -619,6 +662,26 @@ TEST_CASE_TEMPLATE("lease table: one holder at a time, a timeout names the holde
     CHECK(next.fence() == fence + 1);
     second.force_unlock("jobs");
     CHECK_FALSE(first.status("jobs").held);
+}
+
+TEST_CASE_TEMPLATE("lease table: shared leases together, an exclusive one alone", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    auto config = fixture.config();
+    typename Fixture::table_lock leases(config);
+    const auto within = [](int ms) { return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms); };
+    auto one = leases.acquire("cfg", lock::Request{lock::Mode::shared, within(1000), "reader one"});
+    auto two = leases.acquire("cfg", lock::Request{lock::Mode::shared, within(1000), "reader two"});
+    CHECK(one.fence() == 0);
+    CHECK(leases.status("cfg").holder->mode == lock::Mode::shared);
+    CHECK_THROWS_AS(leases.acquire("cfg", lock::Request{lock::Mode::exclusive, within(100), "writer"}), lock_timeout_error);
+    one = {};
+    CHECK_THROWS_AS(leases.acquire("cfg", lock::Request{lock::Mode::exclusive, within(100), "writer"}), lock_timeout_error);
+    two = {};
+    auto writer = leases.acquire("cfg", lock::Request{lock::Mode::exclusive, within(1000), "writer"});
+    CHECK(writer.fence() >= 1);
+    CHECK(leases.status("cfg").holder->mode == lock::Mode::exclusive);
+    leases.force_unlock("cfg"); // ends shared and exclusive leases alike
+    CHECK_FALSE(leases.status("cfg").held);
 }
 
 TEST_CASE_TEMPLATE("with_lock across Stores: the second waits, then runs", Fixture, BOTH_BACKENDS) {

@@ -53,6 +53,9 @@ concept Session = requires(S& session) {
 ///   b.abandon()                                forget connections without closing them (used
 ///                                              in a child after fork())
 ///   b.path()                                   where the data lives, for messages
+///   b.busy_advice()                            what to do about a store that stayed busy
+///   b.run_outside_transaction(script, deadline)  runs a script in no transaction (for a
+///                                              migration marked no-transaction)
 /// Use persist::sqlite::Backend or persist::postgres::Backend, or implement all of the above.
 namespace detail {
 template <class B>
@@ -73,6 +76,17 @@ concept Backend =
         { backend.health(deadline) } -> std::same_as<Health>;
         { backend.abandon() } noexcept;
         { const_backend.path() } -> std::convertible_to<std::string>;
+        { const_backend.busy_advice() } -> std::convertible_to<std::string>;
+        backend.run_outside_transaction(std::string(), deadline);
     } && std::constructible_from<B, const Config&> && Dialect<typename B::dialect>;
+
+/// A capability some backends have: consistent copies of the whole database taken while it is
+/// in use (snapshot_to, restore_from), for a Migrator's snapshot_before. SQLite has it; on
+/// PostgreSQL the server's own tools do this.
+template <class B>
+concept CanSnapshot = requires(B& backend, const std::string& path, Deadline deadline) {
+    backend.snapshot_to(path, deadline);
+    backend.restore_from(path, deadline);
+};
 
 } // namespace persist

@@ -55,6 +55,17 @@ struct Event {
 /// thread-safe; it must not call back into the Store. Exceptions it throws are ignored.
 using EventCallback = std::function<void(const Event&)>;
 
+namespace detail {
+/// Calls `on_event` (if set) with `event`, ignoring what it throws.
+inline void notify(const EventCallback& on_event, const Event& event) noexcept {
+    if (!on_event) return;
+    try {
+        on_event(event);
+    } catch (...) {
+    }
+}
+} // namespace detail
+
 /// postgres::Backend's connection pool. (SQLite uses one writer and reader_connections readers.)
 struct PoolOptions {
     /// Connections opened when the Store opens and kept open (at least 1).

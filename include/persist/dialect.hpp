@@ -26,6 +26,8 @@ enum class ColumnType { integer, real, text, blob, boolean, timestamp, uuid, jso
 ///                                             generates (" AUTOINCREMENT", " GENERATED ... IDENTITY")
 ///   D::table_exists_sql()                     a query with one parameter (a table name) that
 ///                                             returns a row when that table exists
+///   D::generated_primary_key()                a 64-bit integer primary key column type that the
+///                                             database fills in when an insert leaves it out
 ///   D::has_rowid                              whether an insert's key can be read back after
 ///                                             it (SQLite's rowid); otherwise inserts that need
 ///                                             the key use RETURNING
@@ -39,6 +41,7 @@ concept Dialect = requires(int index, std::string_view name, ColumnType type,
     { D::upsert_clause(columns, columns) } -> std::convertible_to<std::string>;
     { D::autoincrement_clause() } -> std::convertible_to<std::string_view>;
     { D::table_exists_sql() } -> std::convertible_to<std::string_view>;
+    { D::generated_primary_key() } -> std::convertible_to<std::string_view>;
     { D::has_rowid } -> std::convertible_to<bool>;
 };
 

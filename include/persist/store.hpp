@@ -216,13 +216,7 @@ private:
                               "and, in a write, execute)");
     }
 
-    void notify(Event event) const noexcept {
-        if (!config_.on_event) return;
-        try {
-            config_.on_event(event);
-        } catch (...) {
-        }
-    }
+    void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
 
     template <class Fn, class Open>
     auto run(const char* what, Fn& fn, Open open) {
@@ -269,23 +263,13 @@ private:
                                          "() (busy_timeout " +
                                          std::to_string(config_.busy_timeout.count()) +
                                          " ms). Last cause: " + busy.what() +
-                                         ". " + busy_advice(),
+                                         ". " + backend_.busy_advice(),
                                      busy.native_code());
                 notify({Event::Kind::retry,
                         std::string("store.") + what + "() retrying: " + busy.what(), attempt, waited});
                 std::this_thread::sleep_for(std::min<Clock::duration>(backoff(attempt), deadline - now));
             }
         }
-    }
-
-    // What to do about a store that stayed busy, in the backend's terms.
-    std::string busy_advice() const {
-        if constexpr (B::name == std::string_view("postgres"))
-            return "Other transactions kept conflicting with this one (serialization failures or deadlocks): find "
-                   "them in pg_stat_activity and pg_locks, shorten them, or raise busy_timeout";
-        else
-            return "Another connection is holding a long write transaction: find it (e.g. fuser " + backend_.path() +
-                   "), or raise busy_timeout";
     }
 
     // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that

@@ -4,7 +4,8 @@
 //       persist::migrate::Sql<1, "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY)">,
 //       persist::migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT",
 //                             "ALTER TABLE users DROP COLUMN email">,
-//       persist::migrate::Code<3, "backfill", "backfill v1", &backfill>>;
+//       persist::migrate::Code<3, "backfill", "backfill v1", &backfill>,
+//       persist::migrate::Code<4, "touch", "touch v1", [](auto& tx) { tx.execute("..."); }>>;
 //   store.migrate(Migrations{});
 //
 // At compile time: versions are positive, unique and strictly increasing, names are
@@ -14,12 +15,12 @@
 #include "persist/detail/fixed_string.hpp"
 #include "persist/migrate/migration.hpp"
 #include "persist/migrate/sha256.hpp"
-#include "persist/sqlite/transaction.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace persist::migrate {
@@ -40,18 +41,44 @@ struct Sql {
     static Migration make() {
         return Migration{version, std::string(name), std::string(up), std::string(down), transactional, checksum.str(), {}};
     }
+    template <class Tx>
+    static Migration make_for() {
+        return make();
+    }
 };
 
-/// A code migration: `Function(tx)` runs inside the migration's transaction. ChecksumText
-/// stands for the code: change it when the function's effect changes.
-template <std::int64_t Version, FixedString Name, FixedString ChecksumText, void (*Function)(sqlite::Transaction&)>
+namespace detail {
+template <class F>
+struct takes_one_transaction : std::false_type {};
+template <class Tx>
+struct takes_one_transaction<void (*)(Tx&)> : std::true_type {};
+} // namespace detail
+
+/// A code migration: `Function(tx)` runs inside the migration's transaction. Function is a
+/// function `void f(Tx&)` for one backend's write transaction, or a captureless lambda (or
+/// other callable object) taking `auto& tx`, which runs on every backend. ChecksumText stands
+/// for the code: change it when the function's effect changes.
+template <std::int64_t Version, FixedString Name, FixedString ChecksumText, auto Function>
 struct Code {
+    static_assert(std::is_class_v<decltype(Function)> || detail::takes_one_transaction<decltype(Function)>::value,
+                  "persist: a code migration's function must be `void f(Tx& tx)` or a captureless lambda "
+                  "`[](auto& tx) { ... }`");
     static constexpr std::int64_t version = Version;
     static constexpr std::string_view name = Name.view();
     static constexpr Checksum checksum = migrate::checksum(ChecksumText.view());
 
     static Migration make() {
-        return Migration{version, std::string(name), {}, {}, true, checksum.str(), Function};
+        if constexpr (std::is_class_v<decltype(Function)>)
+            return {version, std::string(name), {}, {}, true, checksum.str(), CodeFunction::unbound()};
+        else
+            return {version, std::string(name), {}, {}, true, checksum.str(), CodeFunction(Function)};
+    }
+    template <class Tx>
+    static Migration make_for() {
+        if constexpr (std::is_class_v<decltype(Function)>)
+            return {version, std::string(name), {}, {}, true, checksum.str(), CodeFunction::bind<Tx>(Function)};
+        else
+            return make();
     }
 };
 
@@ -109,6 +136,11 @@ struct Embedded {
     static constexpr std::size_t size() { return sizeof...(M); }
 
     std::vector<Migration> migrations() const { return {M::make()...}; }
+    /// The migrations with every generic code function bound to Tx (see migrations_of).
+    template <class Tx>
+    std::vector<Migration> migrations_for() const {
+        return {M::template make_for<Tx>()...};
+    }
 };
 
 } // namespace persist::migrate

@@ -4,13 +4,14 @@
 
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
-#include "persist/sqlite/transaction.hpp"
 
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 namespace persist::migrate {
@@ -32,6 +33,62 @@ constexpr bool marked_no_transaction(std::string_view sql) {
     return false;
 }
 
+/// A code migration's C++ function, bound to the write transaction type it runs in: a plain
+/// function `void f(Tx&)` is bound to its Tx; a generic callable (`[](auto& tx) {...}`, or
+/// an object with a templated call operator) is bound by its source to the transaction of the
+/// store that runs it (Embedded does; see migrations_of). Copyable; empty for SQL migrations.
+class CodeFunction {
+public:
+    CodeFunction() = default;
+    /// A function for write transactions of type Tx.
+    template <class Tx>
+    CodeFunction(void (*function)(Tx&)) : CodeFunction(bind<Tx>(function)) {}
+    /// A function object for write transactions of type Tx.
+    template <class Tx>
+    CodeFunction(std::function<void(Tx&)> function) : CodeFunction(bind<Tx>(std::move(function))) {}
+
+    /// `function` (callable with a Tx&), for write transactions of type Tx.
+    template <class Tx, class F>
+    static CodeFunction bind(F function) {
+        CodeFunction code;
+        code.run_ = [function = std::move(function)](void* tx) { function(*static_cast<Tx*>(tx)); };
+        code.transaction_ = &typeid(Tx);
+        code.backend_ = std::string(Tx::dialect::name);
+        return code;
+    }
+
+    /// A generic function not bound to a transaction type yet: its source must bind it.
+    static CodeFunction unbound() {
+        CodeFunction code;
+        code.backend_ = "any";
+        return code;
+    }
+
+    /// Whether this is a code migration's function (bound or not).
+    explicit operator bool() const noexcept { return !backend_.empty(); }
+    /// Whether it can run in a Tx.
+    template <class Tx>
+    bool runs_in() const noexcept {
+        return transaction_ != nullptr && *transaction_ == typeid(Tx);
+    }
+    /// The backend whose transactions it takes ("sqlite", "postgres"), "any" when unbound.
+    const std::string& backend() const noexcept { return backend_; }
+
+    /// Runs it in `tx`. Throws usage_error when it was written for another transaction type.
+    template <class Tx>
+    void operator()(Tx& tx) const {
+        if (!runs_in<Tx>())
+            throw usage_error("this code migration takes " + backend_ + " transactions and cannot run in a " +
+                              std::string(Tx::dialect::name) + " one");
+        run_(&tx);
+    }
+
+private:
+    std::function<void(void*)> run_;
+    const std::type_info* transaction_ = nullptr;
+    std::string backend_;
+};
+
 /// One migration, as the runner sees it.
 struct Migration {
     std::int64_t version = 0;
@@ -41,7 +98,7 @@ struct Migration {
     bool transactional = true;         ///< false: run outside a transaction (see README)
     std::string checksum;              ///< SHA-256 hex of the normalised up text (or the code's checksum text)
     /// For code migrations: run inside the migration's transaction instead of `up`.
-    std::function<void(sqlite::Transaction&)> code;
+    CodeFunction code;
 
     bool has_down() const { return !down.empty(); }
 };
@@ -53,6 +110,16 @@ template <class S>
 concept MigrationSource = requires(const S& source) {
     { source.migrations() } -> std::same_as<std::vector<Migration>>;
 };
+
+/// The migrations of `source` with their code bound to write transactions of type Tx: those
+/// of source.migrations_for<Tx>() when the source has it (Embedded), else source.migrations().
+template <class Tx, MigrationSource S>
+std::vector<Migration> migrations_of(const S& source) {
+    if constexpr (requires { source.template migrations_for<Tx>(); })
+        return source.template migrations_for<Tx>();
+    else
+        return source.migrations();
+}
 
 /// Why a migration run was refused or failed.
 enum class Reason {

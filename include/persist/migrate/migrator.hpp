@@ -50,7 +50,7 @@ public:
     /// its history row removal in one transaction; refused before anything runs if one is
     /// missing.
     Report migrate_to(std::int64_t target) {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         const auto history = read_history();
         validate(history, list);
         const auto head = detail::head_of(history);
@@ -93,7 +93,7 @@ public:
     /// Every version the source or the database knows, with its state. Does not throw for
     /// a changed or missing migration: it reports them.
     std::vector<VersionStatus> status() {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         const auto history = read_history();
         std::map<std::int64_t, VersionStatus> merged;
         for (const auto& m : list) merged[m.version] = {m.version, m.name, VersionStatus::State::pending, "", "", m.checksum};
@@ -118,7 +118,7 @@ public:
     /// The migrations migrate() would apply now, in order (a dry run: nothing is changed).
     /// Throws migration_refused like migrate() when the history does not validate.
     std::vector<Migration> plan() {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         const auto history = read_history();
         validate(history, list);
         return detail::pending(history, list, std::nullopt);
@@ -128,7 +128,7 @@ public:
     /// database created before persist managed it. Refused if the database has history or
     /// `version` is not in the source.
     void baseline(std::int64_t version) {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         if (!detail::find_migration(list, version))
             throw migration_refused(Reason::usage, version,
                                     "cannot baseline at version " + std::to_string(version) + ": the source has no such migration");
@@ -153,7 +153,7 @@ public:
     /// marks an incomplete non-transactional migration as completed. Each change is kept in
     /// persist_schema_audit. Returns whether anything changed.
     bool repair(std::int64_t version) {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         const auto* migration = detail::find_migration(list, version);
         if (!migration)
             throw migration_refused(Reason::usage, version,
@@ -186,9 +186,7 @@ public:
 private:
     using Clock = std::chrono::steady_clock;
     using Dialect = typename StoreType::backend_type::dialect;
-    static constexpr bool can_snapshot = requires(typename StoreType::backend_type& backend, Clock::time_point deadline) {
-        backend.snapshot_to(std::string(), deadline);
-    };
+    static constexpr bool can_snapshot = persist::CanSnapshot<typename StoreType::backend_type>;
 
     // The migrator's SQL, written with "?", in the transaction's dialect.
     template <class Tx>
@@ -207,13 +205,19 @@ private:
                                         "snapshot_before needs a backend that can snapshot the database (SQLite); on this "
                                         "backend take a backup with the server's tools (pg_dump) before migrating");
         }
-        if constexpr (!std::is_same_v<typename StoreType::write_transaction, sqlite::Transaction>) {
-            for (const auto& m : list)
-                if (m.code)
-                    throw migration_refused(Reason::usage, m.version,
-                                            "migration " + std::to_string(m.version) + " (" + m.name +
-                                                ") is C++ code written for SQLite transactions; on this backend write it "
-                                                "as SQL");
+        using Tx = typename StoreType::write_transaction;
+        for (const auto& m : list) {
+            if (m.code && m.code.backend() == "any")
+                throw migration_refused(Reason::usage, m.version,
+                                        "migration " + std::to_string(m.version) + " (" + m.name +
+                                            ") has a generic C++ function that its source did not bind to a transaction "
+                                            "type; list it in migrate::Embedded, or make it with CodeFunction::bind<Tx>");
+            if (m.code && !m.code.template runs_in<Tx>())
+                throw migration_refused(
+                    Reason::usage, m.version,
+                    "migration " + std::to_string(m.version) + " (" + m.name + ") is C++ code for " + m.code.backend() +
+                        " transactions, and this store writes " + std::string(Tx::dialect::name) +
+                        " ones; write it for both as a generic lambda (Code<..., [](auto& tx) { ... }>), or as SQL");
         }
     }
 
@@ -223,7 +227,7 @@ private:
     }
 
     Report migrate_up(std::optional<std::int64_t> target) {
-        const auto list = source_.migrations();
+        const auto list = migrations_of<typename StoreType::write_transaction>(source_);
         check_backend(list);
         auto history = read_history();
         // A non-transactional migration "started" may be running in another process right
@@ -309,7 +313,7 @@ private:
                     return false;
                 const auto started = Clock::now();
                 if (migration.code) {
-                    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(tx)>, sqlite::Transaction>) migration.code(tx);
+                    migration.code(tx);
                 } else {
                     tx.execute_script(migration.up);
                 }

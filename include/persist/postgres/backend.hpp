@@ -22,7 +22,7 @@
 #include "persist/postgres/advisory_lock.hpp"
 #include "persist/postgres/connection.hpp"
 #include "persist/postgres/dialect.hpp"
-#include "persist/detail/savepoint.hpp"
+#include "persist/postgres/transaction.hpp"
 #include "persist/postgres/script.hpp"
 
 #include <algorithm>
@@ -37,140 +37,6 @@
 
 namespace persist::postgres {
 
-/// The connection was lost after COMMIT was sent: the transaction may or may not have been
-/// committed. persist does not run it again; check the data, then decide. The same error as
-/// on SQLite (persist::commit_outcome_unknown).
-using persist::commit_outcome_unknown;
-
-/// What a Store function receives: queries and changes inside one transaction, on the one
-/// pooled connection its session holds. Errors are the mapped SQLSTATE errors (see
-/// persist/postgres/errors.hpp); any error aborts the transaction, which Store then rolls back.
-/// Thread-safety: one thread at a time (the thread running the Store function).
-class Transaction {
-public:
-    using dialect = postgres::Dialect;
-
-    explicit Transaction(Connection& connection) noexcept : connection_(&connection) {}
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-
-    /// Runs one statement with `params` bound to $1, $2, ...; returns the rows it changed.
-    template <class... Params>
-    std::int64_t execute(std::string_view sql, const Params&... params) {
-        if constexpr (persist::detail::check_parameters<Params...>())
-            return noting_failure(sql, [&] { return connection_->run(sql, params...).changes(); });
-        else return 0;
-    }
-    /// Every row of `sql` as RowType.
-    template <class RowType, class... Params>
-    std::vector<RowType> query(std::string_view sql, const Params&... params) {
-        if constexpr (persist::detail::check_query<RowType, Params...>())
-            return noting_failure(sql, [&] { return connection_->query<RowType>(sql, params...); });
-        else return {};
-    }
-    /// The first row of `sql`, or nullopt.
-    template <class RowType, class... Params>
-    std::optional<RowType> query_one(std::string_view sql, const Params&... params) {
-        if constexpr (persist::detail::check_query<RowType, Params...>()) {
-            auto rows = query<RowType>(sql, params...);
-            if (rows.empty()) return std::optional<RowType>();
-            return std::optional<RowType>(std::move(rows.front()));
-        } else {
-            return std::optional<RowType>();
-        }
-    }
-    /// Calls `visit(row)` for each row of `sql`.
-    template <class RowType, class Visit, class... Params>
-    void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
-        if constexpr (persist::detail::check_query<RowType, Params...>())
-            for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
-    }
-    /// query, query_one and for_each with the row type given as persist::as<RowType>, for
-    /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
-    template <class RowType, class... Params>
-    std::vector<RowType> query(as_t<RowType>, std::string_view sql, const Params&... params) {
-        return query<RowType>(sql, params...);
-    }
-    template <class RowType, class... Params>
-    std::optional<RowType> query_one(as_t<RowType>, std::string_view sql, const Params&... params) {
-        return query_one<RowType>(sql, params...);
-    }
-    template <class RowType, class Visit, class... Params>
-    void for_each(as_t<RowType>, std::string_view sql, Visit&& visit, const Params&... params) {
-        for_each<RowType>(sql, std::forward<Visit>(visit), params...);
-    }
-    /// Calls `visit(row)` with a RowView (size(), name(i), is_null(i), get<V>(i)) for each
-    /// row of `sql`.
-    template <class Visit, class... Params>
-    void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
-        if constexpr (persist::detail::check_parameters<Params...>())
-            noting_failure(sql, [&] {
-                connection_->for_each_row(sql, visit, params...);
-                return 0;
-            });
-    }
-    /// Runs parameterless SQL holding one or more statements.
-    void execute_script(const std::string& sql) {
-        noting_failure(sql, [&] { return connection_->execute_script(sql); });
-    }
-
-    /// Runs `fn()` inside a savepoint and returns what it returns. If `fn` throws, the
-    /// transaction goes back to the savepoint (undoing exactly what `fn` did) and stays usable,
-    /// and the exception propagates: catch it outside savepoint() to recover from a failed
-    /// statement. This is how a statement error is recovered on both backends: on PostgreSQL a
-    /// failed statement outside a savepoint aborts the whole transaction (its COMMIT then
-    /// throws transaction_aborted); on SQLite it undoes only itself. Savepoints nest.
-    template <class Fn>
-    auto savepoint(Fn&& fn) -> decltype(fn()) {
-        const auto failures_before = failures_;
-        return persist::detail::run_in_savepoint(
-            [this](const std::string& sql) { connection_->execute_script(sql); },
-            savepoints_, fn, [&] {
-                // What failed inside is undone: the transaction can commit.
-                failures_ = failures_before;
-                if (failures_ == 0) first_failure_.reset();
-            });
-    }
-
-    /// Takes the transaction-level advisory lock of `name` (pg_advisory_xact_lock with
-    /// xact_key(name)): concurrent transactions taking it run one after the other; the server
-    /// releases it at COMMIT or ROLLBACK. Waits as long as lock_timeout allows
-    /// (lock_timeout_error after it).
-    void advisory_xact_lock(std::string_view name) {
-        connection_->run("SELECT pg_advisory_xact_lock($1)", xact_key(name));
-    }
-
-    Connection& connection() noexcept { return *connection_; }
-
-    /// The key advisory_xact_lock(name) locks: the first 8 bytes of SHA-256("persist:xact:" +
-    /// name), big-endian, as a signed integer.
-    static std::int64_t xact_key(std::string_view name) { return detail::advisory_key("persist:xact:" + std::string(name)); }
-
-    /// The first statement that failed in this transaction outside a savepoint, with its
-    /// error, or nullopt.
-    const std::optional<std::string>& first_failure() const noexcept { return first_failure_; }
-
-private:
-    friend class Backend;
-    void rebind(Connection& connection) noexcept { connection_ = &connection; }
-
-    // Runs `run`; a persist error is noted (the server aborted the transaction) and rethrown.
-    template <class Run>
-    auto noting_failure(std::string_view sql, Run&& run) -> decltype(run()) {
-        try {
-            return run();
-        } catch (const error& e) {
-            if (failures_++ == 0) first_failure_ = "[" + std::string(sql.substr(0, 200)) + "]: " + e.what();
-            throw;
-        }
-    }
-
-    Connection* connection_;
-    std::optional<std::string> first_failure_;
-    int failures_ = 0;
-    int savepoints_ = 0;
-};
-
 /// The PostgreSQL Backend of Store (see the top of this header). Thread-safety: every member
 /// may be called from any thread; the pool is guarded by a mutex, and each session's
 /// connection belongs to the thread that holds the session.
@@ -178,7 +44,7 @@ class Backend {
 public:
     using dialect = postgres::Dialect;
     using write_transaction = Transaction;
-    using read_transaction = Transaction;
+    using read_transaction = ReadTransaction;
     static constexpr std::string_view name = "postgres";
     /// Store's lock policy when none is named: processes on every host using the server.
     using default_lock_policy = AdvisoryLock;
@@ -202,7 +68,9 @@ public:
     Backend(const Backend&) = delete;
     Backend& operator=(const Backend&) = delete;
 
-    /// One transaction on a pooled connection.
+    /// One transaction on a pooled connection; its function receives a Tx (Transaction, or
+    /// ReadTransaction for a READ ONLY one).
+    template <class Tx>
     class Session {
     public:
         Session(Backend& backend, Deadline deadline, bool read_only, Isolation isolation = Isolation::read_committed)
@@ -259,7 +127,7 @@ public:
                     ", and COMMIT rolled it back. An error caught inside store.write() still aborts the transaction on "
                     "PostgreSQL: run the statement in tx.savepoint(...) to undo just it and go on");
         }
-        Transaction& transaction() noexcept { return transaction_; }
+        Tx& transaction() noexcept { return transaction_; }
 
     private:
         Backend& backend_;
@@ -275,10 +143,12 @@ public:
     /// connection, waiting for one until the earlier of `deadline` and pool.acquire_timeout.
     /// Throws busy_error when none was free in time, connection_error when no connection
     /// could be made (after backing off).
-    Session write_session(Deadline deadline) { return Session(*this, deadline, false); }
-    Session write_session(Deadline deadline, Isolation isolation) { return Session(*this, deadline, false, isolation); }
+    Session<Transaction> write_session(Deadline deadline) { return Session<Transaction>(*this, deadline, false); }
+    Session<Transaction> write_session(Deadline deadline, Isolation isolation) {
+        return Session<Transaction>(*this, deadline, false, isolation);
+    }
     /// The same for a READ ONLY transaction.
-    Session read_session(Deadline deadline) { return Session(*this, deadline, true); }
+    Session<ReadTransaction> read_session(Deadline deadline) { return Session<ReadTransaction>(*this, deadline, true); }
 
     /// Whether the server answers one query before `deadline`; replaces dropped connections on
     /// the way. Never throws: a failure is ok = false with the cause in detail.
@@ -286,7 +156,7 @@ public:
         Health report;
         report.same_file = true;
         try {
-            Session session(*this, deadline, true);
+            Session<ReadTransaction> session(*this, deadline, true);
             session.begin();
             session.transaction().query<int>("SELECT 1");
             session.commit();
@@ -296,6 +166,12 @@ public:
             report.detail = std::string("the server does not answer: ") + e.what();
         }
         return report;
+    }
+
+    /// What to do about a store that stayed busy (the end of Store's busy_error).
+    std::string busy_advice() const {
+        return "Other transactions kept conflicting with this one (serialization failures or deadlocks): find them in "
+               "pg_stat_activity and pg_locks, shorten them, or raise busy_timeout";
     }
 
     /// Runs `sql` outside any transaction, one statement at a time (split as split_statements
@@ -425,13 +301,7 @@ private:
                                 " ms between them); last cause: " + last_failure_);
     }
 
-    void notify(const Event& event) const noexcept {
-        if (!config_.on_event) return;
-        try {
-            config_.on_event(event);
-        } catch (...) {
-        }
-    }
+    void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
 
     // Returns a connection to the pool; a broken one is closed and leaves room for a new one.
     // Nothing to do for an empty pointer (a session whose reconnection failed).

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "persist/detail/checks.hpp"
+#include "persist/catalog.hpp"
 #include "persist/error.hpp"
 #include "persist/schema/schema.hpp"
 
@@ -16,92 +17,12 @@
 namespace persist::schema {
 
 namespace detail {
-inline std::string upper(std::string text) {
-    for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return text;
-}
-
-// What the database says of one table, whatever the backend.
-struct LiveTable {
-    bool exists = false;
-    struct Column {
-        std::string name, type;
-        bool not_null = false, primary_key = false;
-    };
-    std::vector<Column> columns;
-    std::set<std::string> foreign_keys; // "column -> table.column ON DELETE x ON UPDATE y"
-    std::set<std::string> indexes;      // "name [UNIQUE ](a,b)", created by CREATE INDEX only
-};
-
-template <class Tx>
-LiveTable read_sqlite_table(Tx& tx, const std::string& table) {
-    LiveTable live;
-    live.exists = tx.template query_one<std::int64_t>("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", table).has_value();
-    if (!live.exists) return live;
-    for (auto& [name, type, not_null, pk] : tx.template query<std::tuple<std::string, std::string, std::int64_t, std::int64_t>>(
-             "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?)", table))
-        live.columns.push_back({name, upper(type), not_null != 0, pk != 0});
-    for (auto& [from, target, to, on_delete, on_update] :
-         tx.template query<std::tuple<std::string, std::string, std::string, std::string, std::string>>(
-             "SELECT \"from\", \"table\", \"to\", on_delete, on_update FROM pragma_foreign_key_list(?)", table))
-        live.foreign_keys.insert(from + " -> " + target + "." + to + " ON DELETE " + on_delete + " ON UPDATE " + on_update);
-    for (auto& [name, is_unique] : tx.template query<std::tuple<std::string, std::int64_t>>(
-             "SELECT name, \"unique\" FROM pragma_index_list(?) WHERE origin = 'c'", table)) {
-        std::string names;
-        for (auto& column : tx.template query<std::string>("SELECT name FROM pragma_index_info(?) ORDER BY seqno", name)) {
-            if (!names.empty()) names += ',';
-            names += column;
-        }
-        live.indexes.insert(name + (is_unique ? " UNIQUE (" : " (") + names + ")");
-    }
-    return live;
-}
-
-// From PostgreSQL's catalogs, for the table of that name in the current schema. Indexes that
-// back a constraint (primary key, UNIQUE columns) are left out, as SQLite's origin = 'c' does.
-template <class Tx>
-LiveTable read_postgres_table(Tx& tx, const std::string& table) {
-    LiveTable live;
-    const auto oid = tx.template query_one<std::int64_t>(
-        "SELECT c.oid::bigint FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND c.relname = $1 AND n.nspname = current_schema()", table);
-    live.exists = oid.has_value();
-    if (!live.exists) return live;
-    for (auto& [name, type, not_null, pk] : tx.template query<std::tuple<std::string, std::string, bool, bool>>(
-             "SELECT a.attname, upper(format_type(a.atttypid, NULL)), a.attnotnull, EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
-             "WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY (i.indkey)) "
-             "FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped "
-             "ORDER BY a.attnum", *oid))
-        live.columns.push_back({name, type, not_null, pk});
-    static const std::string action =
-        "WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' "
-        "WHEN 'd' THEN 'SET DEFAULT' END";
-    static const std::string keys_sql =
-        "SELECT a.attname || ' -> ' || t.relname || '.' || fa.attname || ' ON DELETE ' || CASE c.confdeltype " + action +
-        " || ' ON UPDATE ' || CASE c.confupdtype " + action +
-        " FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = "
-        "c.conkey[1] JOIN pg_catalog.pg_class t ON t.oid = c.confrelid JOIN pg_catalog.pg_attribute fa ON "
-        "fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1] WHERE c.contype = 'f' AND c.conrelid = $1::bigint::oid";
-    for (auto& text : tx.template query<std::string>(keys_sql, *oid)) live.foreign_keys.insert(text);
-    for (auto& text : tx.template query<std::string>(
-             "SELECT ic.relname || CASE WHEN i.indisunique THEN ' UNIQUE (' ELSE ' (' END || (SELECT string_agg(a.attname, ',' "
-             "ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) JOIN pg_catalog.pg_attribute a "
-             "ON a.attrelid = i.indrelid AND a.attnum = k.attnum) || ')' FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic "
-             "ON ic.oid = i.indexrelid WHERE i.indrelid = $1::bigint::oid AND NOT EXISTS (SELECT 1 FROM "
-             "pg_catalog.pg_constraint c WHERE c.conindid = i.indexrelid)",
-             *oid))
-        live.indexes.insert(text);
-    return live;
-}
-
 template <class D, class Tx>
 void verify_table(Tx& tx, std::string_view table_name, std::span<const ColumnInfo> columns,
                   std::span<const ForeignKeyInfo> foreign_keys, std::span<const IndexInfo> indexes,
                   std::vector<std::string>& differences) {
     const std::string table(table_name);
-    LiveTable live;
-    if constexpr (D::name == std::string_view("postgres")) live = read_postgres_table(tx, table);
-    else live = read_sqlite_table(tx, table);
+    const TableDescription live = tx.describe_table(table);
     if (!live.exists) {
         differences.push_back("table " + table + " is missing");
         return;

@@ -364,12 +364,13 @@ public:
 
     const std::string& path() const noexcept { return path_; }
     const Config& config() const noexcept { return config_; }
+    /// What to do about a store that stayed busy (the end of Store's busy_error).
+    std::string busy_advice() const {
+        return "Another connection is holding a long write transaction: find it (e.g. fuser " + path_ +
+               "), or raise busy_timeout";
+    }
 
 private:
-    // After COMMIT failed, or the writer found itself read-only: close the writer (rolling back
-    // whatever SQLite kept open) and open a new one, so later writes start from the database as
-    // it is on disk. If reopening fails,
-    // writes report connection_error until health() reopens. Called with writer_mutex_ held.
     // The mitigation of persist/sqlite/wal_reset.hpp: with the writer holding SQLite's write
     // lock (BEGIN IMMEDIATE: no other writer, in any process, can commit and so reset the
     // WAL), a connection of its own checkpoints PASSIVE; then the writer rolls back. Called
@@ -408,6 +409,9 @@ private:
         rollback(*writer_);
     }
 
+    // After COMMIT failed, or the writer found itself read-only: close the writer (rolling back
+    // whatever SQLite kept open) and open a new one, so later writes start from the database as
+    // it is on disk. If reopening fails, writes report connection_error until health() reopens.
     void replace_writer_after(const error& failure) noexcept {
         if (writer_) rollback(*writer_);
         writer_.reset();
@@ -427,13 +431,7 @@ private:
             sqlite3_exec(connection.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
 
-    void notify(const Event& event) const noexcept {
-        if (!config_.on_event) return;
-        try {
-            config_.on_event(event);
-        } catch (...) {
-        }
-    }
+    void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
 
     std::unique_ptr<Connection> acquire_reader(Deadline deadline, std::uint64_t& generation) {
         std::unique_lock lock(pool_mutex_);

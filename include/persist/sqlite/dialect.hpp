@@ -39,6 +39,9 @@ struct Dialect {
     /// Keys are never reused, even after the newest row is deleted.
     static std::string_view autoincrement_clause() { return " AUTOINCREMENT"; }
 
+    /// An alias of the rowid, which SQLite fills in.
+    static std::string_view generated_primary_key() { return "INTEGER PRIMARY KEY"; }
+
     static std::string_view table_exists_sql() { return "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?"; }
 
     /// sqlite3_last_insert_rowid() gives an insert's key.

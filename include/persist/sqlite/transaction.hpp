@@ -8,7 +8,9 @@
 #include "persist/detail/checks.hpp"
 #include "persist/detail/row.hpp"
 #include "persist/detail/savepoint.hpp"
+#include "persist/sqlite/catalog.hpp"
 #include "persist/sqlite/connection.hpp"
+#include "persist/transaction.hpp"
 #include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/script.hpp"
 #include "persist/sqlite/values.hpp"
@@ -116,6 +118,9 @@ public:
             }, params...);
     }
 
+    /// The table `table` as the catalog describes it (see persist::TableDescription).
+    TableDescription describe_table(const std::string& table) { return sqlite::describe_table(*this, table); }
+
     /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
     /// or roll back transactions on it.
     Connection& connection() noexcept { return *connection_; }
@@ -217,8 +222,15 @@ public:
         return sqlite3_last_insert_rowid(connection_->handle());
     }
 
+    /// Nothing to do: a write transaction (BEGIN IMMEDIATE) already keeps every other writer
+    /// out until it ends (see persist::WriteTransaction).
+    void exclude_writers(std::string_view) noexcept {}
+
 private:
     int savepoints_ = 0;
 };
+
+static_assert(persist::ReadTransaction<ReadTransaction>);
+static_assert(persist::WriteTransaction<Transaction>);
 
 } // namespace persist::sqlite

@@ -1,0 +1,1 @@
+#error "persist::postgres must not include sqlite3.h"

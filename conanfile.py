@@ -25,9 +25,11 @@ class PersistConan(ConanFile):
     no_copy_source = True
 
     def requirements(self):
+        # Both backends write JSON backup manifests and hash backups with OpenSSL.
+        self.requires("nlohmann_json/3.11.2")
+        self.requires("openssl/3.0.13")
         if self.options.with_sqlite:
             self.requires("sqlitecpp/3.3.1")
-            self.requires("nlohmann_json/3.11.2")
         if self.options.with_postgres:
             self.requires("libpq/15.4")
 
@@ -69,9 +71,11 @@ class PersistConan(ConanFile):
         self._component("headers", "persist::persist", "persist", [])
         if self.options.with_sqlite:
             self._component("sqlite", "persist::sqlite", "persist-sqlite",
-                            ["headers", "sqlitecpp::sqlitecpp", "nlohmann_json::nlohmann_json"], ["pthread"])
+                            ["headers", "sqlitecpp::sqlitecpp", "nlohmann_json::nlohmann_json", "openssl::crypto"],
+                            ["pthread"])
         if self.options.with_postgres:
-            self._component("postgres", "persist::postgres", "persist-postgres", ["headers", "libpq::libpq"], ["pthread"])
+            self._component("postgres", "persist::postgres", "persist-postgres",
+                            ["headers", "libpq::libpq", "nlohmann_json::nlohmann_json", "openssl::crypto"], ["pthread"])
 
     # One header-only component: its CMake target, pkg-config module and what it needs.
     def _component(self, name, target, module, requires, system_libs=()):

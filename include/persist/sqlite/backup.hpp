@@ -20,6 +20,7 @@
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/sqlite/backend.hpp"
+#include "persist/detail/file_digest.hpp"
 #include "persist/sqlite/manifest.hpp"
 #include "persist/store.hpp"
 #include "persist/value.hpp"
@@ -84,21 +85,9 @@ namespace detail {
 
 /// SHA-256 and size of a file. Throws io_error if it cannot be read.
 inline std::pair<std::string, std::int64_t> file_digest(const std::string& path, const ProgressCallback& on_progress = {}) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot read " + path + ": " + std::strerror(errno));
-    std::error_code ec;
-    const auto total = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-    migrate::detail::Sha256 sha;
-    std::vector<char> buffer(1 << 16);
-    std::int64_t size = 0;
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        const auto got = in.gcount();
-        for (std::streamsize i = 0; i < got; ++i) sha.add(static_cast<unsigned char>(buffer[static_cast<std::size_t>(i)]));
-        size += got;
-        if (on_progress) on_progress({size, std::max(total, size)});
-    }
-    return {sha.finish().str(), size};
+    return persist::detail::file_sha256(path, [&](std::int64_t done, std::int64_t total) {
+        if (on_progress) on_progress({done, total});
+    });
 }
 
 /// An owned sqlite3 handle.

@@ -1,0 +1,185 @@
+// persist/manifest.hpp: what a backup holds (on any backend), recorded beside it in
+// "<backup>.manifest" as one JSON object (written and read with nlohmann-json).
+//
+//   {"format": "persist-backup-manifest", "format_version": 1, "persist_version": "0.1.0",
+//    "created_at": "2026-11-23T02:00:00.000000Z", "size": 8192, "sha256": "<64 hex>",
+//    "schema_version": 3, "migrations": [{"version": 1, "checksum": "<64 hex>"}, ...],
+//    "tables": [{"name": "notes", "rows": 2500}, ...], "manifest_sha256": "<64 hex>"}
+//
+// Reading is strict, because a manifest is input persist did not necessarily write: every
+// key must be present exactly once, nothing else may be, every value must have its type and
+// form (canonical time, lowercase hex, non-negative counts, increasing versions, unique
+// tables). "manifest_sha256" is the SHA-256 of the canonical text of every other field, so an
+// edit made without recomputing it is refused. It is a checksum, not a signature: someone
+// who can write the manifest and the backup can forge both; keep backups where only their
+// owner can write (persist creates them 0600 in 0700 directories).
+#pragma once
+
+#include "persist/error.hpp"
+#include "persist/migrate/sha256.hpp"
+#include "persist/value.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace persist {
+
+/// What a backup holds, as recorded beside it in "<backup>.manifest".
+struct Manifest {
+    std::string persist_version;                       ///< the persist that wrote it
+    std::int64_t schema_version = 0;                   ///< highest applied migration, 0 without history
+    std::map<std::int64_t, std::string> migrations;    ///< applied version -> checksum
+    std::map<std::string, std::int64_t> row_counts;    ///< table -> rows
+    std::string sha256;                                ///< of the backup file
+    std::int64_t size = 0;                             ///< of the backup file, in bytes
+    std::string created_at;                            ///< UTC, ISO 8601 as persist::format_time writes it
+
+    /// Manifests larger than this are refused unread.
+    static constexpr std::size_t max_bytes = 64 << 20;
+
+    /// The manifest file's text: one JSON object and a newline.
+    std::string text() const {
+        auto document = fields();
+        document["manifest_sha256"] = migrate::checksum(document.dump()).str();
+        return document.dump(1) + "\n";
+    }
+
+    /// Parses text(). Throws backup_error naming `path` and what is wrong; accepts nothing but
+    /// what text() writes.
+    static Manifest parse(std::string_view text, const std::string& path) {
+        auto bad = [&](const std::string& why) {
+            return backup_error("manifest " + path + ": " + why + "; it is not a manifest persist wrote, or it was edited");
+        };
+        if (text.size() > max_bytes) throw bad("it is larger than " + std::to_string(max_bytes) + " bytes");
+        nlohmann::json document;
+        std::vector<std::set<std::string>> keys; // per open object, to refuse a key given twice
+        std::string duplicate;
+        try {
+            document = nlohmann::json::parse(
+                text,
+                [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                    using event_t = nlohmann::json::parse_event_t;
+                    if (event == event_t::object_start) keys.emplace_back();
+                    else if (event == event_t::object_end && !keys.empty()) keys.pop_back();
+                    else if (event == event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second)
+                        duplicate = parsed.get<std::string>();
+                    return true;
+                });
+        } catch (const nlohmann::json::exception& e) {
+            throw bad(std::string("not valid JSON (") + e.what() + ")");
+        }
+        if (!duplicate.empty()) throw bad("key \"" + duplicate + "\" appears more than once");
+        if (!document.is_object()) throw bad("not a JSON object");
+        static const std::set<std::string> expected_keys = {
+            "format", "format_version", "persist_version", "created_at", "size", "sha256",
+            "schema_version", "migrations", "tables", "manifest_sha256"};
+        for (const auto& [key, value] : document.items())
+            if (!expected_keys.count(key)) throw bad("unexpected key \"" + key + "\"");
+        for (const auto& key : expected_keys)
+            if (!document.contains(key)) throw bad("key \"" + key + "\" is missing");
+
+        auto text_of = [&](const nlohmann::json& value, const std::string& what) {
+            if (!value.is_string()) throw bad(what + " is not a string");
+            return value.get<std::string>();
+        };
+        auto count_of = [&](const nlohmann::json& value, const std::string& what) {
+            if (!value.is_number_integer()) throw bad(what + " is not an integer");
+            if (value.is_number_unsigned() && value.get<std::uint64_t>() > std::uint64_t(INT64_MAX))
+                throw bad(what + " is out of range");
+            const auto number = value.get<std::int64_t>();
+            if (number < 0) throw bad(what + " is negative");
+            return number;
+        };
+        auto hex64 = [&](const nlohmann::json& value, const std::string& what) {
+            auto digest = text_of(value, what);
+            if (digest.size() != 64 || digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+                throw bad(what + " is not 64 lowercase hexadecimal digits");
+            return digest;
+        };
+
+        if (text_of(document["format"], "format") != "persist-backup-manifest") throw bad("format is not persist-backup-manifest");
+        if (count_of(document["format_version"], "format_version") != 1)
+            throw bad("format_version is not 1 (written by a newer persist? verify it with that version)");
+        Manifest manifest;
+        manifest.persist_version = text_of(document["persist_version"], "persist_version");
+        if (!is_version(manifest.persist_version)) throw bad("persist_version is not of the form MAJOR.MINOR.PATCH");
+        manifest.created_at = text_of(document["created_at"], "created_at");
+        try {
+            if (format_time(parse_time(manifest.created_at)) != manifest.created_at) throw bad("");
+        } catch (const error&) {
+            throw bad("created_at is not a UTC time of the form 2026-11-23T02:00:00.000000Z");
+        }
+        manifest.size = count_of(document["size"], "size");
+        manifest.sha256 = hex64(document["sha256"], "sha256");
+        manifest.schema_version = count_of(document["schema_version"], "schema_version");
+        const auto& migrations = document["migrations"];
+        if (!migrations.is_array()) throw bad("migrations is not an array");
+        std::int64_t previous = 0;
+        for (const auto& entry : migrations) {
+            if (!entry.is_object() || entry.size() != 2 || !entry.contains("version") || !entry.contains("checksum"))
+                throw bad("each migration must be {\"version\": N, \"checksum\": \"...\"}");
+            const auto version = count_of(entry["version"], "a migration version");
+            if (version <= previous) throw bad("migration versions are not positive and strictly increasing");
+            previous = version;
+            manifest.migrations[version] = hex64(entry["checksum"], "the checksum of migration " + std::to_string(version));
+        }
+        if (!manifest.migrations.empty() && manifest.schema_version != manifest.migrations.rbegin()->first)
+            throw bad("schema_version is not the highest migration version");
+        if (manifest.migrations.empty() && manifest.schema_version != 0) throw bad("schema_version is set but no migration is");
+        const auto& tables = document["tables"];
+        if (!tables.is_array()) throw bad("tables is not an array");
+        for (const auto& entry : tables) {
+            if (!entry.is_object() || entry.size() != 2 || !entry.contains("name") || !entry.contains("rows"))
+                throw bad("each table must be {\"name\": \"...\", \"rows\": N}");
+            const auto name = text_of(entry["name"], "a table name");
+            if (name.empty()) throw bad("a table name is empty");
+            if (!manifest.row_counts.emplace(name, count_of(entry["rows"], "the rows of table " + name)).second)
+                throw bad("table \"" + name + "\" is listed twice");
+        }
+        if (hex64(document["manifest_sha256"], "manifest_sha256") != migrate::checksum(manifest.fields().dump()).str())
+            throw bad("manifest_sha256 does not match its other fields");
+        return manifest;
+    }
+
+private:
+    // Every field but manifest_sha256, in a fixed order (nlohmann-json sorts object keys).
+    nlohmann::json fields() const {
+        nlohmann::json migrations_array = nlohmann::json::array();
+        for (const auto& [version, checksum] : migrations) migrations_array.push_back({{"version", version}, {"checksum", checksum}});
+        nlohmann::json tables_array = nlohmann::json::array();
+        for (const auto& [table, rows] : row_counts) tables_array.push_back({{"name", table}, {"rows", rows}});
+        return nlohmann::json{{"format", "persist-backup-manifest"},
+                              {"format_version", 1},
+                              {"persist_version", persist_version},
+                              {"created_at", created_at},
+                              {"size", size},
+                              {"sha256", sha256},
+                              {"schema_version", schema_version},
+                              {"migrations", std::move(migrations_array)},
+                              {"tables", std::move(tables_array)}};
+    }
+
+    static bool is_version(std::string_view text) {
+        int parts = 0;
+        std::size_t i = 0;
+        while (i < text.size()) {
+            const std::size_t start = i;
+            while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+            if (i == start || i - start > 9 || (text[start] == '0' && i - start > 1)) return false;
+            ++parts;
+            if (i == text.size()) break;
+            if (text[i] != '.') return false;
+            ++i;
+            if (i == text.size()) return false;
+        }
+        return parts == 3;
+    }
+};
+
+} // namespace persist

@@ -1,5 +1,6 @@
 // The persist command-line tool, run as a process: every subcommand, bad input, a missing
 // database and a locked one, exit codes and output.
+#include "backends.hpp"
 #include "support.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
@@ -69,6 +70,7 @@ Result run(const std::vector<std::string>& args, const std::string& scratch) {
         ::unsetenv("PERSIST_DB_PATH");
         ::unsetenv("PERSIST_DB_DIR");
         ::unsetenv("PERSIST_MIGRATIONS_DIR");
+        ::unsetenv("PERSIST_DB_URL");
         if (::chdir(scratch.c_str()) != 0) ::_exit(126); // relative paths resolve in the scratch directory
         command.exec();
     }
@@ -445,4 +447,114 @@ TEST_CASE("<PREFIX>_MIGRATIONS_DIR and <PREFIX>_DB_PATH stand in for --migration
     CHECK(fs::exists(cli.db));
     SqliteStore store(cli.config());
     CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; }) == 2);
+}
+
+namespace {
+// The same migrations against a schema of the throwaway PostgreSQL server, through --db-url.
+struct PgFixture {
+    test::PostgresBackend server;
+    std::string migrations = server.dir / "migrations";
+    PgFixture() {
+        fs::create_directories(migrations);
+        std::ofstream(migrations + "/1_notes.up.sql") << "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL);\n";
+        std::ofstream(migrations + "/1_notes.down.sql") << "DROP TABLE notes;\n";
+        std::ofstream(migrations + "/2_seed.up.sql") << "INSERT INTO notes VALUES (1, 'first'), (2, 'second');\n";
+        std::ofstream(migrations + "/2_seed.down.sql") << "DELETE FROM notes;\n";
+    }
+    Result operator()(std::vector<std::string> args) {
+        args.insert(args.begin(), {"--db-url", server.url(), "--migrations", migrations});
+        return run(args, server.dir.path);
+    }
+    std::int64_t notes() {
+        return postgres::Connection(server.url()).query<std::int64_t>("SELECT count(*) FROM notes").at(0);
+    }
+};
+} // namespace
+
+TEST_CASE("on PostgreSQL (--db-url): plan, migrate, status, info, down, baseline, repair") {
+    PgFixture pg;
+    auto r = pg({"plan"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "would apply 1 notes\nwould apply 2 seed\n");
+    r = pg({"migrate"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "version 0 -> 2, applied [1,2]\n");
+    CHECK(pg.notes() == 2);
+    r = pg({"--json", "status"});
+    CHECK(r.code == 0);
+    const auto status = nlohmann::json::parse(r.out);
+    CHECK(status.size() == 2);
+    CHECK(status[1]["state"] == "applied");
+    r = pg({"info"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("database     ") != std::string::npos);
+    CHECK(r.out.find(", schema " + pg.server.schema + ", ") != std::string::npos);
+    CHECK(r.out.find("  notes  2 rows\n") != std::string::npos);
+    CHECK(r.out.find("  2 seed  applied ") != std::string::npos);
+    r = pg({"--json", "info"});
+    CHECK(nlohmann::json::parse(r.out)["schema"] == pg.server.schema);
+    r = pg({"down", "--to", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "version 2 -> 1, reverted [2]\n");
+    CHECK(pg.notes() == 0);
+    std::ofstream(pg.migrations + "/1_notes.up.sql") << "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT);\n";
+    r = pg({"migrate"});
+    CHECK(r.code == 5);
+    CHECK(r.err.find("checksum") != std::string::npos);
+    r = pg({"repair", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "repaired version 1\n");
+    CHECK(pg({"migrate"}).code == 0);
+
+    PgFixture fresh;
+    postgres::Connection(fresh.server.url()).execute_script("CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)");
+    r = fresh({"baseline", "1"});
+    CHECK(r.code == 0);
+    CHECK(r.out == "baselined at version 1\n");
+    CHECK(fresh({"plan"}).out == "would apply 2 seed\n");
+}
+
+TEST_CASE("on PostgreSQL: backup, verify, restore, lock-status and unlock; dump is refused") {
+    PgFixture pg;
+    REQUIRE(pg({"migrate"}).code == 0);
+    auto r = pg({"backup", pg.server.dir / "backups/"});
+    REQUIRE(r.code == 0);
+    REQUIRE(r.out.starts_with("backup written to " + pg.server.dir / "backups/"));
+    const std::string dump = r.out.substr(18, r.out.find(" (") - 18);
+    r = run({"verify", dump}, pg.server.dir.path); // no server needed
+    CHECK(r.code == 0);
+    CHECK(r.out.starts_with("backup " + dump + " verifies: schema version 2, 3 tables, sha256 "));
+    postgres::Connection(pg.server.url()).execute_script("DELETE FROM notes");
+    r = pg({"restore", dump});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("; the previous content is kept in ") != std::string::npos);
+    CHECK(pg.notes() == 2);
+    r = pg({"--keep", "3", "backup", pg.server.dir / "more/"});
+    CHECK(r.code == 2);
+    r = pg({"backup", pg.server.dir / "more/", "--keep", "3"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: --keep and --max-age-days are for SQLite backups; on PostgreSQL remove old dumps yourself "
+                   "(each has a .manifest beside it)\n");
+    r = pg({"dump"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: dump is for SQLite databases; on PostgreSQL use backup and restore (pg_dump archives)\n");
+
+    // A lease left by a holder: lock-status names it, unlock --force breaks it.
+    Config config = pg.server.config();
+    postgres::TableLock leases(config);
+    auto held = leases.acquire("nightly", {lock::Mode::exclusive, std::chrono::steady_clock::now() + std::chrono::seconds(5), "report"});
+    r = pg({"--lock", "table", "lock-status", "nightly"});
+    CHECK(r.code == 0);
+    CHECK(r.out.starts_with("nightly  held by pid " + std::to_string(::getpid()) + " on "));
+    CHECK(r.out.find("(exclusive, report)") != std::string::npos);
+    CHECK(pg({"--lock", "table", "unlock", "nightly"}).code == 2); // without --force
+    r = pg({"--lock", "table", "unlock", "nightly", "--force"});
+    CHECK(r.code == 0);
+    CHECK_FALSE(leases.status("nightly").held);
+    r = pg({"--lock", "file", "status"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: --lock file is for SQLite databases; on PostgreSQL use advisory (the default) or table\n");
+    r = run({"--db", "x.db", "--db-url", pg.server.url(), "status"}, pg.server.dir.path);
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: give --db (a SQLite file) or --db-url (a PostgreSQL server), not both\n");
 }

@@ -8,7 +8,9 @@
 #include <persist/sqlite/dump.hpp>
 #include <persist/sqlite/info.hpp>
 
+#include "describe.hpp"
 #include "output.hpp"
+#include "postgres_commands.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -50,6 +52,7 @@ struct missing_database : std::runtime_error {
 
 struct Options {
     std::string db;
+    std::string db_url;
     std::string env_prefix = "PERSIST";
     std::string migrations;
     bool json = false;
@@ -62,8 +65,12 @@ struct Options {
     std::string lock_name;
     bool force = false;
     std::vector<std::string> lock_names;
-    std::string lock = "file";
+    std::string lock; // empty: the backend's default (file on SQLite, advisory on PostgreSQL)
 };
+
+/// Whether StoreT keeps its data on a PostgreSQL server.
+template <class StoreT>
+constexpr bool on_postgres = persist::detail::is_store_of<StoreT, persist::postgres::Backend>;
 
 persist::Config make_config(const Options& options) {
     persist::Config defaults;
@@ -72,6 +79,7 @@ persist::Config make_config(const Options& options) {
         config.db_path = options.db;
         config.db_path_source = "--db";
     }
+    if (!options.db_url.empty()) config.db_url = options.db_url;
     config.busy_timeout = std::chrono::milliseconds(options.timeout_ms);
     config.lock_wait_notice = std::chrono::milliseconds(1000);
     config.on_event = [](const persist::Event& event) {
@@ -85,6 +93,7 @@ persist::Config make_config(const Options& options) {
 template <class StoreT>
 std::unique_ptr<StoreT> open_store(const Options& options, bool create, bool read_only) {
     persist::Config config = make_config(options);
+    if constexpr (on_postgres<StoreT>) return std::make_unique<StoreT>(config); // read-only commands only read
     config.read_only = read_only;
     const std::string path = config.path();
     std::error_code ec;
@@ -99,80 +108,10 @@ std::unique_ptr<StoreT> open_store(const Options& options, bool create, bool rea
 }
 
 
-const char* state_name(persist::migrate::VersionStatus::State state) {
-    using State = persist::migrate::VersionStatus::State;
-    switch (state) {
-    case State::applied: return "applied";
-    case State::baseline: return "baseline";
-    case State::pending: return "pending";
-    case State::incomplete: return "incomplete";
-    case State::changed: return "changed";
-    case State::missing_from_source: return "missing-from-source";
-    }
-    return "unknown";
-}
-
-std::string holder_text(const persist::lock::Status& status) {
-    if (!status.held) return "free";
-    if (!status.holder) return "held (holder unknown)";
-    const auto& h = *status.holder;
-    return "held by pid " + std::to_string(h.pid) + " on " + h.host + " since " + persist::lock::clock_time(h.since) + " (" +
-           persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + h.purpose) + ")";
-}
-
-JsonValue holder_json(const std::string& name, const persist::lock::Status& status) {
-    Json j;
-    j.text("name", name).boolean("held", status.held);
-    if (status.holder) {
-        j.number("pid", status.holder->pid).text("host", status.holder->host);
-        j.text("since", persist::lock::clock_time(status.holder->since)).text("mode", persist::lock::mode_name(status.holder->mode));
-        j.text("purpose", status.holder->purpose);
-    }
-    return j.value();
-}
-
-JsonValue manifest_json(const persist::sqlite::Manifest& m) {
-    std::vector<JsonValue> tables, migrations;
-    for (const auto& [table, rows] : m.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
-    for (const auto& [version, checksum] : m.migrations)
-        migrations.push_back(Json().number("version", version).text("checksum", checksum).value());
-    return Json()
-        .text("persist_version", m.persist_version)
-        .text("created_at", m.created_at)
-        .number("size", m.size)
-        .text("sha256", m.sha256)
-        .number("schema_version", m.schema_version)
-        .field("migrations", json_array(migrations))
-        .field("tables", json_array(tables))
-        .value();
-}
-
-template <class StoreT>
-int run(const std::string& command, Options options) {
-    // --migrations, or else <PREFIX>_MIGRATIONS_DIR.
-    if (options.migrations.empty()) options.migrations = make_config(options).migrations_dir;
-    auto say = [&](const std::string& human, const JsonValue& json) {
-        std::cout << (options.json ? dump_json(json) : human) << "\n";
-    };
-    if (command == "verify") {
-        ProgressBar bar("verify");
-        const auto m = persist::sqlite::verify(options.file, std::ref(bar));
-        say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
-                std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
-            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).value());
-        return ok;
-    }
-    const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
-                          command == "baseline" || command == "repair";
-    if (migrates && options.migrations.empty())
-        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files), or " +
-                            options.env_prefix + "_MIGRATIONS_DIR");
-    const bool creates = command == "migrate" || command == "baseline" || command == "load";
-    // Commands that only read open the file read-only: on a backup or another application's
-    // database they create no -wal, -shm, lock file or table, and never checkpoint.
-    const bool reads_only = command == "info" || command == "status" || command == "plan" || command == "dump" ||
-                            command == "lock-status" || command == "backup";
-    auto store = open_store<StoreT>(options, creates, reads_only);
+/// info, backup, restore, dump and load on a SQLite store (`say(human, json)` prints).
+template <class StoreT, class Say>
+int run_on_sqlite(const std::string& command, StoreT& storage, const Options& options, Say&& say) {
+    auto* store = &storage;
     if (command == "info") {
         const auto i = options.migrations.empty() ? persist::sqlite::info(*store)
                                                   : persist::sqlite::info(*store, persist::migrate::Directory(options.migrations));
@@ -222,50 +161,6 @@ int run(const std::string& command, Options options) {
         }
         return ok;
     }
-    if (migrates) {
-        persist::migrate::Options how;
-        how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
-        persist::migrate::Migrator migrator(*store, persist::migrate::Directory(options.migrations), how);
-        if (command == "status") {
-            std::vector<JsonValue> rows;
-            std::ostringstream out;
-            for (const auto& v : migrator.status()) {
-                out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
-                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).value());
-            }
-            const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
-            say(options.json ? "" : human.substr(0, human.size() - (human.back() == '\n' ? 1 : 0)), json_array(rows));
-        } else if (command == "plan") {
-            std::vector<JsonValue> rows;
-            std::string human;
-            for (const auto& m : migrator.plan()) {
-                human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
-                rows.push_back(Json().number("version", m.version).text("name", m.name).value());
-            }
-            if (human.empty()) human = "nothing to apply\n";
-            say(human.substr(0, human.size() - 1), json_array(rows));
-        } else if (command == "migrate" || command == "down") {
-            const auto report = command == "migrate" ? migrator.migrate() : migrator.migrate_to(options.version);
-            const JsonValue applied(report.applied), reverted(report.reverted);
-            std::string human = "version " + std::to_string(report.from_version) + " -> " + std::to_string(report.to_version);
-            if (!applied.empty()) human += ", applied " + dump_json(applied);
-            if (!reverted.empty()) human += ", reverted " + dump_json(reverted);
-            say(human, Json()
-                           .number("from_version", report.from_version)
-                           .number("to_version", report.to_version)
-                           .field("applied", applied)
-                           .field("reverted", reverted)
-                           .value());
-        } else if (command == "baseline") {
-            migrator.baseline(options.version);
-            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).value());
-        } else {
-            const bool changed = migrator.repair(options.version);
-            say(changed ? "repaired version " + std::to_string(options.version) : "version " + std::to_string(options.version) + " needed no repair",
-                Json().number("version", options.version).boolean("changed", changed).value());
-        }
-        return ok;
-    }
     if (command == "backup") {
         persist::sqlite::BackupOptions backup;
         if (options.keep > 0) backup.keep = static_cast<std::size_t>(options.keep);
@@ -311,6 +206,100 @@ int run(const std::string& command, Options options) {
         say("loaded " + options.file + " into " + store->path(), Json().text("loaded", options.file).text("into", store->path()).value());
         return ok;
     }
+    throw usage_problem("unknown subcommand " + command);
+}
+
+template <class StoreT>
+int run(const std::string& command, Options options) {
+    // --migrations, or else <PREFIX>_MIGRATIONS_DIR.
+    if (options.migrations.empty()) options.migrations = make_config(options).migrations_dir;
+    auto say = [&](const std::string& human, const JsonValue& json) {
+        std::cout << (options.json ? dump_json(json) : human) << "\n";
+    };
+    if (command == "verify" && is_pg_dump(options.file)) {
+        const auto m = persist::postgres::verify(options.file);
+        say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
+                std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
+            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).value());
+        return ok;
+    }
+    if (command == "verify") {
+        ProgressBar bar("verify");
+        const auto m = persist::sqlite::verify(options.file, std::ref(bar));
+        say("backup " + options.file + " verifies: schema version " + std::to_string(m.schema_version) + ", " +
+                std::to_string(m.row_counts.size()) + " tables, sha256 " + m.sha256,
+            Json().text("backup", options.file).boolean("ok", true).field("manifest", manifest_json(m)).value());
+        return ok;
+    }
+    const bool migrates = command == "status" || command == "plan" || command == "migrate" || command == "down" ||
+                          command == "baseline" || command == "repair";
+    if (migrates && options.migrations.empty())
+        throw usage_problem(command + " needs --migrations DIR (the <version>_<name>.up.sql files), or " +
+                            options.env_prefix + "_MIGRATIONS_DIR");
+    const bool creates = command == "migrate" || command == "baseline" || command == "load";
+    // Commands that only read open the file read-only: on a backup or another application's
+    // database they create no -wal, -shm, lock file or table, and never checkpoint.
+    const bool reads_only = command == "info" || command == "status" || command == "plan" || command == "dump" ||
+                            command == "lock-status" || command == "backup";
+    auto store = open_store<StoreT>(options, creates, reads_only);
+    const bool differs = command == "info" || command == "backup" || command == "restore" || command == "dump" ||
+                         command == "load";
+    if constexpr (on_postgres<StoreT>) {
+        if (differs) {
+            try {
+                return run_on_postgres(command, *store, options.file, options.migrations, options.keep, options.max_age_days,
+                                       options.json, say);
+            } catch (const std::invalid_argument& e) {
+                throw usage_problem(e.what());
+            }
+        }
+    } else {
+        if (differs) return run_on_sqlite(command, *store, options, say);
+    }
+    if (migrates) {
+        persist::migrate::Options how;
+        how.lock_timeout = std::chrono::milliseconds(options.timeout_ms);
+        persist::migrate::Migrator migrator(*store, persist::migrate::Directory(options.migrations), how);
+        if (command == "status") {
+            std::vector<JsonValue> rows;
+            std::ostringstream out;
+            for (const auto& v : migrator.status()) {
+                out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
+                rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).value());
+            }
+            const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
+            say(options.json ? "" : human.substr(0, human.size() - (human.back() == '\n' ? 1 : 0)), json_array(rows));
+        } else if (command == "plan") {
+            std::vector<JsonValue> rows;
+            std::string human;
+            for (const auto& m : migrator.plan()) {
+                human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
+                rows.push_back(Json().number("version", m.version).text("name", m.name).value());
+            }
+            if (human.empty()) human = "nothing to apply\n";
+            say(human.substr(0, human.size() - 1), json_array(rows));
+        } else if (command == "migrate" || command == "down") {
+            const auto report = command == "migrate" ? migrator.migrate() : migrator.migrate_to(options.version);
+            const JsonValue applied(report.applied), reverted(report.reverted);
+            std::string human = "version " + std::to_string(report.from_version) + " -> " + std::to_string(report.to_version);
+            if (!applied.empty()) human += ", applied " + dump_json(applied);
+            if (!reverted.empty()) human += ", reverted " + dump_json(reverted);
+            say(human, Json()
+                           .number("from_version", report.from_version)
+                           .number("to_version", report.to_version)
+                           .field("applied", applied)
+                           .field("reverted", reverted)
+                           .value());
+        } else if (command == "baseline") {
+            migrator.baseline(options.version);
+            say("baselined at version " + std::to_string(options.version), Json().number("baseline", options.version).value());
+        } else {
+            const bool changed = migrator.repair(options.version);
+            say(changed ? "repaired version " + std::to_string(options.version) : "version " + std::to_string(options.version) + " needed no repair",
+                Json().number("version", options.version).boolean("changed", changed).value());
+        }
+        return ok;
+    }
     if (command == "lock-status") {
         const std::vector<std::string> names = options.lock_names.empty() ? std::vector<std::string>{"migrate", "persist.write"} : options.lock_names;
         std::vector<JsonValue> rows;
@@ -326,7 +315,7 @@ int run(const std::string& command, Options options) {
     if (command == "unlock") {
         if (!options.force)
             throw usage_problem("unlock breaks a lock another process may still hold; add --force if you are sure");
-        if (options.lock == "file" && !store->lock_status(options.lock_name).held)
+        if (!on_postgres<StoreT> && options.lock != "table" && !store->lock_status(options.lock_name).held)
             throw usage_problem("lock '" + options.lock_name + "' is an operating-system lock and it is free: there is "
                                 "nothing to unlock (the kernel releases such locks when their holder exits)");
         store->force_unlock(options.lock_name);
@@ -344,16 +333,20 @@ int report(int code, const std::string& kind, const std::string& message, bool j
 
 /// The tool: parses `argv`, runs the command, prints to stdout/stderr, returns the exit code.
 inline int run_cli(int argc, char** argv) {
-    CLI::App app{"persist: inspect, migrate, back up, verify and restore a persist (SQLite) database"};
+    CLI::App app{"persist: inspect, migrate, back up, verify and restore a persist database (SQLite or PostgreSQL)"};
     app.require_subcommand(1, 1);
     Options options;
     app.add_option("--db", options.db, "database file (default: the <PREFIX>_DB_PATH / <PREFIX>_DB_DIR variables)");
+    app.add_option("--db-url", options.db_url,
+                   "PostgreSQL connection string, postgresql://... (default: the <PREFIX>_DB_URL variable)");
     app.add_option("--env-prefix", options.env_prefix, "prefix of the environment variables to read (default PERSIST)");
     app.add_option("--migrations", options.migrations,
                    "directory of <version>_<name>.up.sql / .down.sql files (default: <PREFIX>_MIGRATIONS_DIR)");
     app.add_flag("--json", options.json, "print JSON instead of text");
-    app.add_option("--lock", options.lock, "the application's lock policy: file (lock::File, default) or table (lock::Table)")
-        ->check(CLI::IsMember({"file", "table"}));
+    app.add_option("--lock", options.lock,
+                   "the application's lock policy: SQLite file (lock::File, default) or table (lock::Table); PostgreSQL "
+                   "advisory (postgres::AdvisoryLock, default) or table (postgres::TableLock)")
+        ->check(CLI::IsMember({"file", "table", "advisory"}));
     app.add_option("--timeout", options.timeout_ms, "milliseconds to wait for the database or a lock (default 30000)")
         ->check(whole_number(0, 86'400'000));
 
@@ -409,6 +402,17 @@ inline int run_cli(int argc, char** argv) {
                       "--env-prefix must be a letter or '_' followed by letters, digits and '_' (at most 64 characters)",
                       options.json);
     try {
+        // PostgreSQL when --db-url is given, or when <PREFIX>_DB_URL is set and --db is not.
+        const bool postgres = !options.db_url.empty() || (options.db.empty() && !make_config(options).db_url.empty());
+        if (postgres && !options.db.empty())
+            throw usage_problem("give --db (a SQLite file) or --db-url (a PostgreSQL server), not both");
+        if (postgres && options.lock == "file")
+            throw usage_problem("--lock file is for SQLite databases; on PostgreSQL use advisory (the default) or table");
+        if (!postgres && options.lock == "advisory")
+            throw usage_problem("--lock advisory is for PostgreSQL (--db-url); on SQLite use file (the default) or table");
+        if (postgres)
+            return options.lock == "table" ? run<persist::Store<persist::postgres::Backend, persist::postgres::TableLock>>(command, options)
+                                           : run<persist::PostgresStore>(command, options);
         return options.lock == "table" ? run<persist::SqliteLeaseStore>(command, options)
                                        : run<persist::SqliteStore>(command, options);
     } catch (const usage_problem& e) {

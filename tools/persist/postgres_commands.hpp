@@ -1,0 +1,94 @@
+// persist CLI: the commands whose work differs on PostgreSQL (info, backup, restore; dump
+// and load are SQLite's), and recognising a PostgreSQL dump for verify.
+#pragma once
+#include <persist/postgres.hpp>
+#include <persist/postgres/backup.hpp>
+#include <persist/postgres/info.hpp>
+
+#include "describe.hpp"
+#include "output.hpp"
+
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+
+namespace persist_cli {
+
+/// Whether `path` starts like a pg_dump archive ("PGDMP"), for verify.
+inline bool is_pg_dump(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char magic[5] = {};
+    const bool dump = ::read(fd, magic, sizeof magic) == 5 && std::memcmp(magic, "PGDMP", 5) == 0;
+    ::close(fd);
+    return dump;
+}
+
+/// Runs `command` (info, backup, restore, dump, load) on a PostgreSQL store; `say(human,
+/// json)` prints. Throws std::invalid_argument for what PostgreSQL does not do.
+template <class StoreT, class Say>
+int run_on_postgres(const std::string& command, StoreT& store, const std::string& file, const std::string& migrations,
+                    std::int64_t keep, std::int64_t max_age_days, bool json, Say&& say) {
+    if (command == "info") {
+        const auto i = migrations.empty() ? persist::postgres::info(store)
+                                          : persist::postgres::info(store, persist::migrate::Directory(migrations));
+        if (json) {
+            std::vector<JsonValue> tables, applied, pending, locks;
+            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
+            for (const auto& m : i.migrations)
+                applied.push_back(Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
+            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
+            for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+            say("", Json()
+                        .text("server", i.server)
+                        .text("server_version", i.server_version)
+                        .text("database", i.database)
+                        .text("schema", i.schema)
+                        .number("database_bytes", i.database_bytes)
+                        .field("tables", json_array(tables))
+                        .field("migrations", json_array(applied))
+                        .field("pending", json_array(pending))
+                        .field("locks", json_array(locks))
+                        .value());
+        } else {
+            std::ostringstream out;
+            out << "server       " << i.server << " (PostgreSQL " << i.server_version << ")\n"
+                << "database     " << i.database << ", schema " << i.schema << ", " << i.database_bytes << " bytes\n"
+                << "tables\n";
+            for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
+            out << "migrations\n";
+            if (i.migrations.empty()) out << "  (none recorded)\n";
+            for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
+            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
+            out << "locks\n";
+            for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
+            std::cout << out.str();
+        }
+        return 0;
+    }
+    if (command == "backup") {
+        if (keep > 0 || max_age_days > 0)
+            throw std::invalid_argument("--keep and --max-age-days are for SQLite backups; on PostgreSQL remove old dumps "
+                                        "yourself (each has a .manifest beside it)");
+        if (file.empty()) throw std::invalid_argument("backup on PostgreSQL needs a DESTINATION: a directory (ending in /) or a new file name");
+        const auto made = persist::postgres::backup(store, file);
+        say("backup written to " + made.path + " (" + std::to_string(made.manifest.size) + " bytes, manifest " +
+                made.manifest_path + ")",
+            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array({})).field("manifest_contents", manifest_json(made.manifest)).value());
+        return 0;
+    }
+    if (command == "restore") {
+        const auto restored = persist::postgres::restore(store, file);
+        say("restored " + store.path() + " from " + file + "; the previous content is kept in " + restored.safety_copy,
+            Json().text("restored_from", file).text("safety_copy", restored.safety_copy).value());
+        return 0;
+    }
+    throw std::invalid_argument(command + " is for SQLite databases; on PostgreSQL use backup and restore (pg_dump archives)");
+}
+
+} // namespace persist_cli

@@ -105,7 +105,7 @@ int main(int argc, char** argv) try {
     const std::string policy = argv[1];
     Config config = Config::for_app("lock-helper");
     config.db_path = argv[2];
-    if (const char* ttl = std::getenv("LEASE_TTL_MS")) config.lease_ttl = milliseconds(std::atol(ttl));
+    if (const char* ttl = std::getenv("LEASE_TTL_MS"); ttl && policy == "table") config.lease_ttl = milliseconds(std::atol(ttl));
     const long argument = argc > 5 ? std::atol(argv[5]) : 0;
     if (policy == "ofd") return run<lock::File<lock::Ofd>>(config, argv[3], argv[4], argument);
     if (policy == "flock") return run<lock::File<lock::Flock>>(config, argv[3], argv[4], argument);

@@ -37,7 +37,7 @@ template <class Policy>
 int run(const std::string& path, std::int64_t upto) {
     Config config = Config::for_app("migrate-helper");
     config.db_path = path;
-    config.lease_ttl = std::chrono::milliseconds(2000);
+    if constexpr (std::is_same_v<Policy, lock::Table>) config.lease_ttl = std::chrono::milliseconds(2000);
     Store<sqlite::Backend, Policy> store(config);
     migrate::Migrator migrator(store, Migrations{});
     test::print_report(migrator.migrate_to(upto));

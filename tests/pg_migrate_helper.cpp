@@ -32,7 +32,7 @@ int run(const std::string& url) {
     Config config = Config::for_app("pg-migrate-helper");
     config.db_path = "/tmp/pg-migrate-helper-scope.db"; // in-process lock scope only; no file is made
     config.db_url = url;
-    config.lease_ttl = std::chrono::milliseconds(2000);
+    if constexpr (std::is_same_v<Policy, postgres::TableLock>) config.lease_ttl = std::chrono::milliseconds(2000);
     config.pool.max_connections = 1;
     Store<postgres::Backend, Policy> store(config);
     test::print_report(store.migrate(Source{}));

@@ -43,6 +43,14 @@ Config file_config(const test::TempDir& dir) {
     return config;
 }
 
+// `config` for a Store with policy P: lease_ttl only where P reads it (a Store refuses a
+// setting its policy ignores).
+template <class P>
+Config for_policy(Config config) {
+    if constexpr (!is_table<P>) config.lease_ttl = Config{}.lease_ttl;
+    return config;
+}
+
 // Starts lock_helper holding `name` for `hold_ms` and waits until it says it holds it.
 // `line`, if given, receives what the helper printed ("held <pid> <fence> [child <pid>]").
 template <class P>
@@ -71,7 +79,7 @@ std::string message_of(Fn&& fn) {
 TEST_CASE_TEMPLATE("with_lock runs the function, returns its value and releases", P, lock::None, lock::InProcess, OfdFile,
                    FlockFile, BoostFile, lock::Table) {
     test::TempDir dir;
-    Store<sqlite::Backend, P> store(file_config(dir));
+    Store<sqlite::Backend, P> store(for_policy<P>(file_config(dir)));
     CHECK(store.with_lock("job", [] { return 42; }) == 42);
     CHECK(store.with_lock("job", [] { return std::string("again"); }, {lock::Mode::exclusive, 10ms, "test"}) == "again");
     CHECK_FALSE(store.lock_status("job").held);
@@ -88,7 +96,7 @@ TEST_CASE_TEMPLATE("with_lock runs the function, returns its value and releases"
 TEST_CASE_TEMPLATE("threads: never two in an exclusive section", P, lock::InProcess, OfdFile, FlockFile, BoostFile,
                    lock::Table) {
     test::TempDir dir;
-    Store<sqlite::Backend, P> store(file_config(dir));
+    Store<sqlite::Backend, P> store(for_policy<P>(file_config(dir)));
     std::atomic<int> inside{0}, overlaps{0}, entries{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
@@ -152,7 +160,7 @@ TEST_CASE_TEMPLATE("a waiter hears who holds the lock, and the timeout names the
     config.lock_wait_notice = 50ms;
     auto other = holder<P>(config, "migrate");
     const std::string pid = std::to_string(other.pid());
-    Store<sqlite::Backend, P> store(config);
+    Store<sqlite::Backend, P> store(for_policy<P>(config));
 
     const auto status = store.lock_status("migrate");
     CHECK(status.held);
@@ -389,7 +397,7 @@ TEST_CASE("lock::Table: a holder paused past its lease can neither release nor w
     Config config = file_config(dir);
     config.lease_ttl = 300ms;
     {
-        Store<sqlite::Backend> setup(config);
+        Store<sqlite::Backend> setup(for_policy<OfdFile>(config));
         setup.write([](auto& tx) {
             tx.execute("CREATE TABLE data (v TEXT)");
             tx.execute("INSERT INTO data VALUES ('original')");
@@ -437,7 +445,7 @@ TEST_CASE("force_unlock: breaks a lease; refuses OS and in-process locks with th
     }
     SUBCASE("file") {
         auto other = holder<OfdFile>(config, "job");
-        Store<sqlite::Backend, OfdFile> store(config);
+        Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
         const auto pid = std::to_string(other.pid());
         const auto message = message_of<usage_error>([&] { store.force_unlock("job"); });
         CHECK(message.starts_with("lock 'job' is an operating-system lock held by pid " + pid));
@@ -446,7 +454,7 @@ TEST_CASE("force_unlock: breaks a lease; refuses OS and in-process locks with th
         store.force_unlock("free-one"); // a free lock: nothing to do
     }
     SUBCASE("in-process") {
-        Store<sqlite::Backend, lock::InProcess> store(config);
+        Store<sqlite::Backend, lock::InProcess> store(for_policy<lock::InProcess>(config));
         auto held = store.locks().acquire("job", exclusive(1s, "testing"));
         CHECK(message_of<usage_error>([&] { store.force_unlock("job"); })
                   .ends_with("(exclusive, purpose: testing); it cannot be forced: it is released when that thread's guard ends"));
@@ -457,7 +465,7 @@ TEST_CASE("guard_writes: every write transaction holds the exclusive write lock"
     test::TempDir dir;
     Config config = file_config(dir);
     config.guard_writes = true;
-    Store<sqlite::Backend, OfdFile> store(config);
+    Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t)
@@ -470,7 +478,7 @@ TEST_CASE("guard_writes: every write transaction holds the exclusive write lock"
     // Held by another process, the guard turns into a busy_error at the deadline.
     config.busy_timeout = 100ms;
     auto other = holder<OfdFile>(config, "persist.write");
-    Store<sqlite::Backend, OfdFile> blocked(config);
+    Store<sqlite::Backend, OfdFile> blocked(for_policy<OfdFile>(config));
     const auto message = message_of<busy_error>([&] { blocked.write([](auto&) {}); });
     CHECK(message.find("store.write() could not start within busy_timeout (100 ms): the write guard exclusive lock "
                        "'persist.write' not granted within ") != std::string::npos);

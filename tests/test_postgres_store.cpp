@@ -329,3 +329,16 @@ TEST_CASE("a transaction that keeps failing to serialize is busy_error at busy_t
     }
     CHECK(attempts > 1);
 }
+
+TEST_CASE("a SQLite setting on a PostgreSQL Store is a config_error naming it") {
+    Config config = pg_config();
+    config.durability = Durability::full;
+    CHECK_THROWS_WITH_AS(PgStore{config},
+                         "Config::durability is set, but this Store (backend postgres, lock policy in-process) never reads "
+                         "it; it is a setting of sqlite::Backend. Remove it, or choose the backend or lock policy it belongs to",
+                         config_error);
+    config.durability = Durability::normal;
+    config.pool.max_connections = 3;
+    config.statement_timeout = std::chrono::seconds(5);
+    CHECK_NOTHROW(PgStore{config});
+}

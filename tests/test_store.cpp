@@ -498,3 +498,41 @@ TEST_CASE("the tour's store: 4 processes claiming tasks under with_lock never cl
     CHECK(std::get<1>(counts) == 400); // distinct tasks claimed: none twice
     CHECK(std::get<2>(counts) == 0);   // none left
 }
+
+TEST_CASE("a setting neither the backend nor the lock policy reads is a config_error naming it") {
+    test::TempDir dir;
+    Config config = Config::for_app("settings-test");
+    config.db_path = dir / "s.db";
+    auto refused = [](const Config& c, auto make) -> std::string {
+        try {
+            make(c);
+        } catch (const config_error& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    auto file_store = [](const Config& c) { SqliteStore store(c); };
+    auto lease_store = [](const Config& c) { SqliteLeaseStore store(c); };
+    Config pooled = config;
+    pooled.pool.max_connections = 8;
+    CHECK(refused(pooled, file_store) ==
+          "Config::pool.max_connections is set, but this Store (backend sqlite, lock policy file) never reads it; it is a "
+          "setting of postgres::Backend. Remove it, or choose the backend or lock policy it belongs to");
+    Config url = config;
+    url.db_url = "postgresql://app@db/app";
+    CHECK(refused(url, file_store) ==
+          "Config::db_url is set, but this Store (backend sqlite, lock policy file) never reads it; it is a setting of "
+          "postgres::Backend. Remove it, or choose the backend or lock policy it belongs to (db_url also comes from "
+          "<PREFIX>_DB_URL: unset that variable for a SQLite application)");
+    Config leased = config;
+    leased.lease_ttl = std::chrono::seconds(3);
+    CHECK(refused(leased, file_store) ==
+          "Config::lease_ttl is set, but this Store (backend sqlite, lock policy file) never reads it; it is a setting of "
+          "lock::Table and postgres::TableLock. Remove it, or choose the backend or lock policy it belongs to");
+    CHECK(refused(leased, lease_store) == "accepted"); // lock::Table reads it
+    CHECK_FALSE(std::filesystem::exists(dir / "s.db.migrate.lock"));
+    Config sqlite_knobs = config;
+    sqlite_knobs.durability = Durability::full;
+    sqlite_knobs.reader_connections = 2;
+    CHECK(refused(sqlite_knobs, file_store) == "accepted");
+}

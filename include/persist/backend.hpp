@@ -6,6 +6,7 @@
 
 #include "persist/config.hpp"
 #include "persist/dialect.hpp"
+#include "persist/settings.hpp"
 
 #include <chrono>
 #include <concepts>

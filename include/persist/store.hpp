@@ -9,6 +9,7 @@
 #include "persist/lock/none.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/detail/random.hpp"
+#include "persist/settings.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -75,9 +76,10 @@ public:
     using read_transaction = typename B::read_transaction;
 
     /// Opens (and on first run creates) the database `config` describes.
-    /// Throws config_error, permission_error, corrupt_error, io_error, connection_error.
+    /// Throws config_error (also for a setting neither B nor L reads: see persist/settings.hpp),
+    /// permission_error, corrupt_error, io_error, connection_error.
     explicit Store(Config config = {})
-        : config_(std::move(config)), owner_pid_(persist::detail::current_pid()), backend_(config_), locks_(config_) {}
+        : config_(checked(std::move(config))), owner_pid_(persist::detail::current_pid()), backend_(config_), locks_(config_) {}
 
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -217,6 +219,12 @@ private:
     }
 
     void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
+
+    static Config checked(Config config) {
+        persist::detail::check_settings(config, persist::detail::settings_read_by<B>() | persist::detail::settings_read_by<L>(),
+                                        B::name, L::name);
+        return config;
+    }
 
     template <class Fn, class Open>
     auto run(const char* what, Fn& fn, Open open) {

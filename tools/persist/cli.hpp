@@ -94,6 +94,7 @@ template <class StoreT>
 std::unique_ptr<StoreT> open_store(const Options& options, bool create, bool read_only) {
     persist::Config config = make_config(options);
     if constexpr (on_postgres<StoreT>) return std::make_unique<StoreT>(config); // read-only commands only read
+    config.db_url.clear(); // --db (a SQLite file) was chosen over <PREFIX>_DB_URL
     config.read_only = read_only;
     const std::string path = config.path();
     std::error_code ec;

@@ -4,6 +4,7 @@
 
 #include "persist/detail/process.hpp"
 #include "persist/config.hpp"
+#include "persist/settings.hpp"
 #include "persist/detail/file_setup.hpp"
 #include "persist/detail/interruptible_wait.hpp"
 #include "persist/error.hpp"
@@ -160,6 +161,7 @@ template <class Mechanism = Ofd>
 class File {
 public:
     static constexpr std::string_view name = "file";
+    static constexpr Settings settings = Settings::none; ///< what it reads of Config
 
     class guard {
     public:

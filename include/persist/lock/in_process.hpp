@@ -3,6 +3,7 @@
 
 #include "persist/detail/process.hpp"
 #include "persist/config.hpp"
+#include "persist/settings.hpp"
 #include "persist/detail/timed_mutex.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/policy.hpp"
@@ -147,6 +148,7 @@ inline void release_thread_lock(ThreadLock& lock, Mode mode) noexcept {
 class InProcess {
 public:
     static constexpr std::string_view name = "in-process";
+    static constexpr Settings settings = Settings::none; ///< what it reads of Config
 
     class guard {
     public:

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/settings.hpp"
 #include "persist/lock/policy.hpp"
 
 #include <string_view>
@@ -14,6 +15,7 @@ namespace persist::lock {
 class None {
 public:
     static constexpr std::string_view name = "none";
+    static constexpr Settings settings = Settings::none; ///< what it reads of Config
     struct guard {};
 
     explicit None(const Config&) noexcept {}

@@ -9,6 +9,7 @@
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/support.hpp"
+#include "persist/settings.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -93,6 +94,7 @@ template <LeaseStore Leases>
 class BasicTable {
 public:
     static constexpr std::string_view name = "table";
+    static constexpr Settings settings = Settings::leases; ///< what it reads of Config
 
     /// SQL that is true only while `name`, `owner` and `fence` (bind them in that order) still
     /// hold an unexpired exclusive lease. Add it to a write's WHERE clause to fence the write.

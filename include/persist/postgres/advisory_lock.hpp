@@ -27,6 +27,7 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/settings.hpp"
 #include "persist/lock/in_process.hpp"
 #include "persist/lock/policy.hpp"
 #include "persist/lock/support.hpp"
@@ -53,6 +54,7 @@ public:
 class AdvisoryLock {
 public:
     static constexpr std::string_view name = "postgres-advisory";
+    static constexpr Settings settings = Settings::postgres; ///< what it reads of Config
 
     /// The pg_advisory_lock key of `lock_name` (see the top of this header).
     static std::int64_t key(std::string_view lock_name) { return detail::advisory_key("persist:" + std::string(lock_name)); }

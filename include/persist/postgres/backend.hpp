@@ -46,6 +46,7 @@ public:
     using write_transaction = Transaction;
     using read_transaction = ReadTransaction;
     static constexpr std::string_view name = "postgres";
+    static constexpr Settings settings = Settings::postgres; ///< what it reads of Config
     /// Store's lock policy when none is named: processes on every host using the server.
     using default_lock_policy = AdvisoryLock;
 

@@ -35,6 +35,7 @@ public:
     using write_transaction = Transaction;
     using read_transaction = ReadTransaction;
     static constexpr std::string_view name = "sqlite";
+    static constexpr Settings settings = Settings::sqlite; ///< what it reads of Config
     /// Store's lock policy when none is named: processes on this machine (see persist/sqlite.hpp).
     using default_lock_policy = lock::File<lock::Ofd>;
 

@@ -324,6 +324,32 @@ def plot_latency(curves, modes, plot_dir):
     return path
 
 
+def compile_section(r, results_dir):
+    r.out("## Compile cost (`benchmarks/compile_cost.py`)")
+    r.out()
+    path = os.path.join(results_dir, "compile.json")
+    if not os.path.exists(path):
+        r.out("Not measured in this run.")
+        r.goal("umbrella header compile time", None, "<= 1.1x SQLiteCpp.h", False, "")
+        return
+    with open(path) as f:
+        data = json.load(f)
+    base = data["SQLiteCpp.h"]["median_s"]
+    r.out("CPU seconds (user + system) of `g++ -std=c++20 -O0 -c` for one translation unit, median of the "
+          "rounds, interleaved with the SQLiteCpp baseline in the same run.")
+    r.out()
+    r.out("| translation unit | CPU | vs SQLiteCpp.h |")
+    r.out("|---|---|---|")
+    for name, entry in data.items():
+        r.out(f"| `{name}` | {entry['median_s']:.2f} s | {fmt_ratio(ratio(entry['median_s'], base))} |")
+    r.out()
+    umbrella = data["persist/persist.hpp"]["median_s"]
+    x = ratio(umbrella, base)
+    r.goal("umbrella header compile time", x, "<= 1.1x SQLiteCpp.h", x is not None and x <= 1.1, fmt_ratio(x))
+    minimcp = data["examples/minimcp/main.cpp"]["median_s"]
+    r.goal("examples/minimcp/main.cpp at -O0", minimcp, "<= 4 s CPU", minimcp <= 4.0, f"{minimcp:.1f} s")
+
+
 def main():
     results_dir, output, plot_dir = sys.argv[1:4]
     os.makedirs(plot_dir, exist_ok=True)
@@ -341,6 +367,8 @@ def main():
     locks_section(body)
     body.out()
     processes_section(body, plots, plot_dir)
+    body.out()
+    compile_section(body, results_dir)
 
     r.out("# Benchmark results")
     r.out()

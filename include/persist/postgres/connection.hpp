@@ -5,6 +5,7 @@
 
 #include "persist/config.hpp"
 #include "persist/error.hpp"
+#include "persist/detail/lru_cache.hpp"
 #include "persist/detail/row.hpp"
 #include "persist/postgres/async.hpp"
 #include "persist/postgres/errors.hpp"
@@ -12,9 +13,7 @@
 
 #include <libpq-fe.h>
 #include <cstdlib>
-#include <list>
 #include <memory>
-#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,7 +104,7 @@ public:
                         EventCallback on_notice = {}, std::chrono::milliseconds response_timeout = default_response_timeout,
                         Deadline connect_deadline = Deadline::max())
         : on_notice_(std::make_unique<EventCallback>(std::move(on_notice))), connection_(nullptr, &PQfinish),
-          capacity_(statement_cache_capacity), response_timeout_(response_timeout) {
+          capacity_(statement_cache_capacity), response_timeout_(response_timeout), statements_(statement_cache_capacity) {
         if (response_timeout.count() <= 0)
             throw config_error("the PostgreSQL response timeout must be positive (it is " +
                                std::to_string(response_timeout.count()) + " ms)");
@@ -308,7 +307,6 @@ private:
         const bool cancelled = detail::send_cancel(connection_.get());
         connection_.reset();
         statements_.clear();
-        recent_.clear();
         throw response_timeout_error(
             "PostgreSQL did not answer within response_timeout (" + std::to_string(response_timeout_.count()) +
             " ms) [" + std::string(sql.substr(0, 200)) + "]: the server or the network path to it is stuck. persist " +
@@ -362,57 +360,30 @@ private:
 
     // The server-side name of `sql`, preparing it first if needed.
     const std::string& prepared(std::string_view sql) {
-        if (const auto found = statements_.find(sql); found != statements_.end()) {
-            if (found->second.position != recent_.begin()) recent_.splice(recent_.begin(), recent_, found->second.position);
-            return found->second.name;
-        }
-        const std::string key(sql);
+        if (const auto* name = statements_.find(sql)) return *name;
         std::string name = "p" + std::to_string(++prepared_count_);
+        std::string key(sql);
         checked(await(PQsendPrepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql), sql);
-        if (statements_.size() >= capacity_) {
-            const std::string oldest = recent_.back();
-            const std::string old_name = statements_.at(oldest).name;
-            statements_.erase(oldest);
-            recent_.pop_back();
+        if (auto evicted = statements_.insert(std::move(key), std::move(name))) {
             // Best effort: a failure here (an aborted transaction) leaves a harmless statement
             // behind. A timeout has closed the connection: that one is passed on.
             try {
-                execute_script("DEALLOCATE " + old_name);
+                execute_script("DEALLOCATE " + evicted->second);
             } catch (const response_timeout_error&) {
                 throw;
             } catch (const error&) {
             }
         }
-        recent_.push_front(key);
-        auto& entry = statements_[key];
-        entry.name = std::move(name);
-        entry.position = recent_.begin();
-        return entry.name;
+        return *statements_.find(sql);
     }
 
-    void forget(std::string_view sql) {
-        const auto found = statements_.find(sql);
-        if (found == statements_.end()) return;
-        recent_.erase(found->second.position);
-        statements_.erase(found);
-    }
-
-    struct Prepared {
-        std::string name;
-        std::list<std::string>::iterator position;
-    };
+    void forget(std::string_view sql) { statements_.erase(sql); }
 
     std::unique_ptr<EventCallback> on_notice_; // a stable address for libpq; outlives the connection
     std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
     std::size_t capacity_;
     std::chrono::milliseconds response_timeout_;
-    // Looked up by string_view without building a std::string.
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
-    };
-    std::unordered_map<std::string, Prepared, Hash, std::equal_to<>> statements_;
-    std::list<std::string> recent_; // most recently used first
+    persist::detail::LruCache<std::string> statements_; // SQL text -> server-side statement name
     std::uint64_t prepared_count_ = 0;
 };
 

@@ -8,17 +8,15 @@
 // Thread-safety: none; a cache belongs to one connection, which one thread uses at a time.
 #pragma once
 
+#include "persist/detail/lru_cache.hpp"
 #include "persist/sqlite/errors.hpp"
 
 #include <SQLiteCpp/Database.h>
 
 #include <cstddef>
-#include <functional>
-#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace persist::sqlite {
 
@@ -60,10 +58,11 @@ private:
     sqlite3_stmt* statement_ = nullptr;
 };
 
+/// The prepared statements of one connection (a detail::LruCache of PreparedStatement).
 class StatementCache {
 public:
     /// A cache holding at most `capacity` statements (at least 1).
-    explicit StatementCache(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+    explicit StatementCache(std::size_t capacity) : cache_(capacity) {}
 
     StatementCache(const StatementCache&) = delete;
     StatementCache& operator=(const StatementCache&) = delete;
@@ -74,54 +73,28 @@ public:
     /// Throws schema_error (and the other SQLite-mapped errors) if `sql` does not prepare,
     /// usage_error if `sql` holds more than one statement.
     sqlite3_stmt* get(SQLite::Database& database, std::string_view sql) {
-        // Fast path: the same SQL as the previous call (loops, typed operations), found by one
-        // comparison instead of hashing.
-        if (!entries_.empty() && entries_.front().sql == sql) {
+        if (auto* cached = cache_.find(sql)) {
             ++hits_;
-            return entries_.front().statement->get();
-        }
-        if (auto found = index_.find(sql); found != index_.end()) {
-            entries_.splice(entries_.begin(), entries_, found->second);
-            ++hits_;
-            return found->second->statement->get();
+            return (*cached)->get();
         }
         ++misses_;
-        auto entry = Entry{std::string(sql), nullptr};
-        entry.statement = std::make_unique<PreparedStatement>(database.getHandle(), entry.sql);
-        if (entries_.size() >= capacity_) {
-            index_.erase(std::string_view(entries_.back().sql));
-            entries_.pop_back();
-        }
-        entries_.push_front(std::move(entry));
-        index_.emplace(std::string_view(entries_.front().sql), entries_.begin());
-        return entries_.front().statement->get();
+        std::string text(sql);
+        auto statement = std::make_unique<PreparedStatement>(database.getHandle(), text);
+        sqlite3_stmt* handle = statement->get();
+        cache_.insert(std::move(text), std::move(statement)); // an evicted statement is finalized here
+        return handle;
     }
 
     /// Finalizes every statement (needed before the connection closes).
-    void clear() noexcept {
-        index_.clear();
-        entries_.clear();
-    }
+    void clear() noexcept { cache_.clear(); }
 
-    std::size_t size() const noexcept { return entries_.size(); }
-    std::size_t capacity() const noexcept { return capacity_; }
+    std::size_t size() const noexcept { return cache_.size(); }
+    std::size_t capacity() const noexcept { return cache_.capacity(); }
     std::size_t hits() const noexcept { return hits_; }
     std::size_t misses() const noexcept { return misses_; }
 
 private:
-    struct Entry {
-        std::string sql;
-        std::unique_ptr<PreparedStatement> statement;
-    };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view text) const noexcept {
-            return std::hash<std::string_view>{}(text);
-        }
-    };
-    std::size_t capacity_;
-    std::list<Entry> entries_;
-    std::unordered_map<std::string_view, std::list<Entry>::iterator, Hash, std::equal_to<>> index_;
+    persist::detail::LruCache<std::unique_ptr<PreparedStatement>> cache_;
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;
 };

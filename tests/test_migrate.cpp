@@ -139,49 +139,6 @@ TEST_CASE("snapshot_before: a failure restores the database as it was before the
     CHECK(snapshots == 2);
 }
 
-TEST_CASE("refusals name the versions and both checksums, and change nothing") {
-    test::TempDir dir;
-    SqliteStore store(file_config(dir));
-    store.migrate(Three{});
-    const auto history_before = count(store, "SELECT count(*) FROM persist_schema_history");
-
-    SUBCASE("an applied migration whose text changed") {
-        using Edited = Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''">;
-        const auto e = refusal([&] { store.migrate(Embedded<V1, Edited, V3>{}); });
-        CHECK(e.reason() == Reason::checksum_mismatch);
-        CHECK(e.version() == 2);
-        CHECK(std::string(e.what()) == "migration 2 (add_email) was applied with checksum " + V2::checksum.str() +
-                                           " but the source now has checksum " + Edited::checksum.str() +
-                                           "; restore its original text, or accept the change with repair(2)");
-    }
-    SUBCASE("an applied migration missing from the source") {
-        const auto e = refusal([&] { store.migrate(Embedded<V1, V3>{}); });
-        CHECK(e.reason() == Reason::missing_from_source);
-        CHECK(std::string(e.what()) ==
-              "migration 2 (add_email) was applied to the database but is missing from the source; restore it to the source");
-    }
-    SUBCASE("a database newer than the code") {
-        const auto e = refusal([&] { store.migrate(Embedded<V1, V2>{}); });
-        CHECK(e.reason() == Reason::database_newer);
-        CHECK(std::string(e.what()) == "the database is at version 3 but this program knows migrations only up to version 2; "
-                                       "run a newer build of the program (it was migrated by one)");
-    }
-    SUBCASE("a new migration below the applied head, unless allowed") {
-        using Late = Sql<2, "late", "CREATE TABLE late (x INTEGER)">;
-        test::TempDir other;
-        SqliteStore fresh(file_config(other));
-        fresh.migrate(Embedded<V1, V3Sql>{});
-        const auto e = refusal([&] { fresh.migrate(Embedded<V1, Late, V3Sql>{}); });
-        CHECK(e.reason() == Reason::out_of_order);
-        CHECK(std::string(e.what()) == "migration 2 (late) is new but the database is already at version 3; give it a "
-                                       "version above 3, or set allow_out_of_order");
-        Options options;
-        options.allow_out_of_order = true;
-        CHECK(fresh.migrate(Embedded<V1, Late, V3Sql>{}, options).applied == std::vector<std::int64_t>{2});
-    }
-    CHECK(count(store, "SELECT count(*) FROM persist_schema_history") == history_before);
-}
-
 TEST_CASE("non-transactional migrations: outside a transaction, snapshot first, an interruption is reported") {
     test::TempDir dir;
     SqliteStore store(file_config(dir));
@@ -233,61 +190,6 @@ TEST_CASE("migrate_to goes down and up again; a missing down is refused before a
     CHECK(std::string(e.what()) == "cannot migrate down to version 0: no down script for version(s) 3; add them "
                                    "(<version>_<name>.down.sql) or migrate to a higher version");
     CHECK(count(store, "SELECT max(version) FROM persist_schema_history") == 3);
-}
-
-TEST_CASE("baseline an existing database, then migrate the rest") {
-    test::TempDir dir;
-    SqliteStore store(file_config(dir));
-    store.write([](auto& tx) {
-        tx.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
-        tx.execute("ALTER TABLE users ADD COLUMN email TEXT");
-    });
-    Migrator migrator(store, Three{});
-    migrator.baseline(2);
-    CHECK(migrator.migrate().applied == std::vector<std::int64_t>{3});
-    const auto states = migrator.status();
-    REQUIRE(states.size() == 3);
-    CHECK(states[0].state == VersionStatus::State::baseline);
-    CHECK(states[2].state == VersionStatus::State::applied);
-    CHECK(refusal([&] { migrator.baseline(2); }).reason() == Reason::usage);
-    CHECK(std::string(refusal([&] { migrator.baseline(9); }).what()) ==
-          "cannot baseline at version 9: the source has no such migration");
-}
-
-TEST_CASE("repair accepts a changed checksum, with an audit entry") {
-    test::TempDir dir;
-    SqliteStore store(file_config(dir));
-    store.migrate(Three{});
-    using Edited = Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT -- reformatted">;
-    Migrator migrator(store, Embedded<V1, Edited, V3>{});
-    CHECK(refusal([&] { migrator.migrate(); }).reason() == Reason::checksum_mismatch);
-    const auto states = migrator.status();
-    CHECK(states[1].state == VersionStatus::State::changed);
-    CHECK(migrator.repair(2));
-    CHECK_FALSE(migrator.repair(2));
-    CHECK(migrator.migrate().applied.empty());
-    CHECK(count(store, "SELECT count(*) FROM persist_schema_audit WHERE version = 2 AND action = 'repair: accepted checksum'") == 1);
-    CHECK(std::string(refusal([&] { migrator.repair(7); }).what()) ==
-          "cannot repair version 7: the source has no such migration");
-}
-
-TEST_CASE("status and plan report without changing anything") {
-    test::TempDir dir;
-    SqliteStore store(file_config(dir));
-    store.migrate(Embedded<V1>{});
-    Migrator migrator(store, Three{});
-    const auto plan = migrator.plan();
-    REQUIRE(plan.size() == 2);
-    CHECK(plan[0].version == 2);
-    CHECK(plan[1].name == "seed");
-    const auto states = migrator.status();
-    REQUIRE(states.size() == 3);
-    CHECK(states[0].state == VersionStatus::State::applied);
-    CHECK_FALSE(states[0].applied_at.empty());
-    CHECK(states[1].state == VersionStatus::State::pending);
-    CHECK(count(store, "SELECT count(*) FROM persist_schema_history") == 1);
-    Migrator older(store, Embedded<V2>{});
-    CHECK(older.status()[0].state == VersionStatus::State::missing_from_source);
 }
 
 TEST_CASE("a directory source reads golang-migrate style files") {

@@ -741,3 +741,155 @@ TEST_CASE_TEMPLATE("a value that does not fit its field names the column the sam
                              doctest::Contains("column 2 (\"label\")"), schema_error);
     });
 }
+
+// ---- Store and migration suites, once over both backends ----
+
+namespace {
+// Parameters in the backend's placeholders: "?" becomes $1, $2, ... on PostgreSQL.
+template <class Tx>
+std::string sql_for(const std::string& text) {
+    using D = typename std::remove_cvref_t<Tx>::dialect;
+    std::string out;
+    int n = 0;
+    for (char c : text) out += c == '?' ? D::placeholder(++n) : std::string(1, c);
+    return out;
+}
+
+using U1 = migrate::Sql<1, "create_users", "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)", "DROP TABLE users">;
+using U2 = migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT", "ALTER TABLE users DROP COLUMN email">;
+using U3 = migrate::Code<3, "seed", "seed v1", [](auto& tx) { tx.execute("INSERT INTO users (id, name) VALUES (1, 'seed')"); }>;
+using U3Sql = migrate::Sql<3, "index_name", "CREATE INDEX users_name ON users (name)", "DROP INDEX users_name">;
+using UsersThree = migrate::Embedded<U1, U2, U3>;
+
+template <class Fn>
+migrate::migration_refused refusal(Fn&& fn) {
+    try {
+        fn();
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.code() == errc::migration);
+        return e;
+    }
+    FAIL("no migration_refused");
+    return migrate::migration_refused(migrate::Reason::usage, 0, "");
+}
+
+template <class Store>
+std::int64_t count_of(Store& store, const std::string& sql) {
+    return store.read([&](auto& tx) { return *tx.template query_one<std::int64_t>(sql); });
+}
+} // namespace
+
+TEST_CASE_TEMPLATE("write commits and returns the function's value; read sees it", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)"); });
+    const auto inserted = store.write([](auto& tx) {
+        return tx.execute(sql_for<decltype(tx)>("INSERT INTO t (id, v) VALUES (?, ?)"), std::int64_t{1}, std::string("one"));
+    });
+    CHECK(inserted == 1);
+    CHECK(store.write([](auto& tx) { return tx.execute(sql_for<decltype(tx)>("UPDATE t SET v = ?"), std::string("uno")); }) == 1);
+    CHECK(store.read([](auto& tx) { return tx.template query_one<std::string>("SELECT v FROM t"); }) == "uno");
+    // Committed: a second Store on the same database sees it.
+    StoreOf<Fixture> other(fixture.config());
+    CHECK(other.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
+          std::vector<std::string>{"uno"});
+}
+
+TEST_CASE_TEMPLATE("refusals name the versions and both checksums, and change nothing", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.migrate(UsersThree{});
+    const auto history_before = count_of(store, "SELECT count(*) FROM persist_schema_history");
+
+    SUBCASE("an applied migration whose text changed") {
+        using Edited = migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT NOT NULL DEFAULT ''">;
+        const auto e = refusal([&] { store.migrate(migrate::Embedded<U1, Edited, U3>{}); });
+        CHECK(e.reason() == migrate::Reason::checksum_mismatch);
+        CHECK(e.version() == 2);
+        CHECK(std::string(e.what()) == "migration 2 (add_email) was applied with checksum " + U2::checksum.str() +
+                                           " but the source now has checksum " + Edited::checksum.str() +
+                                           "; restore its original text, or accept the change with repair(2)");
+    }
+    SUBCASE("an applied migration missing from the source") {
+        const auto e = refusal([&] { store.migrate(migrate::Embedded<U1, U3>{}); });
+        CHECK(e.reason() == migrate::Reason::missing_from_source);
+        CHECK(std::string(e.what()) ==
+              "migration 2 (add_email) was applied to the database but is missing from the source; restore it to the source");
+    }
+    SUBCASE("a database newer than the code") {
+        const auto e = refusal([&] { store.migrate(migrate::Embedded<U1, U2>{}); });
+        CHECK(e.reason() == migrate::Reason::database_newer);
+        CHECK(std::string(e.what()) == "the database is at version 3 but this program knows migrations only up to version 2; "
+                                       "run a newer build of the program (it was migrated by one)");
+    }
+    SUBCASE("a new migration below the applied head, unless allowed") {
+        using Late = migrate::Sql<2, "late", "CREATE TABLE late (x BIGINT)">;
+        Fixture other;
+        StoreOf<Fixture> fresh(other.config());
+        fresh.migrate(migrate::Embedded<U1, U3Sql>{});
+        const auto e = refusal([&] { fresh.migrate(migrate::Embedded<U1, Late, U3Sql>{}); });
+        CHECK(e.reason() == migrate::Reason::out_of_order);
+        CHECK(std::string(e.what()) == "migration 2 (late) is new but the database is already at version 3; give it a "
+                                       "version above 3, or set allow_out_of_order");
+        migrate::Options options;
+        options.allow_out_of_order = true;
+        CHECK(fresh.migrate(migrate::Embedded<U1, Late, U3Sql>{}, options).applied == std::vector<std::int64_t>{2});
+    }
+    CHECK(count_of(store, "SELECT count(*) FROM persist_schema_history") == history_before);
+}
+
+TEST_CASE_TEMPLATE("baseline an existing database, then migrate the rest", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)");
+        tx.execute("ALTER TABLE users ADD COLUMN email TEXT");
+    });
+    migrate::Migrator migrator(store, UsersThree{});
+    migrator.baseline(2);
+    CHECK(migrator.migrate().applied == std::vector<std::int64_t>{3});
+    const auto states = migrator.status();
+    REQUIRE(states.size() == 3);
+    CHECK(states[0].state == migrate::VersionStatus::State::baseline);
+    CHECK(states[2].state == migrate::VersionStatus::State::applied);
+    CHECK(count_of(store, "SELECT count(*) FROM users WHERE name = 'seed'") == 1);
+    CHECK(refusal([&] { migrator.baseline(2); }).reason() == migrate::Reason::usage);
+    CHECK(std::string(refusal([&] { migrator.baseline(9); }).what()) ==
+          "cannot baseline at version 9: the source has no such migration");
+}
+
+TEST_CASE_TEMPLATE("repair accepts a changed checksum, with an audit entry", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.migrate(UsersThree{});
+    using Edited = migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT -- reformatted">;
+    migrate::Migrator migrator(store, migrate::Embedded<U1, Edited, U3>{});
+    CHECK(refusal([&] { migrator.migrate(); }).reason() == migrate::Reason::checksum_mismatch);
+    CHECK(migrator.status()[1].state == migrate::VersionStatus::State::changed);
+    CHECK(migrator.repair(2));
+    CHECK_FALSE(migrator.repair(2));
+    CHECK(migrator.migrate().applied.empty());
+    CHECK(count_of(store, "SELECT count(*) FROM persist_schema_audit WHERE version = 2 AND action = 'repair: accepted checksum'") ==
+          1);
+    CHECK(std::string(refusal([&] { migrator.repair(7); }).what()) ==
+          "cannot repair version 7: the source has no such migration");
+}
+
+TEST_CASE_TEMPLATE("status and plan report without changing anything", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.migrate(migrate::Embedded<U1>{});
+    migrate::Migrator migrator(store, UsersThree{});
+    const auto plan = migrator.plan();
+    REQUIRE(plan.size() == 2);
+    CHECK(plan[0].version == 2);
+    CHECK(plan[1].name == "seed");
+    const auto states = migrator.status();
+    REQUIRE(states.size() == 3);
+    CHECK(states[0].state == migrate::VersionStatus::State::applied);
+    CHECK_FALSE(states[0].applied_at.empty());
+    CHECK(states[1].state == migrate::VersionStatus::State::pending);
+    CHECK(count_of(store, "SELECT count(*) FROM persist_schema_history") == 1);
+    migrate::Migrator older(store, migrate::Embedded<U2>{});
+    CHECK(older.status()[0].state == migrate::VersionStatus::State::missing_from_source);
+}

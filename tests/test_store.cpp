@@ -45,23 +45,6 @@ struct Raw {
 };
 } // namespace
 
-TEST_CASE("write commits and returns the function's value; read sees it") {
-    test::TempDir dir;
-    Store<sqlite::Backend> store(file_config(dir));
-    const auto id = store.write([](auto& tx) {
-        tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
-        tx.execute("INSERT INTO t (v) VALUES (?)", "one");
-        return tx.last_insert_id();
-    });
-    CHECK(id == 1);
-    CHECK(store.write([](auto& tx) { return tx.execute("UPDATE t SET v = ?", "uno"); }) == 1);
-    CHECK(store.read([](auto& tx) { return tx.template query_one<std::string>("SELECT v FROM t"); }) == "uno");
-    // And it is on disk: a second Store on the same file sees it.
-    Store<sqlite::Backend> other(file_config(dir));
-    CHECK(other.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); }) ==
-          std::vector<std::string>{"uno"});
-}
-
 TEST_CASE("write(Isolation, fn) on SQLite: accepted at either level, one serializable writer either way") {
     test::TempDir dir;
     Store<sqlite::Backend> store(file_config(dir));

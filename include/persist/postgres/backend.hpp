@@ -19,6 +19,7 @@
 #include "persist/detail/checks.hpp"
 #include "persist/error.hpp"
 #include "persist/postgres/advisory_key.hpp"
+#include "persist/detail/pool.hpp"
 #include "persist/postgres/advisory_lock.hpp"
 #include "persist/postgres/connection.hpp"
 #include "persist/postgres/dialect.hpp"
@@ -26,7 +27,6 @@
 #include "persist/postgres/script.hpp"
 
 #include <algorithm>
-#include <condition_variable>
 #include <thread>
 #include <memory>
 #include <mutex>
@@ -63,8 +63,7 @@ public:
                                "); lower it or raise pool.max_connections");
         if (config.pool.reconnect_backoff.count() <= 0 || config.pool.reconnect_backoff_max < config.pool.reconnect_backoff)
             throw config_error("pool.reconnect_backoff must be positive and at most pool.reconnect_backoff_max");
-        for (std::size_t i = 0; i < config.pool.min_connections; ++i) idle_.push_back(connect(Deadline::max()));
-        open_ = idle_.size();
+        for (std::size_t i = 0; i < config.pool.min_connections; ++i) pool_.add(connect(Deadline::max()));
     }
     Backend(const Backend&) = delete;
     Backend& operator=(const Backend&) = delete;
@@ -191,16 +190,11 @@ public:
     }
 
     /// Connections open now (idle or in use), for tests and diagnostics.
-    std::size_t open_connections() {
-        std::lock_guard lock(mutex_);
-        return open_;
-    }
+    std::size_t open_connections() const { return pool_.open(); }
 
     /// Forgets every connection without closing it (after fork(): the parent's sockets).
     void abandon() noexcept {
-        std::lock_guard lock(mutex_);
-        for (auto& connection : idle_) (void)connection.release();
-        idle_.clear();
+        pool_.abandon([](std::unique_ptr<Connection>& connection) { (void)connection.release(); });
     }
 
     /// The server and database, without any password.
@@ -238,68 +232,56 @@ private:
         return url.substr(0, password) + "password=***" + (end == std::string::npos ? "" : url.substr(end));
     }
 
-    // A checked connection, waiting at most until the earlier of `deadline` and the pool's
-    // acquire_timeout for one to be free. Reconnecting after a failure backs off; a failure
-    // that outlasts the deadline is a connection_error with the last cause.
-    std::unique_ptr<Connection> acquire(Deadline deadline) {
-        deadline = std::min(deadline, std::chrono::steady_clock::now() + acquire_timeout());
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            while (!idle_.empty()) {
-                auto connection = std::move(idle_.back());
-                idle_.pop_back();
-                if (connection->alive()) return connection;
-                --open_; // the server dropped it: replace it below
-            }
-            if (open_ < limit()) {
-                const auto now = std::chrono::steady_clock::now();
-                if (now < retry_at_) {
-                    // An earlier attempt failed: wait out the backoff (or a freed connection).
-                    if (retry_at_ >= deadline) throw unreachable();
-                    freed_.wait_until(lock, retry_at_);
-                    continue;
-                }
-                ++open_;
+    // How the pool checks, opens and waits for connections: an idle one the server dropped is
+    // replaced; a failed connect backs off (reconnect_backoff doubling up to
+    // reconnect_backoff_max); a failure that outlasts the deadline is a connection_error with
+    // the last cause.
+    struct PoolHooks {
+        Backend& backend;
+        bool usable(Connection& connection) const noexcept { return connection.alive(); }
+        std::unique_ptr<Connection> open(Deadline deadline) const {
+            try {
+                auto connection = backend.connect(deadline);
+                std::lock_guard lock(backend.backoff_mutex_);
+                backend.failures_ = 0;
+                return connection;
+            } catch (const connection_error& e) {
+                std::unique_lock lock(backend.backoff_mutex_);
+                backend.last_failure_ = e.what();
+                const auto& pool = backend.config_.pool;
+                const auto pause = std::min<std::chrono::milliseconds>(
+                    pool.reconnect_backoff_max, pool.reconnect_backoff * (1LL << std::min(backend.failures_, 16)));
+                const int failures = ++backend.failures_;
+                const std::string cause = backend.last_failure_;
                 lock.unlock();
-                try {
-                    auto connection = connect(deadline);
-                    lock.lock();
-                    failures_ = 0;
-                    retry_at_ = {};
-                    return connection;
-                } catch (const connection_error& e) {
-                    lock.lock();
-                    --open_;
-                    last_failure_ = e.what();
-                    const auto pause = std::min<std::chrono::milliseconds>(
-                        config_.pool.reconnect_backoff_max, config_.pool.reconnect_backoff * (1LL << std::min(failures_, 16)));
-                    ++failures_;
-                    retry_at_ = std::chrono::steady_clock::now() + pause;
-                    freed_.notify_one();
-                    notify({Event::Kind::retry, "reconnecting to " + path() + " in " + std::to_string(pause.count()) +
-                                                    " ms: " + last_failure_, failures_, {}});
-                    if (retry_at_ >= deadline) throw unreachable();
-                    continue;
-                } catch (...) {
-                    lock.lock();
-                    --open_;
-                    freed_.notify_one();
-                    throw;
-                }
+                backend.pool_.delay_opening(std::chrono::steady_clock::now() + pause);
+                backend.notify({Event::Kind::retry,
+                                "reconnecting to " + backend.path() + " in " + std::to_string(pause.count()) + " ms: " + cause,
+                                failures, {}});
+                return nullptr;
             }
-            if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= limit())
-                throw busy_error("all " + std::to_string(limit()) + " connections to " + path() +
-                                 " stayed in use for " + std::to_string(acquire_timeout().count()) +
-                                 " ms (pool.acquire_timeout, or the transaction's deadline); raise pool.max_connections "
-                                 "or shorten the transactions that hold them");
         }
-    }
+        void waiting() const noexcept {}
+        [[noreturn]] void timed_out() const {
+            throw busy_error("all " + std::to_string(backend.limit()) + " connections to " + backend.path() +
+                             " stayed in use for " + std::to_string(backend.acquire_timeout().count()) +
+                             " ms (pool.acquire_timeout, or the transaction's deadline); raise pool.max_connections "
+                             "or shorten the transactions that hold them");
+        }
+        [[noreturn]] void unreachable() const {
+            std::lock_guard lock(backend.backoff_mutex_);
+            throw connection_error("cannot reconnect to " + backend.path() + " before the deadline after " +
+                                   std::to_string(backend.failures_) + " failed attempt(s) (backing off up to " +
+                                   std::to_string(backend.config_.pool.reconnect_backoff_max.count()) +
+                                   " ms between them); last cause: " + backend.last_failure_);
+        }
+    };
 
-    connection_error unreachable() const {
-        return connection_error("cannot reconnect to " + path() + " before the deadline after " + std::to_string(failures_) +
-                                " failed attempt(s) (backing off up to " +
-                                std::to_string(config_.pool.reconnect_backoff_max.count()) +
-                                " ms between them); last cause: " + last_failure_);
+    // A checked connection, waiting at most until the earlier of `deadline` and the pool's
+    // acquire_timeout for one to be free (see PoolHooks).
+    std::unique_ptr<Connection> acquire(Deadline deadline) {
+        PoolHooks hooks{*this};
+        return pool_.acquire(std::min(deadline, std::chrono::steady_clock::now() + acquire_timeout()), hooks);
     }
 
     void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
@@ -307,21 +289,15 @@ private:
     // Returns a connection to the pool; a broken one is closed and leaves room for a new one.
     // Nothing to do for an empty pointer (a session whose reconnection failed).
     void release(std::unique_ptr<Connection> connection) noexcept {
-        if (!connection) return;
-        std::lock_guard lock(mutex_);
-        if (connection->ok()) idle_.push_back(std::move(connection));
-        else --open_;
-        freed_.notify_one();
+        const bool keep = connection && connection->ok();
+        pool_.release(std::move(connection), keep);
     }
 
     Config config_;
     std::chrono::milliseconds response_timeout_;
-    std::mutex mutex_;
-    std::condition_variable freed_;
-    std::vector<std::unique_ptr<Connection>> idle_;
-    std::size_t open_ = 0;
-    int failures_ = 0;                                  // consecutive failed connects
-    std::chrono::steady_clock::time_point retry_at_{}; // no connect before this
+    persist::detail::Pool<Connection> pool_{limit()};
+    std::mutex backoff_mutex_;  // guards the two below
+    int failures_ = 0;          // consecutive failed connects
     std::string last_failure_;
 };
 

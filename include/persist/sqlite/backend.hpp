@@ -14,13 +14,13 @@
 #include "persist/backend.hpp"
 #include "persist/config.hpp"
 #include "persist/detail/file_setup.hpp"
+#include "persist/detail/pool.hpp"
 #include "persist/detail/private_files.hpp"
 #include "persist/detail/timed_mutex.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/transaction.hpp"
 
-#include <condition_variable>
 #include <unistd.h>
 #include <memory>
 #include <mutex>
@@ -46,9 +46,9 @@ public:
         if (config_.read_only) {
             // Inspection: no file is created and no writer opened; a first reader checks the file.
             if (memory_) throw usage_error("Config::read_only needs a database file, not \":memory:\"");
-            idle_readers_.push_back(std::make_unique<Connection>(path_, config_, Connection::Role::reader));
-            open_readers_ = 1;
-            read_only_identity_ = idle_readers_.front()->identity();
+            auto first = std::make_unique<Connection>(path_, config_, Connection::Role::reader);
+            read_only_identity_ = first->identity();
+            readers_.add(std::move(first));
             return;
         }
         if (prepare_database(path_, config_.path_setting()) && config_.on_event)
@@ -163,7 +163,8 @@ public:
                                            " is closed: reopening it failed; call health() to retry");
                 connection_ = backend.writer_.get();
             } else {
-                lease_ = backend.acquire_reader(deadline, generation_);
+                ReaderHooks hooks{backend};
+                lease_ = backend.readers_.acquire(deadline, hooks, &generation_);
                 connection_ = lease_.get();
             }
             transaction_.emplace(*connection_);
@@ -171,7 +172,7 @@ public:
         ReadSession(ReadSession&&) = delete;
         ~ReadSession() {
             if (begun_ && !finished_) rollback(*connection_);
-            if (lease_) backend_.release_reader(std::move(lease_), generation_);
+            backend_.readers_.release(std::move(lease_), true, &generation_);
         }
         void begin() {
             connection_->run_control(Connection::Control::begin);
@@ -254,17 +255,11 @@ public:
             return report;
         }
         const bool replaced = !report.same_file;
-        {
-            std::lock_guard pool(pool_mutex_);
-            if (open_readers_ != idle_readers_.size()) {
-                report.detail = "database file " + path_ + (replaced ? " was replaced" : " does not answer") +
-                                "; reopening waits until no read is in progress: call health() again";
-                notify({Event::Kind::warning, report.detail});
-                return report;
-            }
-            ++generation_;
-            open_readers_ = 0;
-            idle_readers_.clear();
+        if (!readers_.retire_all_if_idle()) {
+            report.detail = "database file " + path_ + (replaced ? " was replaced" : " does not answer") +
+                            "; reopening waits until no read is in progress: call health() again";
+            notify({Event::Kind::warning, report.detail});
+            return report;
         }
         if (writer_) {
             // The old connection's -wal file sits at the path the new file will use. Move its
@@ -360,7 +355,7 @@ public:
     void abandon() noexcept {
         checkpointer_ = nullptr; // leaked, not closed (see Connection::abandon)
         if (writer_) writer_->abandon();
-        for (auto& reader : idle_readers_) reader->abandon();
+        readers_.abandon([](std::unique_ptr<Connection>& reader) { reader->abandon(); });
     }
 
     const std::string& path() const noexcept { return path_; }
@@ -434,53 +429,23 @@ private:
 
     void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
 
-    std::unique_ptr<Connection> acquire_reader(Deadline deadline, std::uint64_t& generation) {
-        std::unique_lock lock(pool_mutex_);
-        generation = generation_;
-        const std::size_t limit = config_.reader_connections == 0 ? 1 : config_.reader_connections;
-        bool announced = false;
-        for (;;) {
-            if (!idle_readers_.empty()) {
-                auto reader = std::move(idle_readers_.back());
-                idle_readers_.pop_back();
-                return reader;
-            }
-            if (open_readers_ < limit) {
-                ++open_readers_;
-                lock.unlock();
-                try {
-                    return std::make_unique<Connection>(path_, config_, Connection::Role::reader);
-                } catch (...) {
-                    lock.lock();
-                    --open_readers_;
-                    reader_freed_.notify_one();
-                    throw;
-                }
-            }
-            if (!announced) {
-                announced = true;
-                notify({Event::Kind::wait, "waiting for a reader connection of " + path_ + " (all " +
-                                               std::to_string(limit) + " in use)"});
-            }
-            if (reader_freed_.wait_until(lock, deadline) == std::cv_status::timeout &&
-                idle_readers_.empty() && open_readers_ >= limit)
-                throw busy_error("all " + std::to_string(limit) + " reader connections of " + path_ +
-                                 " stayed in use until the deadline; raise reader_connections");
+    // How the reader pool opens readers and says it is exhausted.
+    struct ReaderHooks {
+        Backend& backend;
+        bool usable(Connection&) const noexcept { return true; }
+        std::unique_ptr<Connection> open(Deadline) const {
+            return std::make_unique<Connection>(backend.path_, backend.config_, Connection::Role::reader);
         }
-    }
-
-    void release_reader(std::unique_ptr<Connection> reader, std::uint64_t generation) noexcept {
-        std::lock_guard lock(pool_mutex_);
-        // A reader from before health() reopened the database is closed, not reused.
-        // open_readers_ counts every open reader, idle or in use, of any generation.
-        if (generation == generation_) {
-            idle_readers_.push_back(std::move(reader));
-        } else {
-            reader.reset();
-            --open_readers_;
+        void waiting() const {
+            backend.notify({Event::Kind::wait, "waiting for a reader connection of " + backend.path_ + " (all " +
+                                                   std::to_string(backend.readers_.limit()) + " in use)"});
         }
-        reader_freed_.notify_one();
-    }
+        [[noreturn]] void timed_out() const {
+            throw busy_error("all " + std::to_string(backend.readers_.limit()) + " reader connections of " + backend.path_ +
+                             " stayed in use until the deadline; raise reader_connections");
+        }
+        [[noreturn]] void unreachable() const { timed_out(); }
+    };
 
     Config config_;
     std::string path_;
@@ -489,11 +454,8 @@ private:
     std::unique_ptr<Connection> writer_;
     sqlite3* checkpointer_ = nullptr; // WAL-reset mitigation only; used with writer_mutex_ held
     FileIdentity read_only_identity_; // Config::read_only: the file opened
-    std::mutex pool_mutex_;
-    std::condition_variable reader_freed_;
-    std::vector<std::unique_ptr<Connection>> idle_readers_;
-    std::size_t open_readers_ = 0;
-    std::uint64_t generation_ = 0;
+    // Readers of the current file; health() retires them all when it reopens a replaced file.
+    persist::detail::Pool<Connection> readers_{config_.reader_connections};
 };
 
 } // namespace persist::sqlite

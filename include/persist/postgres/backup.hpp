@@ -39,6 +39,7 @@
 
 #include <libpq-fe.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -159,6 +160,8 @@ public:
         found.schema_version = 0;
         for (const auto& [version, checksum] : found.migrations) found.schema_version = std::max(found.schema_version, version);
     }
+    /// Whether persist_schema_history held a version that is not a number.
+    bool bad_history() const noexcept { return bad_history_; }
 
 private:
     void take(const std::string& line) {
@@ -236,7 +239,8 @@ inline std::string backup_name(const std::string& directory, const std::string& 
     for (char c : database) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
     std::string path = directory + "/" + safe + "-" + stamp + ".pgdump";
     struct stat st {};
-    for (int n = 2; ::lstat(path.c_str(), &st) == 0; ++n) path = directory + "/" + safe + "-" + stamp + "-" + std::to_string(n) + ".pgdump";
+    for (int n = 2; ::lstat(path.c_str(), &st) == 0; ++n) // two backups within one microsecond
+        path = directory + "/" + safe + "-" + stamp + "-" + std::to_string(n) + ".pgdump";
     return path;
 }
 
@@ -262,15 +266,20 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     const std::string database = session.query<std::string>("SELECT current_database()").at(0);
     const std::string schema = session.query<std::string>("SELECT current_schema()").at(0);
     std::string final_path = destination;
-    if (fs::is_directory(destination, ec)) final_path = detail::backup_name(destination.back() == '/' ? destination.substr(0, destination.size() - 1) : destination, database);
-    else if (fs::exists(fs::symlink_status(destination, ec)))
-        throw usage_error("backup destination " + destination + " already exists; pass a directory (persist names the file) or a new file name");
+    if (fs::is_directory(destination, ec)) {
+        const bool slash = destination.back() == '/';
+        final_path = detail::backup_name(slash ? destination.substr(0, destination.size() - 1) : destination, database);
+    } else if (fs::exists(fs::symlink_status(destination, ec))) {
+        throw usage_error("backup destination " + destination +
+                          " already exists; pass a directory (persist names the file) or a new file name");
+    }
 
     BackupResult result;
     result.path = final_path;
     result.manifest_path = final_path + ".manifest";
     for (const auto& table : session.query<std::string>(std::string(detail::tables_sql)))
-        result.manifest.row_counts[table] = session.query<std::int64_t>("SELECT count(*) FROM " + persist::detail::double_quote(table)).at(0);
+        result.manifest.row_counts[table] =
+            session.query<std::int64_t>("SELECT count(*) FROM " + persist::detail::double_quote(table)).at(0);
     if (result.manifest.row_counts.count("persist_schema_history"))
         for (auto& [version, checksum] : session.query<std::tuple<std::int64_t, std::string>>(
                  "SELECT version, checksum FROM persist_schema_history WHERE state IN ('applied', 'baseline') ORDER BY version")) {
@@ -353,6 +362,7 @@ inline Manifest verify(const std::string& path, const BackupOptions& options = {
         } else {
             Manifest actual;
             reader.finish(actual);
+            if (reader.bad_history()) problems.push_back("persist_schema_history holds a version that is not a number");
             if (actual.schema_version != expected.schema_version)
                 problems.push_back("schema version is " + std::to_string(actual.schema_version) + ", the manifest says " +
                                    std::to_string(expected.schema_version));

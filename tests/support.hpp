@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <sys/stat.h>
@@ -118,6 +119,18 @@ inline unsigned mode_of(const std::string& path) {
     struct stat st {};
     ::stat(path.c_str(), &st);
     return st.st_mode & 07777u;
+}
+
+/// What `fn()` threw as E (its what()). Throws std::logic_error, which fails the test case,
+/// when it throws nothing.
+template <class E, class Fn>
+std::string message_of(Fn&& fn) {
+    try {
+        fn();
+    } catch (const E& e) {
+        return e.what();
+    }
+    throw std::logic_error("expected exception not thrown");
 }
 
 } // namespace test

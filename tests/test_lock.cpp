@@ -64,16 +64,7 @@ test::Process holder(const Config& config, const std::string& name, const char* 
     return process;
 }
 
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-    try {
-        fn();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected exception not thrown");
-    return {};
-}
+using test::message_of;
 } // namespace
 
 TEST_CASE_TEMPLATE("with_lock runs the function, returns its value and releases", P, lock::None, lock::InProcess, OfdFile,

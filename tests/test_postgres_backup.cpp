@@ -31,17 +31,6 @@ void fill(PgStore& store, int from, int to) {
         }
     });
 }
-
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-    try {
-        fn();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected exception not thrown");
-    return {};
-}
 } // namespace
 
 TEST_CASE("a PostgreSQL backup verifies, and restore brings the data back in one transaction") {
@@ -90,17 +79,17 @@ TEST_CASE("a damaged or substituted PostgreSQL backup does not verify, and resto
         file.seekp(static_cast<std::streamoff>(made.manifest.size / 2));
         file.put('\x5a');
     }
-    const auto message = message_of<backup_error>([&] { postgres::verify(made.path); });
+    const auto message = test::message_of<backup_error>([&] { postgres::verify(made.path); });
     CHECK(message.starts_with("backup " + made.path + " does not verify:\n  - SHA-256 is "));
     CHECK_THROWS_AS(postgres::restore(store, made.path), backup_error);
     CHECK(count(store, "notes") == 30);
 
     fs::copy_file(made.path + ".manifest", fixture.dir / "kept.manifest");
     fs::remove(made.path + ".manifest");
-    CHECK(message_of<backup_error>([&] { postgres::verify(made.path); }) ==
+    CHECK(test::message_of<backup_error>([&] { postgres::verify(made.path); }) ==
           "backup " + made.path + " has no manifest (" + made.path +
-              ".manifest); it was not made by persist's backup, or the manifest was lost");
-    CHECK(message_of<usage_error>([&] { postgres::backup(store, made.path); }) ==
+              ".manifest); without it the file cannot be checked. Make backups with persist backup");
+    CHECK(test::message_of<usage_error>([&] { postgres::backup(store, made.path); }) ==
           "backup destination " + made.path + " already exists; pass a directory (persist names the file) or a new file name");
 
     // Another dump under this one's manifest: the sizes and digests disagree.
@@ -125,7 +114,7 @@ TEST_CASE("a restore that fails part way changes nothing (the tables it dropped 
     Config impatient = fixture.config();
     impatient.db_url = fixture.url() + " options='-c search_path=" + fixture.schema + " -c lock_timeout=300'";
     PgStore restoring(impatient);
-    const auto message = message_of<backup_error>([&] { postgres::restore(restoring, made.path); });
+    const auto message = test::message_of<backup_error>([&] { postgres::restore(restoring, made.path); });
     CHECK(message.starts_with("psql (replaying " + made.path + " in one transaction; the database is unchanged) failed (exit 3)"));
     CHECK(message.find("lock timeout") != std::string::npos);
     holder.execute_script("ROLLBACK");
@@ -140,7 +129,7 @@ TEST_CASE("a dump of another schema is refused before anything changes") {
     two.migrate(Migrations{});
     fill(two, 0, 5);
     const auto made = postgres::backup(one, first.dir / "backups/");
-    CHECK(message_of<backup_error>([&] { postgres::restore(two, made.path); }) ==
+    CHECK(test::message_of<backup_error>([&] { postgres::restore(two, made.path); }) ==
           "backup " + made.path + " holds schema " + first.schema + ", and this store works in schema " + second.schema +
               "; restore it into a store whose search_path starts with " + first.schema);
     CHECK(count(two, "notes") == 5);

@@ -23,16 +23,7 @@ Config file_config(const test::TempDir& dir, std::string name = "store.db") {
     return config;
 }
 
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-    try {
-        fn();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected exception not thrown");
-    return {};
-}
+using test::message_of;
 
 // A raw sqlite3 connection, outside persist, to play "another process".
 struct Raw {

@@ -30,16 +30,7 @@ struct Everything {
     std::optional<std::string> note;
 };
 
-template <class E, class Fn>
-std::string message_of(Fn&& fn) {
-    try {
-        fn();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected exception not thrown");
-    return {};
-}
+using test::message_of;
 } // namespace
 
 TEST_CASE("every parameter type round-trips") {

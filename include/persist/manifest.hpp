@@ -15,6 +15,8 @@
 // owner can write (persist creates them 0600 in 0700 directories).
 #pragma once
 
+#include "persist/detail/file_digest.hpp"
+#include "persist/detail/private_files.hpp"
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/value.hpp"
@@ -22,6 +24,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -181,5 +187,95 @@ private:
         return parts == 3;
     }
 };
+
+/// The manifest beside the backup `path` ("<path>.manifest"), read and parsed. Throws
+/// backup_error when the backup or its manifest is missing, not a regular file, too large,
+/// unreadable or malformed.
+inline Manifest read_manifest_of(const std::string& path) {
+    namespace fs = std::filesystem;
+    const std::string manifest_path = path + ".manifest";
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw backup_error("backup " + path + " does not exist");
+    if (!fs::is_regular_file(path, ec)) throw backup_error("backup " + path + " is not a regular file");
+    if (!fs::exists(manifest_path, ec))
+        throw backup_error("backup " + path + " has no manifest (" + manifest_path +
+                           "); without it the file cannot be checked. Make backups with persist backup");
+    if (!fs::is_regular_file(manifest_path, ec)) throw backup_error("manifest " + manifest_path + " is not a regular file");
+    const auto manifest_size = fs::file_size(manifest_path, ec);
+    if (ec || manifest_size > Manifest::max_bytes)
+        throw backup_error("manifest " + manifest_path + " is larger than " + std::to_string(Manifest::max_bytes) +
+                           " bytes or unreadable; it is not a manifest persist wrote");
+    std::ifstream manifest_file(manifest_path, std::ios::binary);
+    if (!manifest_file) throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(errno));
+    const std::string text((std::istreambuf_iterator<char>(manifest_file)), std::istreambuf_iterator<char>());
+    return Manifest::parse(text, manifest_path);
+}
+
+namespace detail {
+
+/// Adds to `problems` how the file at `path` differs from `expected` in size and SHA-256.
+inline void check_digest(const std::string& path, const Manifest& expected, std::vector<std::string>& problems,
+                         const std::function<void(std::int64_t, std::int64_t)>& on_progress = {}) {
+    const auto [sha, size] = file_sha256(path, on_progress);
+    if (size != expected.size)
+        problems.push_back("size is " + std::to_string(size) + " bytes, the manifest says " + std::to_string(expected.size));
+    if (sha != expected.sha256) problems.push_back("SHA-256 is " + sha + ", the manifest says " + expected.sha256);
+}
+
+/// Adds to `problems` how what the backup holds (`actual`: schema version, migrations, rows
+/// per table) differs from what its manifest says (`expected`).
+inline void compare_contents(const Manifest& expected, const Manifest& actual, std::vector<std::string>& problems) {
+    if (actual.schema_version != expected.schema_version)
+        problems.push_back("schema version is " + std::to_string(actual.schema_version) + ", the manifest says " +
+                           std::to_string(expected.schema_version));
+    if (actual.migrations != expected.migrations)
+        problems.push_back("the applied migrations or their checksums differ from the manifest");
+    for (const auto& [table, rows] : expected.row_counts) {
+        const auto found = actual.row_counts.find(table);
+        if (found == actual.row_counts.end()) problems.push_back("table " + table + " is missing");
+        else if (found->second != rows)
+            problems.push_back("table " + table + " has " + std::to_string(found->second) + " rows, the manifest says " +
+                               std::to_string(rows));
+    }
+    for (const auto& [table, rows] : actual.row_counts)
+        if (!expected.row_counts.count(table)) problems.push_back("table " + table + " is not in the manifest");
+}
+
+/// Throws backup_error "backup <path> does not verify:" listing `problems`, if any.
+inline void throw_if_problems(const std::string& path, const std::vector<std::string>& problems) {
+    if (problems.empty()) return;
+    std::string message = "backup " + path + " does not verify:";
+    for (const auto& problem : problems) message += "\n  - " + problem;
+    throw backup_error(message);
+}
+
+/// Puts a finished backup in place: `manifest` written beside `final_path` first, durably,
+/// then `data` renamed to `final_path`, each rename followed by an fsync of the directory. A
+/// crash in between leaves a manifest without a backup (swept later), never a backup without
+/// its manifest; an error removes both names before it propagates.
+inline void publish_backup(TemporaryFile& data, const std::string& final_path, const std::string& manifest_path,
+                           const Manifest& manifest) {
+    const std::string directory = directory_of(final_path);
+    TemporaryFile manifest_file(manifest_path);
+    manifest_file.write(manifest.text());
+    manifest_file.sync_and_close();
+    manifest_file.rename_to(manifest_path);
+    try {
+        sync_directory(directory);
+        data.rename_to(final_path);
+        sync_directory(directory);
+    } catch (...) {
+        // Neither name may stay behind an error: the caller was told the backup failed.
+        ::unlink(final_path.c_str());
+        ::unlink(manifest_path.c_str());
+        try {
+            sync_directory(directory);
+        } catch (const error&) {
+        }
+        throw;
+    }
+}
+
+} // namespace detail
 
 } // namespace persist

@@ -119,14 +119,7 @@ int run_on_sqlite(const std::string& command, StoreT& storage, const Options& op
         const char* durability = i.durability == persist::Durability::full ? "full"
                                  : i.durability == persist::Durability::off ? "off" : "normal";
         if (options.json) {
-            std::vector<JsonValue> tables, migrations, locks;
-            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
-            for (const auto& m : i.migrations)
-                migrations.push_back(
-                    Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
-            for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
-            std::vector<JsonValue> pending;
-            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
+            const auto parts = contents_json(i);
             say("", Json()
                         .text("path", i.path)
                         .number("file_bytes", i.file_bytes)
@@ -138,10 +131,10 @@ int run_on_sqlite(const std::string& command, StoreT& storage, const Options& op
                         .text("sqlite_version", i.sqlite_version)
                         .text("wal_reset", i.wal_reset)
                         .text("durability", durability)
-                        .field("tables", json_array(tables))
-                        .field("migrations", json_array(migrations))
-                        .field("pending", json_array(pending))
-                        .field("locks", json_array(locks))
+                        .field("tables", parts.tables)
+                        .field("migrations", parts.migrations)
+                        .field("pending", parts.pending)
+                        .field("locks", parts.locks)
                         .value());
         } else {
             std::ostringstream out;
@@ -150,14 +143,7 @@ int run_on_sqlite(const std::string& command, StoreT& storage, const Options& op
                 << "pages        " << i.page_count << " of " << i.page_size << " bytes, " << i.free_pages << " free\n"
                 << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
                 << "wal reset    " << i.wal_reset << "\n"
-                << "tables\n";
-            for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
-            out << "migrations\n";
-            if (i.migrations.empty()) out << "  (none recorded)\n";
-            for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
-            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
-            out << "locks\n";
-            for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
+                << contents_text(i);
             std::cout << out.str();
         }
         return ok;

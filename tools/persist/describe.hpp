@@ -59,4 +59,36 @@ inline JsonValue manifest_json(const persist::Manifest& m) {
         .value();
 }
 
+/// The parts of `info` both backends report, as JSON arrays: tables with rows, applied
+/// migrations, pending ones, lock holders.
+struct ContentsJson {
+    JsonValue tables, migrations, pending, locks;
+};
+template <class Info>
+ContentsJson contents_json(const Info& i) {
+    std::vector<JsonValue> tables, migrations, pending, locks;
+    for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
+    for (const auto& m : i.migrations)
+        migrations.push_back(
+            Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
+    for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
+    for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+    return {json_array(tables), json_array(migrations), json_array(pending), json_array(locks)};
+}
+
+/// The same parts as text: the "tables", "migrations" and "locks" sections of `info`.
+template <class Info>
+std::string contents_text(const Info& i) {
+    std::string out = "tables\n";
+    for (const auto& [table, rows] : i.row_counts) out += "  " + table + "  " + std::to_string(rows) + " rows\n";
+    out += "migrations\n";
+    if (i.migrations.empty()) out += "  (none recorded)\n";
+    for (const auto& m : i.migrations)
+        out += "  " + std::to_string(m.version) + " " + m.name + "  " + m.state + " " + m.applied_at + "\n";
+    for (const auto& [version, name] : i.pending) out += "  " + std::to_string(version) + " " + name + "  pending\n";
+    out += "locks\n";
+    for (const auto& [name, status] : i.locks) out += "  " + name + "  " + holder_text(status) + "\n";
+    return out;
+}
+
 } // namespace persist_cli

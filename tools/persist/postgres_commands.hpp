@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <functional>
 #include <iostream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -38,36 +37,22 @@ int run_on_postgres(const std::string& command, StoreT& store, const std::string
         const auto i = migrations.empty() ? persist::postgres::info(store)
                                           : persist::postgres::info(store, persist::migrate::Directory(migrations));
         if (json) {
-            std::vector<JsonValue> tables, applied, pending, locks;
-            for (const auto& [table, rows] : i.row_counts) tables.push_back(Json().text("name", table).number("rows", rows).value());
-            for (const auto& m : i.migrations)
-                applied.push_back(Json().number("version", m.version).text("name", m.name).text("state", m.state).text("applied_at", m.applied_at).value());
-            for (const auto& [version, name] : i.pending) pending.push_back(Json().number("version", version).text("name", name).value());
-            for (const auto& [name, status] : i.locks) locks.push_back(holder_json(name, status));
+            const auto parts = contents_json(i);
             say("", Json()
                         .text("server", i.server)
                         .text("server_version", i.server_version)
                         .text("database", i.database)
                         .text("schema", i.schema)
                         .number("database_bytes", i.database_bytes)
-                        .field("tables", json_array(tables))
-                        .field("migrations", json_array(applied))
-                        .field("pending", json_array(pending))
-                        .field("locks", json_array(locks))
+                        .field("tables", parts.tables)
+                        .field("migrations", parts.migrations)
+                        .field("pending", parts.pending)
+                        .field("locks", parts.locks)
                         .value());
         } else {
-            std::ostringstream out;
-            out << "server       " << i.server << " (PostgreSQL " << i.server_version << ")\n"
-                << "database     " << i.database << ", schema " << i.schema << ", " << i.database_bytes << " bytes\n"
-                << "tables\n";
-            for (const auto& [table, rows] : i.row_counts) out << "  " << table << "  " << rows << " rows\n";
-            out << "migrations\n";
-            if (i.migrations.empty()) out << "  (none recorded)\n";
-            for (const auto& m : i.migrations) out << "  " << m.version << " " << m.name << "  " << m.state << " " << m.applied_at << "\n";
-            for (const auto& [version, name] : i.pending) out << "  " << version << " " << name << "  pending\n";
-            out << "locks\n";
-            for (const auto& [name, status] : i.locks) out << "  " << name << "  " << holder_text(status) << "\n";
-            std::cout << out.str();
+            std::cout << "server       " << i.server << " (PostgreSQL " << i.server_version << ")\n"
+                      << "database     " << i.database << ", schema " << i.schema << ", " << i.database_bytes << " bytes\n"
+                      << contents_text(i);
         }
         return 0;
     }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <pwd.h>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <unistd.h>
 #include <vector>
@@ -43,6 +44,24 @@ struct VersionStatus {
     std::string database_checksum;
     std::string source_checksum;
 };
+
+/// One row of persist_schema_history, as info() reports it.
+struct AppliedMigration {
+    std::int64_t version = 0;
+    std::string name;
+    std::string state; ///< applied, baseline, or started (a step that did not complete)
+    std::string applied_at;
+};
+
+/// Every row of persist_schema_history, by version, read in `tx` (the table must exist).
+template <class Tx>
+std::vector<AppliedMigration> read_applied(Tx& tx) {
+    std::vector<AppliedMigration> rows;
+    for (auto& [version, name, state, at] : tx.template query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
+             "SELECT version, name, state, applied_at FROM persist_schema_history ORDER BY version"))
+        rows.push_back({version, std::move(name), std::move(state), std::move(at)});
+    return rows;
+}
 
 /// What migrate() / migrate_to() did.
 struct Report {

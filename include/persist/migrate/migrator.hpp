@@ -466,6 +466,16 @@ private:
     detail::Snapshots<StoreType> snapshots_{store_, options_.keep_snapshots};
 };
 
+/// The migrations of `source` not applied to `store` yet: version and name, in order.
+/// Throws what Migrator::status() throws for a malformed source.
+template <AnyStore StoreType, MigrationSource Source>
+std::vector<std::pair<std::int64_t, std::string>> pending(StoreType& store, Source source) {
+    std::vector<std::pair<std::int64_t, std::string>> result;
+    for (const auto& version : Migrator(store, std::move(source)).status())
+        if (version.state == VersionStatus::State::pending) result.emplace_back(version.version, version.name);
+    return result;
+}
+
 } // namespace persist::migrate
 
 namespace persist {

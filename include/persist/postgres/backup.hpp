@@ -302,22 +302,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     result.manifest.size = size;
     result.manifest.persist_version = PERSIST_VERSION_STRING;
     result.manifest.created_at = format_time(std::chrono::system_clock::now());
-    const std::string directory = persist::detail::directory_of(final_path);
-    persist::detail::TemporaryFile manifest_file(result.manifest_path);
-    manifest_file.write(result.manifest.text());
-    manifest_file.sync_and_close();
-    // The manifest first, durably: a crash between the renames leaves a manifest without a
-    // backup, never a backup without its manifest.
-    manifest_file.rename_to(result.manifest_path);
-    try {
-        persist::detail::sync_directory(directory);
-        dump_file.rename_to(final_path);
-        persist::detail::sync_directory(directory);
-    } catch (...) {
-        ::unlink(final_path.c_str());
-        ::unlink(result.manifest_path.c_str());
-        throw;
-    }
+    persist::detail::publish_backup(dump_file, final_path, result.manifest_path, result.manifest);
     return result;
 }
 
@@ -325,31 +310,9 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 /// and, read back with pg_restore, the rows of every table and the applied migrations.
 /// Returns the manifest. Throws backup_error listing every problem.
 inline Manifest verify(const std::string& path, const BackupOptions& options = {}) {
-    namespace fs = std::filesystem;
-    const std::string manifest_path = path + ".manifest";
-    std::error_code ec;
-    if (!fs::exists(path, ec)) throw backup_error("backup " + path + " does not exist");
-    if (!fs::is_regular_file(path, ec)) throw backup_error("backup " + path + " is not a regular file");
-    if (!fs::is_regular_file(manifest_path, ec))
-        throw backup_error("backup " + path + " has no manifest (" + manifest_path + "); it was not made by persist's backup, "
-                           "or the manifest was lost");
-    if (fs::file_size(manifest_path, ec) > Manifest::max_bytes)
-        throw backup_error("manifest " + manifest_path + " is larger than " + std::to_string(Manifest::max_bytes) + " bytes");
-    std::string text;
-    {
-        const int fd = ::open(manifest_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(errno));
-        char buffer[1 << 16];
-        for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0 && text.size() <= Manifest::max_bytes;)
-            text.append(buffer, static_cast<std::size_t>(got));
-        ::close(fd);
-    }
-    const Manifest expected = Manifest::parse(text, manifest_path);
+    const Manifest expected = read_manifest_of(path);
     std::vector<std::string> problems;
-    const auto [sha, size] = persist::detail::file_sha256(path);
-    if (size != expected.size)
-        problems.push_back("size is " + std::to_string(size) + " bytes, the manifest says " + std::to_string(expected.size));
-    if (sha != expected.sha256) problems.push_back("SHA-256 is " + sha + ", the manifest says " + expected.sha256);
+    persist::detail::check_digest(path, expected, problems);
     if (problems.empty()) {
         detail::DumpReader reader;
         persist::detail::Pipe out;
@@ -363,27 +326,10 @@ inline Manifest verify(const std::string& path, const BackupOptions& options = {
             Manifest actual;
             reader.finish(actual);
             if (reader.bad_history()) problems.push_back("persist_schema_history holds a version that is not a number");
-            if (actual.schema_version != expected.schema_version)
-                problems.push_back("schema version is " + std::to_string(actual.schema_version) + ", the manifest says " +
-                                   std::to_string(expected.schema_version));
-            if (actual.migrations != expected.migrations)
-                problems.push_back("the applied migrations or their checksums differ from the manifest");
-            for (const auto& [table, rows] : expected.row_counts) {
-                const auto found = actual.row_counts.find(table);
-                if (found == actual.row_counts.end()) problems.push_back("table " + table + " is missing");
-                else if (found->second != rows)
-                    problems.push_back("table " + table + " has " + std::to_string(found->second) + " rows, the manifest says " +
-                                       std::to_string(rows));
-            }
-            for (const auto& [table, rows] : actual.row_counts)
-                if (!expected.row_counts.count(table)) problems.push_back("table " + table + " is not in the manifest");
+            persist::detail::compare_contents(expected, actual, problems);
         }
     }
-    if (!problems.empty()) {
-        std::string message = "backup " + path + " does not verify:";
-        for (const auto& problem : problems) message += "\n  - " + problem;
-        throw backup_error(message);
-    }
+    persist::detail::throw_if_problems(path, problems);
     return expected;
 }
 

@@ -285,26 +285,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     result.manifest.persist_version = PERSIST_VERSION_STRING;
     result.manifest.created_at = format_time(std::chrono::system_clock::now());
 
-    persist::detail::TemporaryFile manifest_file(result.manifest_path);
-    manifest_file.write(result.manifest.text());
-    manifest_file.sync_and_close();
-    // The manifest first, durably: a crash between the renames leaves a manifest without a
-    // backup (swept later), never a backup without its manifest.
-    manifest_file.rename_to(result.manifest_path);
-    try {
-        persist::detail::sync_directory(directory);
-        copy_file.rename_to(final_path);
-        persist::detail::sync_directory(directory);
-    } catch (...) {
-        // Neither name may stay behind an error: the caller was told the backup failed.
-        ::unlink(final_path.c_str());
-        ::unlink(result.manifest_path.c_str());
-        try {
-            persist::detail::sync_directory(directory);
-        } catch (const error&) {
-        }
-        throw;
-    }
+    persist::detail::publish_backup(copy_file, final_path, result.manifest_path, result.manifest);
 
     if (into_directory && (options.keep.value_or(0) > 0 || options.max_age)) {
         const auto now = fs::file_time_type::clock::now();
@@ -338,29 +319,11 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 /// shared state; any thread may call it.
 inline Manifest verify(const std::string& path, const ProgressCallback& on_progress = {}) {
     namespace fs = std::filesystem;
-    const std::string manifest_path = path + ".manifest";
-    std::error_code ec;
-    if (!fs::exists(path, ec)) throw backup_error("backup " + path + " does not exist");
-    if (!fs::is_regular_file(path, ec)) throw backup_error("backup " + path + " is not a regular file");
-    if (!fs::exists(manifest_path, ec))
-        throw backup_error("backup " + path + " has no manifest (" + manifest_path +
-                           "); without it the file cannot be checked. Make backups with persist backup");
-    if (!fs::is_regular_file(manifest_path, ec)) throw backup_error("manifest " + manifest_path + " is not a regular file");
-    const auto manifest_size = fs::file_size(manifest_path, ec);
-    if (ec || manifest_size > Manifest::max_bytes)
-        throw backup_error("manifest " + manifest_path + " is larger than " + std::to_string(Manifest::max_bytes) +
-                           " bytes or unreadable; it is not a manifest persist wrote");
-    std::ifstream manifest_file(manifest_path, std::ios::binary);
-    if (!manifest_file) throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(errno));
-    const std::string text((std::istreambuf_iterator<char>(manifest_file)), std::istreambuf_iterator<char>());
-    const Manifest expected = Manifest::parse(text, manifest_path);
-
+    const Manifest expected = read_manifest_of(path);
     std::vector<std::string> problems;
-    const auto [sha, size] = detail::file_digest(path, on_progress);
-    if (size != expected.size)
-        problems.push_back("size is " + std::to_string(size) + " bytes, the manifest says " + std::to_string(expected.size));
-    if (sha != expected.sha256)
-        problems.push_back("SHA-256 is " + sha + ", the manifest says " + expected.sha256);
+    persist::detail::check_digest(path, expected, problems, [&](std::int64_t done, std::int64_t total) {
+        if (on_progress) on_progress({done, total});
+    });
 
     detail::Handle db;
     if (detail::open_read_only(path, &db.db) != SQLITE_OK) {
@@ -398,30 +361,13 @@ inline Manifest verify(const std::string& path, const ProgressCallback& on_progr
             Manifest actual;
             try {
                 detail::describe(db.db, actual);
-                if (actual.schema_version != expected.schema_version)
-                    problems.push_back("schema version is " + std::to_string(actual.schema_version) + ", the manifest says " +
-                                       std::to_string(expected.schema_version));
-                if (actual.migrations != expected.migrations)
-                    problems.push_back("the applied migrations or their checksums differ from the manifest");
-                for (const auto& [table, rows] : expected.row_counts) {
-                    auto found = actual.row_counts.find(table);
-                    if (found == actual.row_counts.end()) problems.push_back("table " + table + " is missing");
-                    else if (found->second != rows)
-                        problems.push_back("table " + table + " has " + std::to_string(found->second) + " rows, the manifest says " +
-                                           std::to_string(rows));
-                }
-                for (const auto& [table, rows] : actual.row_counts)
-                    if (!expected.row_counts.count(table)) problems.push_back("table " + table + " is not in the manifest");
+                persist::detail::compare_contents(expected, actual, problems);
             } catch (const std::exception& e) {
                 problems.push_back(std::string("cannot read it: ") + e.what());
             }
         }
     }
-    if (!problems.empty()) {
-        std::string message = "backup " + path + " does not verify:";
-        for (const auto& problem : problems) message += "\n  - " + problem;
-        throw backup_error(message);
-    }
+    persist::detail::throw_if_problems(path, problems);
     return expected;
 }
 

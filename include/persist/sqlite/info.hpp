@@ -15,13 +15,8 @@
 
 namespace persist::sqlite {
 
-/// One row of persist_schema_history.
-struct AppliedMigration {
-    std::int64_t version = 0;
-    std::string name;
-    std::string state;       ///< applied, baseline, or started (a step that did not complete)
-    std::string applied_at;
-};
+/// One row of persist_schema_history (see migrate::AppliedMigration).
+using AppliedMigration = migrate::AppliedMigration;
 
 /// What info() reports.
 struct Info {
@@ -68,10 +63,7 @@ Info info(Store& store) {
         Manifest counted;
         detail::describe(tx.connection().handle(), counted);
         result.row_counts = std::move(counted.row_counts);
-        if (result.row_counts.count("persist_schema_history"))
-            for (auto& [version, name, state, at] : tx.template query<std::tuple<std::int64_t, std::string, std::string, std::string>>(
-                     "SELECT version, name, state, applied_at FROM persist_schema_history ORDER BY version"))
-                result.migrations.push_back({version, std::move(name), std::move(state), std::move(at)});
+        if (result.row_counts.count("persist_schema_history")) result.migrations = migrate::read_applied(tx);
     });
     for (const char* name : {"migrate", "persist.write"}) result.locks.emplace_back(name, store.lock_status(name));
     return result;
@@ -82,9 +74,7 @@ Info info(Store& store) {
 template <class Store, class Source>
 Info info(Store& store, Source source) {
     Info result = info(store);
-    migrate::Migrator migrator(store, std::move(source));
-    for (const auto& version : migrator.status())
-        if (version.state == migrate::VersionStatus::State::pending) result.pending.emplace_back(version.version, version.name);
+    result.pending = migrate::pending(store, std::move(source));
     return result;
 }
 

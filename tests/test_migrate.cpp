@@ -269,3 +269,43 @@ TEST_CASE("an in-memory database leaves no snapshot file behind: not in the work
     const std::string left = std::string(e.what()).substr(std::string(e.what()).find("from snapshot ") + 14);
     CHECK_FALSE(fs::exists(left.substr(0, left.find(".db") + 3)));
 }
+
+namespace {
+// Stand-ins for two backends' write transactions: all CodeFunction needs is the dialect's name.
+struct TxA {
+    struct dialect {
+        static constexpr std::string_view name = "a";
+    };
+};
+struct TxB {
+    struct dialect {
+        static constexpr std::string_view name = "b";
+    };
+};
+} // namespace
+
+TEST_CASE("a code function runs only in the transaction type it was bound to") {
+    int runs = 0;
+    const CodeFunction code = CodeFunction::bind<TxA>([&](TxA&) { ++runs; });
+    TxA a;
+    TxB b;
+    CHECK(code.runs_in<TxA>());
+    CHECK_FALSE(code.runs_in<TxB>());
+    code(a);
+    CHECK(runs == 1);
+    CHECK_THROWS_WITH_AS(code(b), "this code migration takes a transactions and cannot run in a b one", usage_error);
+    CHECK(runs == 1);
+    CHECK(code.backend() == "a");
+    CHECK_FALSE(CodeFunction{});
+}
+
+TEST_CASE("a generic code function its source did not bind is refused before anything runs") {
+    test::TempDir dir;
+    SqliteStore store(file_config(dir));
+    Migration unbound{1, "fill", {}, {}, true, checksum("fill v1").str(), CodeFunction::unbound()};
+    const auto e = refusal([&] { store.migrate(ListSource{{unbound}}); });
+    CHECK(e.reason() == Reason::usage);
+    CHECK(std::string(e.what()) == "migration 1 (fill) has a generic C++ function that its source did not bind to a "
+                                   "transaction type; list it in migrate::Embedded, or make it with CodeFunction::bind<Tx>");
+    CHECK(count(store, "SELECT count(*) FROM sqlite_schema WHERE name = 'persist_schema_history'") == 0);
+}

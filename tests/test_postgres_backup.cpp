@@ -134,3 +134,23 @@ TEST_CASE("a dump of another schema is refused before anything changes") {
               "; restore it into a store whose search_path starts with " + first.schema);
     CHECK(count(two, "notes") == 5);
 }
+
+TEST_CASE("a helper that cannot run, or runs past its deadline, fails the backup and leaves nothing behind") {
+    test::PostgresBackend fixture;
+    PgStore store(fixture.config());
+    store.migrate(Migrations{});
+    const std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+    ::setenv("PATH", (fixture.dir / "empty").c_str(), 1);
+    const auto missing = test::message_of<io_error>([&] { postgres::backup(store, fixture.dir / "a.pgdump"); });
+    ::setenv("PATH", saved.c_str(), 1);
+    CHECK(missing == "cannot run pg_dump: No such file or directory (install it: on Debian, apt-get install postgresql-client)");
+    postgres::BackupOptions hurried;
+    hurried.timeout = std::chrono::seconds(0);
+    CHECK(test::message_of<backup_error>([&] { postgres::backup(store, fixture.dir / "b.pgdump", hurried); }) ==
+          "pg_dump did not finish in time and was stopped");
+    std::vector<std::string> left;
+    for (const auto& entry : fs::directory_iterator(fixture.dir.path)) left.push_back(entry.path().filename().string());
+    CHECK(left == std::vector<std::string>{});
+    CHECK(test::message_of<config_error>([] { postgres::detail::connection_environment("host='unterminated"); })
+              .starts_with("the PostgreSQL connection string is malformed: "));
+}

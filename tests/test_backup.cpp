@@ -3,6 +3,7 @@
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <persist/sqlite.hpp>
 #include <persist/sqlite/backup.hpp>
 #include <persist/sqlite/dump.hpp>
@@ -239,6 +240,12 @@ TEST_CASE("verify and restore refuse a damaged backup, and the live database sta
         CHECK_THROWS_WITH_AS(sqlite::verify(made.path), doctest::Contains("key \"size\" appears more than once"),
                              backup_error);
     }
+    SUBCASE("a manifest that is a FIFO: refused without blocking on it") {
+        fs::remove(made.manifest_path);
+        REQUIRE(::mkfifo(made.manifest_path.c_str(), 0600) == 0);
+        CHECK_THROWS_WITH_AS(sqlite::verify(made.path),
+                             ("manifest " + made.manifest_path + " is not a regular file").c_str(), backup_error);
+    }
     SUBCASE("a manifest that is a directory") {
         fs::remove(made.manifest_path);
         fs::create_directory(made.manifest_path);
@@ -435,6 +442,16 @@ TEST_CASE("load refuses a database that has tables, and a broken dump changes no
     CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "broken.sql"), doctest::Contains("no such table: nowhere"), schema_error);
     CHECK(fresh.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0]; }) == 0);
     CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "missing.sql"), doctest::Contains("cannot read dump"), io_error);
+    REQUIRE(::mkfifo((dir / "pipe.sql").c_str(), 0600) == 0);
+    CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "pipe.sql"), ("dump " + (dir / "pipe.sql") + " is not a regular file").c_str(),
+                         usage_error);
+    { std::ofstream(dir / "huge.sql"); }
+    fs::resize_file(dir / "huge.sql", sqlite::max_dump_bytes + 1); // sparse: no disk used
+    CHECK_THROWS_WITH_AS(sqlite::load(fresh, dir / "huge.sql"),
+                         ("dump " + (dir / "huge.sql") + " is larger than 2 GiB; load() reads a dump whole, so restore "
+                          "a backup instead").c_str(),
+                         usage_error);
+    CHECK(fresh.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM sqlite_schema")[0]; }) == 0);
 }
 
 TEST_CASE("info reports sizes, tables, migrations, locks and settings without changing anything") {

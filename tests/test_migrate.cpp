@@ -4,6 +4,7 @@
 
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <persist/migrate.hpp>
 #include <persist/sqlite.hpp>
 
@@ -230,6 +231,19 @@ TEST_CASE("a malformed directory is one error listing every problem") {
                                    "  3_orphan.down.sql: a down file without its up file (3_orphan.up.sql)");
     CHECK(std::string(refusal([&] { Directory(dir / "missing").migrations(); }).what())
               .starts_with("cannot read migration directory " + dir.path + "/missing: "));
+}
+
+TEST_CASE("a migration file that is a FIFO or over the size limit is a problem, never read") {
+    test::TempDir dir;
+    { std::ofstream(dir / "1_first.up.sql") << "CREATE TABLE a (x INTEGER);"; }
+    REQUIRE(::mkfifo((dir / "2_pipe.up.sql").c_str(), 0600) == 0); // opening it to read would block
+    { std::ofstream(dir / "3_huge.up.sql"); }
+    fs::resize_file(dir / "3_huge.up.sql", Directory::max_file_bytes + 1); // sparse: no disk used
+    const auto e = refusal([&] { Directory(dir.path).migrations(); });
+    CHECK(e.reason() == Reason::malformed_source);
+    CHECK(std::string(e.what()) == "migration directory " + dir.path + " has 2 problem(s):\n"
+                                   "  2_pipe.up.sql: cannot be read (not a regular file)\n"
+                                   "  3_huge.up.sql: larger than 256 MiB; split it into several migrations");
 }
 
 TEST_CASE("repair of a version that was never applied is refused") {

@@ -17,6 +17,7 @@
 
 #include "persist/detail/file_digest.hpp"
 #include "persist/detail/private_files.hpp"
+#include "persist/detail/read_file.hpp"
 #include "persist/error.hpp"
 #include "persist/migrate/sha256.hpp"
 #include "persist/value.hpp"
@@ -25,8 +26,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <functional>
 #include <map>
 #include <set>
@@ -197,17 +196,20 @@ inline Manifest read_manifest_of(const std::string& path) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw backup_error("backup " + path + " does not exist");
     if (!fs::is_regular_file(path, ec)) throw backup_error("backup " + path + " is not a regular file");
-    if (!fs::exists(manifest_path, ec))
+    const auto read = detail::read_regular_file(manifest_path, Manifest::max_bytes);
+    switch (read.status) {
+    case detail::FileRead::Status::ok: break;
+    case detail::FileRead::Status::missing:
         throw backup_error("backup " + path + " has no manifest (" + manifest_path +
                            "); without it the file cannot be checked. Make backups with persist backup");
-    if (!fs::is_regular_file(manifest_path, ec)) throw backup_error("manifest " + manifest_path + " is not a regular file");
-    const auto manifest_size = fs::file_size(manifest_path, ec);
-    if (ec || manifest_size > Manifest::max_bytes)
+    case detail::FileRead::Status::not_regular: throw backup_error("manifest " + manifest_path + " is not a regular file");
+    case detail::FileRead::Status::too_large:
         throw backup_error("manifest " + manifest_path + " is larger than " + std::to_string(Manifest::max_bytes) +
-                           " bytes or unreadable; it is not a manifest persist wrote");
-    std::ifstream manifest_file(manifest_path, std::ios::binary);
-    if (!manifest_file) throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(errno));
-    const std::string text((std::istreambuf_iterator<char>(manifest_file)), std::istreambuf_iterator<char>());
+                           " bytes; it is not a manifest persist wrote");
+    case detail::FileRead::Status::unreadable:
+        throw backup_error("cannot read manifest " + manifest_path + ": " + std::strerror(read.error));
+    }
+    const std::string& text = read.text;
     return Manifest::parse(text, manifest_path);
 }
 

@@ -3,14 +3,14 @@
 #pragma once
 
 #include "persist/migrate/migration.hpp"
+#include "persist/detail/read_file.hpp"
 #include "persist/migrate/sha256.hpp"
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -21,6 +21,9 @@ namespace persist::migrate {
 /// problem: malformed names, duplicate versions, a down without an up, unreadable files.
 class Directory {
 public:
+    /// The largest migration file read (256 MiB); a larger one is reported as a problem.
+    static constexpr std::size_t max_file_bytes = std::size_t{256} << 20;
+
     explicit Directory(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
     std::vector<Migration> migrations() const {
@@ -59,19 +62,22 @@ public:
                                           "(version: digits above 0; name: not empty)");
                 continue;
             }
-            std::error_code kind_error;
-            if (!std::filesystem::is_regular_file(path, kind_error)) {
+            auto read = persist::detail::read_regular_file(path.string(), max_file_bytes);
+            if (read.status == persist::detail::FileRead::Status::not_regular) {
                 problems.push_back(file + ": cannot be read (not a regular file)");
                 continue;
             }
-            std::ifstream in(path, std::ios::binary);
-            std::ostringstream text;
-            if (in.is_open()) text << in.rdbuf();
-            if (!in.is_open() || in.bad()) {
-                problems.push_back(file + ": cannot be read");
+            if (read.status == persist::detail::FileRead::Status::too_large) {
+                problems.push_back(file + ": larger than " + std::to_string(max_file_bytes >> 20) +
+                                   " MiB; split it into several migrations");
                 continue;
             }
-            if (text.str().find('\0') != std::string::npos) {
+            if (read.status != persist::detail::FileRead::Status::ok) {
+                problems.push_back(file + ": cannot be read (" + std::strerror(read.error) + ")");
+                continue;
+            }
+            const std::string& text = read.text;
+            if (text.find('\0') != std::string::npos) {
                 problems.push_back(file + ": holds a NUL byte; SQL text never does, so the file is damaged or not SQL");
                 continue;
             }
@@ -83,7 +89,7 @@ public:
                 problems.push_back(file + ": version " + std::to_string(version) + " is also used by " + same_kind.front());
             entry.name = name;
             (up ? entry.up : entry.down).push_back(file);
-            (up ? entry.up_text : entry.down_text) = text.str();
+            (up ? entry.up_text : entry.down_text) = text;
         }
         for (const auto& [version, entry] : found) {
             if (entry.up.empty())

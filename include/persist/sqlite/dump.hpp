@@ -11,6 +11,7 @@
 #include "persist/sqlite/trust.hpp"
 #include "persist/error.hpp"
 #include "persist/detail/private_files.hpp"
+#include "persist/detail/read_file.hpp"
 #include "persist/detail/sql_text.hpp"
 #include "persist/sqlite/backup.hpp"
 #include "persist/sqlite/script.hpp"
@@ -20,7 +21,6 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <fstream>
 #include <sqlite3.h>
 #include <string>
 #include <vector>
@@ -244,22 +244,32 @@ DumpResult dump(Store& store, const std::string& path) {
     return result;
 }
 
+/// The largest dump load() reads (2 GiB): it reads the whole text before running it.
+inline constexpr std::size_t max_dump_bytes = std::size_t{2} << 30;
+
 /// Runs the SQL text of a dump at `path` against `store`'s database in one write transaction,
 /// one prepared statement at a time under the authorizer of persist/sqlite/script.hpp: a dump
 /// may create and fill tables, never control the transaction, attach files, vacuum or set
 /// PRAGMAs. The database must hold no tables yet, so nothing is mixed: throws usage_error
 /// naming them otherwise. A refused statement (usage_error) or one that fails (the mapped
 /// persist error, with the statement) rolls everything back. Throws io_error if the file
-/// cannot be read, usage_error if it is not a regular file or holds a NUL byte.
+/// cannot be read, usage_error if it is not a regular file, is larger than max_dump_bytes or
+/// holds a NUL byte.
 /// Thread-safety: as Store::write.
 template <SqliteStoreType Store>
 void load(Store& store, const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw io_error("cannot read dump " + path + ": no such file", ENOENT);
-    if (!std::filesystem::is_regular_file(path, ec)) throw usage_error("dump " + path + " is not a regular file");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw io_error("cannot read dump " + path + ": " + std::strerror(errno));
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto read = persist::detail::read_regular_file(path, max_dump_bytes);
+    switch (read.status) {
+    case persist::detail::FileRead::Status::ok: break;
+    case persist::detail::FileRead::Status::missing: throw io_error("cannot read dump " + path + ": no such file", ENOENT);
+    case persist::detail::FileRead::Status::not_regular: throw usage_error("dump " + path + " is not a regular file");
+    case persist::detail::FileRead::Status::too_large:
+        throw usage_error("dump " + path + " is larger than " + std::to_string(max_dump_bytes >> 30) +
+                          " GiB; load() reads a dump whole, so restore a backup instead");
+    case persist::detail::FileRead::Status::unreadable:
+        throw io_error("cannot read dump " + path + ": " + std::strerror(read.error), read.error);
+    }
+    const std::string& text = read.text;
     store.write([&](auto& tx) {
         const auto tables = detail::table_names(tx.connection().handle());
         if (!tables.empty()) {

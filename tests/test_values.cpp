@@ -5,6 +5,7 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/sqlite.hpp>
+#include <persist/sqlite/backup.hpp>
 
 #include <cstdint>
 #include <limits>

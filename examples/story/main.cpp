@@ -4,6 +4,7 @@
 //   3. A backup is taken while 4 processes write, and it verifies.
 // Usage: story DIR. The processes are this program again (fork + exec), in a child role.
 #include <persist/sqlite.hpp>
+#include <persist/sqlite/backup.hpp>
 
 #include <chrono>
 #include <csignal>

@@ -1,6 +1,7 @@
-// persist/persist.hpp: the umbrella header. Includes the whole SQLite public API of the
-// components built so far (PostgreSQL, which needs libpq, is persist/postgres.hpp). Include
-// less (e.g. persist/sqlite.hpp) to compile less.
+// persist/persist.hpp: the umbrella header: the SQLite Store, schemas, migrations and locks
+// (PostgreSQL, which needs libpq, is persist/postgres.hpp). The operator's functions are
+// included where they are called: <persist/sqlite/backup.hpp> (backup, verify, restore),
+// <persist/sqlite/dump.hpp> (dump, load), <persist/sqlite/info.hpp> (info).
 #pragma once
 
 // First, so that its compile-time checks report a short include chain.

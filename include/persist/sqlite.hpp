@@ -1,5 +1,8 @@
-// persist/sqlite.hpp: everything needed for a SQLite Store, migrations, backup, verify,
-// restore, dump, load and info included (link persist::sqlite).
+// persist/sqlite.hpp: everything needed for a SQLite Store, its locks and migrations (link
+// persist::sqlite). The operator's functions have headers of their own, so that a program that
+// does not call them does not compile them: backup, verify and restore in
+// <persist/sqlite/backup.hpp>, dump and load in <persist/sqlite/dump.hpp>, info in
+// <persist/sqlite/info.hpp>.
 #pragma once
 
 // First, so that its compile-time checks report a short include chain.
@@ -10,9 +13,6 @@
 #include "persist/sqlite/leases.hpp"
 #include "persist/migrate.hpp"
 #include "persist/sqlite/backend.hpp"
-#include "persist/sqlite/backup.hpp"
-#include "persist/sqlite/dump.hpp"
-#include "persist/sqlite/info.hpp"
 #include "persist/store.hpp"
 
 namespace persist {

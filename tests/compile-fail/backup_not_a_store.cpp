@@ -1,4 +1,5 @@
 #include <persist/sqlite.hpp>
+#include <persist/sqlite/backup.hpp>
 
 void use(persist::SqliteStore& store, const persist::Config& config) {
 #ifdef PERSIST_COMPILE_FAIL

@@ -107,7 +107,7 @@ typename T::row_type prepared_for_insert(const typename T::row_type& row) {
         copy.*(Part::created_at) = now;
         copy.*(Part::updated_at) = now;
     }
-    std::apply([&](auto... c) {
+    detail::apply_types<typename T::columns>([&](auto... c) {
         auto fill = [&](auto column) {
             using C = decltype(column);
             if constexpr (C::is_generated) {
@@ -116,7 +116,7 @@ typename T::row_type prepared_for_insert(const typename T::row_type& row) {
             }
         };
         (fill(c), ...);
-    }, typename T::columns{});
+    });
     return copy;
 }
 
@@ -124,12 +124,11 @@ typename T::row_type prepared_for_insert(const typename T::row_type& row) {
 // inside decltype here).
 template <class Columns> struct key_columns;
 template <class... C> struct key_columns<std::tuple<C...>> {
-    using type = decltype(std::tuple_cat(std::conditional_t<C::is_primary_key, std::tuple<C>, std::tuple<>>{}...));
+    using type = concat_t<std::conditional_t<C::is_primary_key, std::tuple<C>, std::tuple<>>...>;
 };
 template <class Columns> struct generated_key_columns;
 template <class... C> struct generated_key_columns<std::tuple<C...>> {
-    using type = decltype(std::tuple_cat(
-        std::conditional_t<C::is_primary_key && C::is_generated, std::tuple<C>, std::tuple<>>{}...));
+    using type = concat_t<std::conditional_t<C::is_primary_key && C::is_generated, std::tuple<C>, std::tuple<>>...>;
 };
 
 template <FixedString TableName, std::size_t Given, std::size_t Keys>
@@ -155,12 +154,13 @@ auto stored_keys(const Key&... key) {
 
 template <class T>
 constexpr bool needs_preparation() {
-    return T::has_timestamps || std::apply([](auto... c) { return (decltype(c)::is_generated || ... || false); }, typename T::columns{});
+    return T::has_timestamps ||
+           detail::apply_types<typename T::columns>([](auto... c) { return (decltype(c)::is_generated || ... || false); });
 }
 
 template <class Columns> struct autoincrement_columns;
 template <class... C> struct autoincrement_columns<std::tuple<C...>> {
-    using type = decltype(std::tuple_cat(std::conditional_t<C::is_autoincrement, std::tuple<C>, std::tuple<>>{}...));
+    using type = concat_t<std::conditional_t<C::is_autoincrement, std::tuple<C>, std::tuple<>>...>;
 };
 
 // The value of the table's single integer primary key in `row`, or 0 when it has none.
@@ -200,10 +200,11 @@ auto insert(Tx& tx, const typename T::row_type& row) {
         return text;
     }();
     auto write = [&](const typename T::row_type& values) -> std::int64_t {
-        return std::apply([&](auto... c) {
+        return detail::apply_types<typename T::columns>([&](auto... c) {
             // Autoincrement columns are not bound.
-            auto filtered = std::tuple_cat(std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>{}...);
-            return std::apply([&](auto... column) -> std::int64_t {
+            using Bound = detail::concat_t<
+                std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>...>;
+            return detail::apply_types<Bound>([&](auto... column) -> std::int64_t {
                 if constexpr (returning) {
                     return *tx.template query_one<std::int64_t>(sql, detail::stored_value<decltype(column)>(values)...);
                 } else {
@@ -211,8 +212,8 @@ auto insert(Tx& tx, const typename T::row_type& row) {
                     if constexpr (D::has_rowid) return tx.last_insert_id();
                     else return detail::integer_key<T>(values);
                 }
-            }, filtered);
-        }, typename T::columns{});
+            });
+        });
     };
     if constexpr (detail::needs_preparation<T>()) {
         const auto prepared = detail::prepared_for_insert<T>(row);
@@ -235,7 +236,7 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
                                    " WHERE " + detail::Sql<T, D>::key_condition() + detail::Sql<T, D>::live_filter();
-    return std::apply([&](auto... c) -> std::optional<typename T::row_type> {
+    return detail::apply_types<typename T::columns>([&](auto... c) -> std::optional<typename T::row_type> {
         using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
         auto found = std::apply([&](const auto&... k) { return tx.template query_one<Stored>(sql, k...); },
                                 detail::stored_keys<T>(key...));
@@ -243,7 +244,7 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
         typename T::row_type row{};
         std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, *found);
         return row;
-    }, typename T::columns{});
+    });
 }
 
 namespace detail {
@@ -251,7 +252,7 @@ namespace detail {
 // (a tuple) bound to its placeholders.
 template <TableType T, class Tx, class Values>
 std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, const Values& values) {
-    return std::apply([&](auto... c) {
+    return detail::apply_types<typename T::columns>([&](auto... c) {
         using Stored = std::tuple<stored_column<decltype(c)>...>;
         std::vector<typename T::row_type> rows;
         std::apply([&](const auto&... value) {
@@ -262,7 +263,7 @@ std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, cons
             }, value...);
         }, values);
         return rows;
-    }, typename T::columns{});
+    });
 }
 } // namespace detail
 
@@ -289,15 +290,17 @@ bool update(Tx& tx, const typename T::row_type& original) {
         using Part = std::tuple_element_t<0, typename T::timestamp_parts>;
         row.*(Part::updated_at) = std::chrono::system_clock::now();
     }
-    return std::apply([&](auto... c) {
-        auto others = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<>, std::tuple<decltype(c)>>{}...);
-        auto keys = std::tuple_cat(std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>{}...);
-        return std::apply([&](auto... other) {
-            return std::apply([&](auto... key) {
+    return detail::apply_types<typename T::columns>([&](auto... c) {
+        using Others = detail::concat_t<
+            std::conditional_t<decltype(c)::is_primary_key, std::tuple<>, std::tuple<decltype(c)>>...>;
+        using Keys = detail::concat_t<
+            std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>...>;
+        return detail::apply_types<Others>([&](auto... other) {
+            return detail::apply_types<Keys>([&](auto... key) {
                 return tx.execute(sql, detail::stored_value<decltype(other)>(row)..., detail::stored_value<decltype(key)>(row)...) > 0;
-            }, keys);
-        }, others);
-    }, typename T::columns{});
+            });
+        });
+    });
 }
 
 /// Deletes the row of `T` whose primary key is `key...`, soft-deleted or not. Returns whether
@@ -456,7 +459,8 @@ void upsert(Tx& tx, const typename T::row_type& row) {
                detail::Sql<T, D>::placeholders(false) + ") " + D::upsert_clause(keys, others);
     }();
     const auto prepared = detail::prepared_for_insert<T>(row);
-    std::apply([&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(prepared)...); }, typename T::columns{});
+    detail::apply_types<typename T::columns>(
+        [&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(prepared)...); });
 }
 
 /// Runs raw `sql` and maps each result column onto the column of `T` with the same name;
@@ -469,7 +473,7 @@ std::vector<typename T::row_type> query_as(Tx& tx, std::string_view sql, const P
         typename T::row_type row{};
         for (int i = 0; i < view.size(); ++i) {
             bool mapped = false;
-            std::apply([&](auto... c) {
+            detail::apply_types<typename T::columns>([&](auto... c) {
                 auto try_column = [&](auto column) {
                     using C = decltype(column);
                     if (mapped || C::name != view.name(i)) return;
@@ -477,7 +481,7 @@ std::vector<typename T::row_type> query_as(Tx& tx, std::string_view sql, const P
                     detail::assign<C>(row, view.template get<detail::stored_column<C>>(i));
                 };
                 (try_column(c), ...);
-            }, typename T::columns{});
+            });
             if (!mapped)
                 throw schema_error("result column \"" + std::string(view.name(i)) + "\" of [" + std::string(sql) +
                                    "] is not a column of table " + std::string(T::name) +

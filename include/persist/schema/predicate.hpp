@@ -56,9 +56,9 @@ template <class T, auto Member>
 std::string column_name() {
     static_assert(T::template has_member<Member>(), "persist: the predicate names a member that is not a column of this table");
     std::string name;
-    std::apply([&](auto... c) {
+    detail::apply_types<typename T::columns>([&](auto... c) {
         ((same_member<decltype(c)::member>(Member) ? (void)(name = std::string(decltype(c)::name)) : void()), ...);
-    }, typename T::columns{});
+    });
     return name;
 }
 } // namespace detail

@@ -42,12 +42,12 @@ struct Schema {
 
     /// The table of this schema that maps `Member`, as a type (void when none).
     template <auto Member>
-    using table_of = decltype(std::tuple_cat(
-        std::conditional_t<Tables::template has_member<Member>(), std::tuple<Tables>, std::tuple<>>{}...));
+    using table_of =
+        detail::concat_t<std::conditional_t<Tables::template has_member<Member>(), std::tuple<Tables>, std::tuple<>>...>;
 
     /// The foreign keys of table `T` of this schema, as plain data.
     template <class T>
-    static constexpr auto foreign_keys = std::apply(
+    static constexpr auto foreign_keys = detail::apply_types<typename T::columns>(
         [](auto... c) {
             constexpr std::size_t count = (std::size_t(!std::is_void_v<typename decltype(c)::foreign_key>) + ... + 0);
             std::array<ForeignKeyInfo, count> keys{};
@@ -65,8 +65,7 @@ struct Schema {
             };
             (add(c), ...);
             return keys;
-        },
-        typename T::columns{});
+        });
 
     /// The statements that create the schema: tables in the order given, then indexes.
     template <Dialect D>
@@ -94,15 +93,15 @@ private:
         return ((Tables::name == T::name) + ...);
     }
     static constexpr bool names_unique = ((tables_named_like<Tables>() == 1) && ...);
-    template <class T, class... C>
-    static constexpr bool columns_ok(std::tuple<C...>) {
-        return (column_ok<T, C>() && ...);
+    template <class T>
+    static constexpr bool columns_ok() {
+        return detail::apply_types<typename T::columns>([](auto... c) { return (column_ok<T, decltype(c)>() && ...); });
     }
     // Foreign keys are checked only once table names are unique: with a duplicate table every
     // reference to it would also fail, burying the one message that matters.
     static constexpr bool references_ok() {
         if constexpr (names_unique) {
-            return (columns_ok<Tables>(typename Tables::columns{}) && ...);
+            return (columns_ok<Tables>() && ...);
         } else {
             return false;
         }

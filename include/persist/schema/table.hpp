@@ -254,9 +254,28 @@ struct check_index_columns {
     static constexpr bool value = true;
 };
 
+// The concatenation of std::tuple types, as a type. Cheaper to compile than
+// decltype(std::tuple_cat(...)), which instantiates the whole of tuple_cat's machinery.
+template <class... Tuples> struct concat { using type = std::tuple<>; };
+template <class... A> struct concat<std::tuple<A...>> { using type = std::tuple<A...>; };
+template <class... A, class... B, class... Rest>
+struct concat<std::tuple<A...>, std::tuple<B...>, Rest...> : concat<std::tuple<A..., B...>, Rest...> {};
+template <class... Tuples> using concat_t = typename concat<Tuples...>::type;
+
+// f(C{}...) for the types C... of std::tuple<C...>, which are empty (columns, indexes,
+// options, tables): std::apply without its noexcept and invoke machinery, which made most of
+// a schema's compile time.
+template <class Tuple> struct unpack;
+template <class... C> struct unpack<std::tuple<C...>> {
+    template <class F> static constexpr decltype(auto) call(F&& f) { return f(C{}...); }
+};
+template <class Tuple, class F> constexpr decltype(auto) apply_types(F&& f) {
+    return unpack<Tuple>::call(static_cast<F&&>(f));
+}
+
 // Filters a pack into a tuple of the types satisfying Predicate.
 template <template <class> class Predicate, class... T>
-using filter = decltype(std::tuple_cat(std::conditional_t<Predicate<T>::value, std::tuple<T>, std::tuple<>>{}...));
+using filter = concat_t<std::conditional_t<Predicate<T>::value, std::tuple<T>, std::tuple<>>...>;
 } // namespace detail
 
 /// A table: its SQL name, its columns, then its indexes.
@@ -275,35 +294,35 @@ struct Table {
 
     /// The columns as plain data, in declaration order.
     static constexpr auto column_infos =
-        std::apply([](auto... c) { return std::array<ColumnInfo, column_count>{decltype(c)::info...}; }, columns{});
+        detail::apply_types<columns>([](auto... c) { return std::array<ColumnInfo, column_count>{decltype(c)::info...}; });
 
     /// The SQL name of the column mapping `member` (empty if none).
     template <class M>
     static constexpr std::string_view column_name_of(M member) {
         std::string_view result;
-        std::apply([&](auto... c) { ((detail::same_member<decltype(c)::member>(member) ? (void)(result = decltype(c)::name) : void()), ...); },
-                   columns{});
+        detail::apply_types<columns>([&](auto... c) {
+            ((detail::same_member<decltype(c)::member>(member) ? (void)(result = decltype(c)::name) : void()), ...);
+        });
         return result;
     }
 
     /// The indexes as plain data.
-    static constexpr auto index_infos = std::apply(
+    static constexpr auto index_infos = detail::apply_types<indexes>(
         [](auto... index) {
             [[maybe_unused]] auto make = [](auto i) {
                 using I = decltype(i);
                 IndexInfo info{I::name, I::is_unique, {}, {}, 0};
-                std::apply([&](auto... option) {
+                detail::apply_types<typename I::options>([&](auto... option) {
                     [[maybe_unused]] auto add = [&](auto o) {
                         if constexpr (detail::is_instance<where, decltype(o)>::value) info.where_sql = decltype(o)::sql;
                     };
                     (add(option), ...);
-                }, typename I::options{});
+                });
                 std::apply([&](auto... member) { ((info.columns[info.column_count++] = column_name_of(member)), ...); }, I::members);
                 return info;
             };
             return std::array<IndexInfo, sizeof...(index)>{make(index)...};
-        },
-        indexes{});
+        });
 
     /// Whether `Member` is mapped by a column of this table.
     template <auto Member>
@@ -319,7 +338,7 @@ private:
     }
     template <class M>
     static constexpr bool has_member_value(M member) {
-        return std::apply([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); }, columns{});
+        return detail::apply_types<columns>([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); });
     }
 
     template <class C>
@@ -353,7 +372,8 @@ private:
     template <class C>
     static constexpr bool column_ok_impl() {
         constexpr bool same_struct = std::is_same_v<typename C::row_type, row_type>;
-        constexpr int same_name = std::apply([](auto... c) { return ((decltype(c)::name == C::name) + ... + 0); }, columns{});
+        constexpr int same_name =
+            detail::apply_types<columns>([](auto... c) { return ((decltype(c)::name == C::name) + ... + 0); });
         return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
                detail::check_column_type<Name, C::sql_name, C::supported>::value &&
                detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
@@ -361,7 +381,7 @@ private:
                detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value;
     }
     static constexpr bool any_primary_key =
-        std::apply([](auto... c) { return (decltype(c)::is_primary_key || ...); }, columns{});
+        detail::apply_types<columns>([](auto... c) { return (decltype(c)::is_primary_key || ...); });
     static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) &&
                                     detail::check_has_primary_key<Name, any_primary_key>::value;
     static_assert(checked);

@@ -82,11 +82,11 @@ template <SchemaType S, class Tx>
 std::vector<std::string> verify(Tx& tx) {
     using D = typename Tx::dialect;
     std::vector<std::string> differences;
-    std::apply([&](auto... table) {
+    detail::apply_types<typename S::tables>([&](auto... table) {
         (detail::verify_table<D>(tx, decltype(table)::name, decltype(table)::column_infos,
                                  S::template foreign_keys<decltype(table)>, decltype(table)::index_infos, differences),
          ...);
-    }, typename S::tables{});
+    });
     return differences;
 }
 

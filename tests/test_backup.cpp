@@ -131,6 +131,25 @@ TEST_CASE("retention keeps the newest N backups of the database") {
     CHECK(fs::exists(made[3] + ".manifest"));
 }
 
+TEST_CASE("retention never touches the backups of another database whose name starts the same") {
+    test::TempDir dir;
+    SqliteStore app(config_at(dir / "app.db"));
+    SqliteStore app_test(config_at(dir / "app-test.db")); // its backups: "app-test-<time>.backup.db"
+    seed(app, 1);
+    seed(app_test, 1);
+    fs::create_directories(dir / "backups");
+    const auto other = sqlite::backup(app_test, dir / "backups").path;
+    write_file(dir / "backups/app-notes.backup.db", "a file of the operator's, not a backup persist named");
+    sqlite::BackupOptions keep_one;
+    keep_one.keep = 1;
+    const auto first = sqlite::backup(app, dir / "backups", keep_one).path;
+    const auto second = sqlite::backup(app, dir / "backups", keep_one);
+    CHECK(second.removed == std::vector<std::string>{first});
+    CHECK(fs::exists(other));
+    CHECK(fs::exists(other + ".manifest"));
+    CHECK(read_file(dir / "backups/app-notes.backup.db") == "a file of the operator's, not a backup persist named");
+}
+
 TEST_CASE("backup refuses an in-memory database and an existing destination file, creating nothing") {
     test::TempDir dir;
     SqliteStore memory(config_at(":memory:"));

@@ -529,12 +529,16 @@ TEST_CASE("on PostgreSQL: backup, verify, restore, lock-status and unlock; dump 
     CHECK(r.code == 0);
     CHECK(r.out.find("; the previous content is kept in ") != std::string::npos);
     CHECK(pg.notes() == 2);
-    r = pg({"--keep", "3", "backup", pg.server.dir / "more/"});
+    r = pg({"--keep", "3", "backup", pg.server.dir / "more/"}); // an option of backup, not of the tool
     CHECK(r.code == 2);
-    r = pg({"backup", pg.server.dir / "more/", "--keep", "3"});
-    CHECK(r.code == 2);
-    CHECK(r.err == "persist: --keep and --max-age-days are for SQLite backups; on PostgreSQL remove old dumps yourself "
-                   "(each has a .manifest beside it)\n");
+    r = pg({"backup", pg.server.dir / "more/", "--keep", "1"});
+    REQUIRE(r.code == 0);
+    const std::string first = r.out.substr(18, r.out.find(" (") - 18);
+    r = pg({"backup", pg.server.dir / "more/", "--keep", "1", "--max-age-days", "30"});
+    REQUIRE(r.code == 0);
+    CHECK(r.out.ends_with(", removed 1 older\n"));
+    CHECK_FALSE(fs::exists(first));
+    CHECK_FALSE(fs::exists(first + ".manifest"));
     r = pg({"dump"});
     CHECK(r.code == 2);
     CHECK(r.err == "persist: dump is for SQLite databases; on PostgreSQL use backup and restore (pg_dump archives)\n");

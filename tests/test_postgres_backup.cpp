@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace persist;
 namespace fs = std::filesystem;
@@ -153,4 +155,41 @@ TEST_CASE("a helper that cannot run, or runs past its deadline, fails the backup
     CHECK(left == std::vector<std::string>{});
     CHECK(test::message_of<config_error>([] { postgres::detail::connection_environment("host='unterminated"); })
               .starts_with("the PostgreSQL connection string is malformed: "));
+}
+
+TEST_CASE("PostgreSQL backups into a directory: retention, a killed backup's leftovers swept, a bad max_age refused") {
+    test::PostgresBackend fixture;
+    PgStore store(fixture.config());
+    store.migrate(Migrations{});
+    fill(store, 0, 5);
+    const std::string directory = fixture.dir / "nightly";
+    postgres::BackupOptions keep_two;
+    keep_two.keep = 2;
+    keep_two.max_age = std::chrono::hours(24) * 30;
+    std::vector<std::string> made;
+    for (int i = 0; i < 3; ++i) made.push_back(postgres::backup(store, directory + "/", keep_two).path);
+    CHECK_FALSE(fs::exists(made[0]));
+    CHECK_FALSE(fs::exists(made[0] + ".manifest"));
+    CHECK(fs::exists(made[1]));
+    CHECK(fs::exists(made[2] + ".manifest"));
+
+    // What a backup killed by a dead process left: swept by the next backup into the directory.
+    const pid_t dead = [] {
+        const pid_t child = ::fork();
+        if (child == 0) ::_exit(0);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        return child;
+    }();
+    const std::string leftover = made[2] + ".tmp-" + std::to_string(dead) + "-AbCdEf";
+    std::ofstream(leftover) << "half a dump";
+    const auto next = postgres::backup(store, directory, keep_two);
+    CHECK_FALSE(fs::exists(leftover));
+    CHECK(next.removed == std::vector<std::string>{made[1]});
+
+    postgres::BackupOptions bad;
+    bad.max_age = std::chrono::seconds(0);
+    CHECK(test::message_of<usage_error>([&] { postgres::backup(store, directory, bad); }) ==
+          "backup max_age must be more than 0 and at most 100 years (36525 days); got 0 s");
+    CHECK(postgres::detail::file_stem("app db/x") == "app_db_x");
 }

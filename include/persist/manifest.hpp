@@ -24,10 +24,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -275,6 +278,86 @@ inline void publish_backup(TemporaryFile& data, const std::string& final_path, c
         } catch (const error&) {
         }
         throw;
+    }
+}
+
+/// The longest retention age accepted: 100 years.
+inline constexpr std::chrono::seconds max_backup_age{std::chrono::hours(24) * 36'525};
+
+/// Throws usage_error unless `max_age` (when set) is in (0, 100 years].
+inline void check_max_age(const std::optional<std::chrono::seconds>& max_age) {
+    if (max_age && (*max_age <= std::chrono::seconds::zero() || *max_age > max_backup_age))
+        throw usage_error("backup max_age must be more than 0 and at most 100 years (36525 days); got " +
+                          std::to_string(max_age->count()) + " s");
+}
+
+/// Whether `text` is the time stamp persist puts in a backup's name: "20261123T081530.123456Z",
+/// with "-<n>" after it for a second backup within the same microsecond.
+inline bool is_backup_stamp(std::string_view text) {
+    constexpr std::string_view form = "ddddddddTdddddd.ddddddZ"; // d: a digit
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    if (text.size() < form.size()) return false;
+    for (std::size_t i = 0; i < form.size(); ++i)
+        if (form[i] == 'd' ? !digit(text[i]) : text[i] != form[i]) return false;
+    const std::string_view rest = text.substr(form.size());
+    if (rest.empty()) return true;
+    return rest.size() >= 2 && rest[0] == '-' && std::all_of(rest.begin() + 1, rest.end(), digit);
+}
+
+/// The backups persist named in `directory` for `stem`, newest first: "<stem>-<time><suffix>"
+/// (only those: "<stem>-test-<time><suffix>" belongs to another database).
+inline std::vector<std::filesystem::path> backups_named(const std::filesystem::path& directory, const std::string& stem,
+                                                        const std::string& suffix) {
+    namespace fs = std::filesystem;
+    std::error_code ignored;
+    std::vector<std::pair<fs::file_time_type, fs::path>> dated;
+    for (const auto& entry : fs::directory_iterator(directory, ignored)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > stem.size() + 1 + suffix.size() && name.starts_with(stem + "-") && name.ends_with(suffix) &&
+            is_backup_stamp(std::string_view(name).substr(stem.size() + 1, name.size() - stem.size() - 1 - suffix.size())))
+            dated.emplace_back(fs::last_write_time(entry.path(), ignored), entry.path());
+    }
+    // Newest first: by modification time, then by name (which holds the creation time).
+    std::sort(dated.begin(), dated.end(), std::greater<>());
+    std::vector<fs::path> found;
+    for (auto& [time, path] : dated) found.push_back(std::move(path));
+    return found;
+}
+
+/// Applies retention to the backups named "<stem>-<time><suffix>" in `directory`, `made`
+/// (the backup just written) excepted: keeps the newest `keep` (0: all) and removes those
+/// older than `max_age`, each with its manifest. Also removes manifests older than a minute
+/// whose backup is missing (left by a backup killed between its two renames). Appends what
+/// it removed to `removed`. Removal is best effort: the backup itself has succeeded.
+inline void apply_retention(const std::filesystem::path& directory, const std::string& stem, const std::string& suffix,
+                            const std::filesystem::path& made, std::size_t keep,
+                            const std::optional<std::chrono::seconds>& max_age, std::vector<std::string>& removed) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto now = fs::file_time_type::clock::now();
+    const auto existing = backups_named(directory, stem, suffix);
+    for (std::size_t i = 0; i < existing.size(); ++i) {
+        if (existing[i] == made) continue;
+        const bool beyond_keep = keep > 0 && i >= keep;
+        const bool too_old = max_age && now - fs::last_write_time(existing[i], ec) > *max_age;
+        if (beyond_keep || too_old) {
+            fs::remove(existing[i].string() + ".manifest", ec);
+            fs::remove(existing[i], ec);
+            removed.push_back(existing[i].string());
+        }
+    }
+    for (const auto& manifest : backups_named(directory, stem, suffix + ".manifest")) {
+        const std::string backup = manifest.string().substr(0, manifest.string().size() - 9);
+        if (fs::exists(fs::symlink_status(backup, ec))) continue;
+        const auto written = fs::last_write_time(manifest, ec);
+        if (ec || now - written < std::chrono::minutes(1)) continue;
+        if (fs::remove(manifest, ec)) removed.push_back(manifest.string());
+    }
+    if (!removed.empty()) {
+        try {
+            sync_directory(directory.string());
+        } catch (const error&) {
+        }
     }
 }
 

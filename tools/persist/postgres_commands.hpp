@@ -57,14 +57,22 @@ int run_on_postgres(const std::string& command, StoreT& store, const std::string
         return 0;
     }
     if (command == "backup") {
-        if (keep > 0 || max_age_days > 0)
-            throw std::invalid_argument("--keep and --max-age-days are for SQLite backups; on PostgreSQL remove old dumps "
-                                        "yourself (each has a .manifest beside it)");
         if (file.empty()) throw std::invalid_argument("backup on PostgreSQL needs a DESTINATION: a directory (ending in /) or a new file name");
-        const auto made = persist::postgres::backup(store, file);
+        persist::postgres::BackupOptions backup;
+        if (keep > 0) backup.keep = static_cast<std::size_t>(keep);
+        if (max_age_days > 0) backup.max_age = std::chrono::hours(24) * max_age_days;
+        const auto made = persist::postgres::backup(store, file, backup);
+        std::vector<JsonValue> removed;
+        for (const auto& r : made.removed) removed.push_back(r);
         say("backup written to " + made.path + " (" + std::to_string(made.manifest.size) + " bytes, manifest " +
-                made.manifest_path + ")",
-            Json().text("path", made.path).text("manifest", made.manifest_path).field("removed", json_array({})).field("manifest_contents", manifest_json(made.manifest)).value());
+                made.manifest_path + ")" +
+                (made.removed.empty() ? "" : ", removed " + std::to_string(made.removed.size()) + " older"),
+            Json()
+                .text("path", made.path)
+                .text("manifest", made.manifest_path)
+                .field("removed", json_array(removed))
+                .field("manifest_contents", manifest_json(made.manifest))
+                .value());
         return 0;
     }
     if (command == "restore") {

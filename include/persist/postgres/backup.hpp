@@ -59,11 +59,17 @@ namespace persist::postgres {
 template <class S>
 concept PostgresStoreType = persist::detail::is_store_of<S, Backend>; // pass the Store itself, e.g. a persist::PostgresStore
 
-/// How backup() and restore() run their helper programs.
+/// How backup() and restore() work.
 struct BackupOptions {
     /// How long pg_dump (or pg_restore and psql) may run before it is killed and the
     /// operation fails (the database is then unchanged).
     std::chrono::seconds timeout = std::chrono::hours(6);
+    /// After a backup into a directory, keep only the newest `keep` dumps of this database
+    /// there (0 or empty: keep all).
+    std::optional<std::size_t> keep;
+    /// After a backup into a directory, delete dumps of this database there older than this
+    /// (more than 0, at most 100 years).
+    std::optional<std::chrono::seconds> max_age;
 };
 
 /// What backup() made.
@@ -71,6 +77,7 @@ struct BackupResult {
     std::string path;          ///< the dump (pg_dump's custom format)
     std::string manifest_path; ///< path + ".manifest"
     Manifest manifest;
+    std::vector<std::string> removed; ///< dumps (and orphan manifests) removed by keep / max_age
 };
 
 /// What restore() did.
@@ -230,13 +237,19 @@ private:
     bool bad_history_ = false;
 };
 
+/// `database` as a file name stem: letters, digits, '_' and '-' kept, anything else '_'.
+inline std::string file_stem(const std::string& database) {
+    std::string safe;
+    for (char c : database) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+    return safe;
+}
+
 /// The backup file name for `database` in `directory`: "<database>-<time>.pgdump".
 inline std::string backup_name(const std::string& directory, const std::string& database) {
     std::string stamp;
     for (char c : format_time(std::chrono::system_clock::now()))
         if (c != '-' && c != ':') stamp += c;
-    std::string safe;
-    for (char c : database) safe += (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-') ? c : '_';
+    const std::string safe = file_stem(database);
     std::string path = directory + "/" + safe + "-" + stamp + ".pgdump";
     struct stat st {};
     for (int n = 2; ::lstat(path.c_str(), &st) == 0; ++n) // two backups within one microsecond
@@ -247,12 +260,15 @@ inline std::string backup_name(const std::string& directory, const std::string& 
 } // namespace detail
 
 /// Dumps `store`'s database into `destination`: a directory (created 0700 when it ends with
-/// '/'; persist names the file "<database>-<time>.pgdump") or a new file name. Writes the
-/// manifest beside it. Returns what it made. Throws usage_error for an existing file,
-/// backup_error when pg_dump fails (its message included), io_error, and what the Store's
-/// connection throws. Nothing is left behind on failure.
+/// '/'; persist names the file "<database>-<time>.pgdump", and the retention options apply to
+/// such files) or a new file name. Writes the manifest beside it. Temporary files that a
+/// killed backup left in the directory are swept first. Returns what it made. Throws
+/// usage_error for an existing file or max_age outside (0, 100 years], backup_error when
+/// pg_dump fails (its message included), io_error, and what the Store's connection throws.
+/// Nothing is left behind on failure.
 template <PostgresStoreType Store>
 BackupResult backup(Store& store, const std::string& destination, const BackupOptions& options = {}) {
+    persist::detail::check_max_age(options.max_age);
     if (destination.empty()) throw usage_error("backup() needs a destination: a directory or a new file name");
     const std::string url = store.config().db_url;
     const auto environment = detail::connection_environment(url);
@@ -266,7 +282,8 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     const std::string database = session.query<std::string>("SELECT current_database()").at(0);
     const std::string schema = session.query<std::string>("SELECT current_schema()").at(0);
     std::string final_path = destination;
-    if (fs::is_directory(destination, ec)) {
+    const bool into_directory = fs::is_directory(destination, ec);
+    if (into_directory) {
         const bool slash = destination.back() == '/';
         final_path = detail::backup_name(slash ? destination.substr(0, destination.size() - 1) : destination, database);
     } else if (fs::exists(fs::symlink_status(destination, ec))) {
@@ -287,6 +304,9 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
             result.manifest.schema_version = std::max(result.manifest.schema_version, version);
         }
 
+    const std::string stem = detail::file_stem(database);
+    persist::detail::sweep_leftovers(persist::detail::directory_of(final_path),
+                                     into_directory ? stem + "-" : fs::path(final_path).filename().string());
     persist::detail::TemporaryFile dump_file(final_path);
     {
         persist::detail::Program dump({"pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--snapshot=" + snapshot,
@@ -303,6 +323,9 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     result.manifest.persist_version = PERSIST_VERSION_STRING;
     result.manifest.created_at = format_time(std::chrono::system_clock::now());
     persist::detail::publish_backup(dump_file, final_path, result.manifest_path, result.manifest);
+    if (into_directory && (options.keep.value_or(0) > 0 || options.max_age))
+        persist::detail::apply_retention(fs::path(final_path).parent_path(), stem, ".pgdump", final_path,
+                                         options.keep.value_or(0), options.max_age, result.removed);
     return result;
 }
 

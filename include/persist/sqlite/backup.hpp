@@ -147,27 +147,10 @@ inline void describe(sqlite3* db, Manifest& manifest) {
               });
 }
 
-/// Backups of `stem` in `directory`, newest first: files "<stem>-<time>.backup.db".
-inline std::vector<std::filesystem::path> backups_of(const std::filesystem::path& directory, const std::string& stem) {
-    std::vector<std::filesystem::path> found;
-    std::error_code ignored;
-    for (const auto& entry : std::filesystem::directory_iterator(directory, ignored)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind(stem + "-", 0) == 0 && name.size() > 10 && name.ends_with(".backup.db")) found.push_back(entry.path());
-    }
-    // Newest first: by modification time, then by name (which holds the creation time).
-    std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> dated;
-    for (auto& path : found) dated.emplace_back(std::filesystem::last_write_time(path, ignored), std::move(path));
-    std::sort(dated.begin(), dated.end(), std::greater<>());
-    found.clear();
-    for (auto& [time, path] : dated) found.push_back(std::move(path));
-    return found;
-}
-
 } // namespace detail
 
 /// The longest BackupOptions::max_age accepted: 100 years.
-inline constexpr std::chrono::seconds max_backup_age{std::chrono::hours(24) * 36'525};
+inline constexpr std::chrono::seconds max_backup_age = persist::detail::max_backup_age;
 
 namespace detail {
 
@@ -179,24 +162,6 @@ inline int open_read_only(const std::string& path, sqlite3** db) {
     const int rc = sqlite3_open_v2(immutable_uri(path).c_str(), db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
     if (rc == SQLITE_OK) distrust_schema(*db);
     return rc;
-}
-
-/// Manifests in `directory` whose backup is missing ("<stem>-...backup.db.manifest" alone),
-/// older than a minute: left by a backup killed between its two renames. Removed.
-inline void remove_orphan_manifests(const std::filesystem::path& directory, const std::string& stem,
-                                    std::vector<std::string>& removed) {
-    namespace fs = std::filesystem;
-    std::error_code ignored;
-    const auto now = fs::file_time_type::clock::now();
-    for (const auto& entry : fs::directory_iterator(directory, ignored)) {
-        const std::string name = entry.path().filename().string();
-        if (!name.starts_with(stem + "-") || !name.ends_with(".backup.db.manifest")) continue;
-        const std::string backup = entry.path().string().substr(0, entry.path().string().size() - 9);
-        if (fs::exists(fs::symlink_status(backup, ignored))) continue;
-        const auto written = fs::last_write_time(entry.path(), ignored);
-        if (ignored || now - written < std::chrono::minutes(1)) continue;
-        if (fs::remove(entry.path(), ignored)) removed.push_back(entry.path().string());
-    }
 }
 
 } // namespace detail
@@ -218,9 +183,7 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
     const std::string source = store.path();
     if (persist::detail::is_memory_path(source))
         throw usage_error("backup() needs a database file; an in-memory database has nothing to back up");
-    if (options.max_age && (*options.max_age <= std::chrono::seconds::zero() || *options.max_age > max_backup_age))
-        throw usage_error("backup max_age must be more than 0 and at most 100 years (36525 days); got " +
-                          std::to_string(options.max_age->count()) + " s");
+    persist::detail::check_max_age(options.max_age);
     if (destination.empty()) throw usage_error("backup() needs a destination: a directory or a new file name");
     namespace fs = std::filesystem;
     const fs::path database(source);
@@ -287,27 +250,9 @@ BackupResult backup(Store& store, const std::string& destination, const BackupOp
 
     persist::detail::publish_backup(copy_file, final_path, result.manifest_path, result.manifest);
 
-    if (into_directory && (options.keep.value_or(0) > 0 || options.max_age)) {
-        const auto now = fs::file_time_type::clock::now();
-        const auto existing = detail::backups_of(target.parent_path(), stem);
-        for (std::size_t i = 0; i < existing.size(); ++i) {
-            if (existing[i] == target) continue;
-            const bool beyond_keep = options.keep.value_or(0) > 0 && i >= *options.keep;
-            const bool too_old = options.max_age && now - fs::last_write_time(existing[i], ec) > *options.max_age;
-            if (beyond_keep || too_old) {
-                fs::remove(existing[i].string() + ".manifest", ec);
-                fs::remove(existing[i], ec);
-                result.removed.push_back(existing[i].string());
-            }
-        }
-        detail::remove_orphan_manifests(target.parent_path(), stem, result.removed);
-        if (!result.removed.empty()) {
-            try {
-                persist::detail::sync_directory(directory);
-            } catch (const error&) {
-            }
-        }
-    }
+    if (into_directory && (options.keep.value_or(0) > 0 || options.max_age))
+        persist::detail::apply_retention(target.parent_path(), stem, ".backup.db", target, options.keep.value_or(0),
+                                         options.max_age, result.removed);
     return result;
 }
 

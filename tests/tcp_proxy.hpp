@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
@@ -64,6 +65,15 @@ public:
     void cut() { set([&] { cut_now_ = true; }); }
     void cut_after_commit(int count) { set([&] { cut_commits_ = count; }); }
     void hang_after_commit() { set([&] { hang_commit_ = true; }); }
+    /// Cuts the next connection that sends the simple query `text` exactly (e.g. psql's
+    /// "COMMIT;"), right after relaying it.
+    void cut_after_query(const std::string& text) {
+        set([&] {
+            const auto length = static_cast<std::uint32_t>(4 + text.size() + 1);
+            cut_query_ = std::string(1, 'Q') + char(length >> 24) + char((length >> 16) & 0xff) +
+                         char((length >> 8) & 0xff) + char(length & 0xff) + text + '\0';
+        });
+    }
 
     /// Connections cut after their COMMIT was relayed, so far.
     int commits_cut() const noexcept { return commits_cut_.load(); }
@@ -119,6 +129,14 @@ private:
         }
         // A simple-query message holding exactly "COMMIT": 'Q', length 11, the text, NUL.
         static constexpr char commit[] = {'Q', 0, 0, 0, 11, 'C', 'O', 'M', 'M', 'I', 'T', 0};
+        if (from_client) {
+            std::lock_guard lock(mutex_);
+            if (!cut_query_.empty() && std::string_view(buffer, static_cast<std::size_t>(got)).find(cut_query_) != std::string_view::npos) {
+                cut_query_.clear();
+                ++commits_cut_;
+                return false;
+            }
+        }
         if (from_client && std::string_view(buffer, static_cast<std::size_t>(got)).find(std::string_view(commit, sizeof commit)) !=
                                std::string_view::npos) {
             std::lock_guard lock(mutex_);
@@ -190,6 +208,7 @@ private:
     bool cut_now_ = false;
     int cut_commits_ = 0;
     bool hang_commit_ = false;
+    std::string cut_query_; // a whole simple-query message; empty: none armed
     std::atomic<int> commits_cut_{0};
     std::vector<Pair> pairs_; // the loop's thread only (and the destructor, after it ended)
 };

@@ -12,6 +12,7 @@
 #include <persist/lock/in_process.hpp>
 #include <persist/postgres/advisory_lock.hpp>
 #include <persist/postgres/backend.hpp>
+#include <persist/postgres/backup.hpp>
 #include <persist/store.hpp>
 
 #include <fcntl.h>
@@ -371,4 +372,27 @@ TEST_CASE("a host that vanishes while holding an advisory lock loses it within s
     CHECK(guard.owns_lock());
     ::close(hold[1]);
     ::close(ready[0]);
+}
+
+TEST_CASE("a restore whose psql loses its connection during COMMIT is commit_outcome_unknown, and here it did commit") {
+    test::TcpProxy proxy(test::pg_server().socket_path());
+    test::TempDir dir;
+    Config config = faults_config(via_proxy(proxy, "options='-c search_path=restore_cut'"));
+    postgres::Connection(test::pg_server().conninfo())
+        .execute_script("DROP SCHEMA IF EXISTS restore_cut CASCADE; CREATE SCHEMA restore_cut");
+    PgStore store(config);
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE kept (v INT); INSERT INTO kept SELECT generate_series(1, 10)");
+    });
+    const auto made = postgres::backup(store, dir / "kept.pgdump");
+    store.write([](auto& tx) { tx.execute("DELETE FROM kept"); });
+    proxy.cut_after_query("COMMIT;"); // psql's COMMIT, which persist writes after pg_restore succeeded
+    const auto message = test::message_of<commit_outcome_unknown>([&] { postgres::restore(store, made.path); });
+    CHECK(message.starts_with("psql lost its connection to the server while replaying " + made.path +
+                              ", possibly during COMMIT: the restore may or may not have taken effect; check the data, "
+                              "and restore again if it did not."));
+    CHECK(proxy.commits_cut() == 1);
+    // The COMMIT reached the server before the cut: the restore took effect.
+    postgres::Connection admin(test::pg_server().conninfo());
+    CHECK(eventually([&] { return admin.query<std::int64_t>("SELECT count(*) FROM restore_cut.kept")[0] == 10; }));
 }

@@ -193,3 +193,43 @@ TEST_CASE("PostgreSQL backups into a directory: retention, a killed backup's lef
           "backup max_age must be more than 0 and at most 100 years (36525 days); got 0 s");
     CHECK(postgres::detail::file_stem("app db/x") == "app_db_x");
 }
+
+TEST_CASE("restore on PostgreSQL brings back the schema's views, functions, types and sequences as the backup had them") {
+    test::PostgresBackend fixture;
+    PgStore store(fixture.config());
+    store.migrate(Migrations{});
+    fill(store, 0, 3);
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TYPE mood AS ENUM ('calm', 'busy');"
+                          "CREATE DOMAIN short_text AS TEXT CHECK (length(VALUE) < 10);"
+                          "CREATE SEQUENCE tickets START 100;"
+                          "CREATE FUNCTION twice(x BIGINT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS 'SELECT x * 2';"
+                          "CREATE VIEW doubled AS SELECT id, twice(id) AS d FROM notes");
+    });
+    const auto made = postgres::backup(store, fixture.dir / "objects.pgdump");
+    // After the backup: every kind of object dropped, replaced or added.
+    store.write([](auto& tx) {
+        tx.execute_script("DROP VIEW doubled; DROP FUNCTION twice(BIGINT);"
+                          "CREATE FUNCTION twice(x BIGINT) RETURNS BIGINT LANGUAGE sql IMMUTABLE AS 'SELECT x * 3';"
+                          "CREATE VIEW later_view AS SELECT count(*) AS n FROM notes;"
+                          "CREATE MATERIALIZED VIEW later_matview AS SELECT 1 AS one;"
+                          "CREATE SEQUENCE later_sequence; CREATE TYPE later_pair AS (a INT, b INT);"
+                          "CREATE TYPE later_range AS RANGE (subtype = float8);"
+                          "CREATE FUNCTION later_function() RETURNS INT LANGUAGE sql AS 'SELECT 1';"
+                          "CREATE PROCEDURE later_procedure() LANGUAGE sql AS 'SELECT 1';"
+                          "SELECT nextval('tickets')");
+    });
+    postgres::restore(store, made.path);
+    const auto names = [&](const std::string& sql) {
+        return store.read([&](auto& tx) { return tx.template query<std::string>(sql); });
+    };
+    CHECK(names("SELECT relname::text FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind IN "
+                "('v', 'm', 'S') ORDER BY 1") == std::vector<std::string>{"doubled", "persist_schema_audit_id_seq", "tickets"});
+    CHECK(names("SELECT proname::text FROM pg_proc WHERE pronamespace = current_schema()::regnamespace ORDER BY 1") ==
+          std::vector<std::string>{"twice"});
+    CHECK(names("SELECT typname::text FROM pg_type WHERE typnamespace = current_schema()::regnamespace AND typtype IN "
+                "('e', 'd', 'r') ORDER BY 1") == std::vector<std::string>{"mood", "short_text"});
+    CHECK(store.read([](auto& tx) { return *tx.template query_one<std::int64_t>("SELECT d FROM doubled WHERE id = 2"); }) == 4);
+    CHECK(store.write([](auto& tx) { return *tx.template query_one<std::int64_t>("SELECT nextval('tickets')"); }) == 100);
+    CHECK(count(store, "notes") == 3);
+}

@@ -426,9 +426,8 @@ RestoreResult restore(Store& store, const std::string& path, const BackupOptions
             bytes.remove_prefix(static_cast<std::size_t>(sent));
         }
     };
-    send("BEGIN;\nDO $persist$ DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_catalog.pg_tables WHERE "
-         "schemaname = current_schema() AND tablename NOT LIKE 'persist\\_lock%' LOOP EXECUTE format('DROP TABLE IF "
-         "EXISTS %I CASCADE', t.tablename); END LOOP; END $persist$;\n");
+    send("BEGIN;\n");
+    send(detail::clear_schema_sql);
     persist::detail::Pipe script;
     persist::detail::Program reader({"pg_restore", "--no-owner", "--no-privileges", "--clean", "--if-exists",
                                      "--use-list=" + list.path(), "--file=-", "--", path},

@@ -1,10 +1,12 @@
-// persist/postgres/catalog.hpp: reading a table's description from PostgreSQL's catalogs.
+// persist/postgres/catalog.hpp: reading a table's description from PostgreSQL's catalogs, and
+// emptying a schema through them before a restore.
 #pragma once
 
 #include "persist/catalog.hpp"
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace persist::postgres {
@@ -46,5 +48,59 @@ TableDescription describe_table(Tx& tx, const std::string& table) {
         live.indexes.insert(text);
     return live;
 }
+
+namespace detail {
+
+/// Empties the current schema before a restore replays a dump into it: tables (with what
+/// CASCADE takes along: views on them, triggers, owned sequences), then the views,
+/// materialized views and sequences left, routines, and types. Kept: the lease tables
+/// persist_lock*, objects of an extension, and parts of another object (a range type's
+/// constructor functions), which go with it. Each object is looked up by oid
+/// just before its DROP, since an earlier CASCADE may have taken it.
+inline constexpr std::string_view clear_schema_sql = R"sql(DO $persist$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT c.oid,
+                    CASE c.relkind WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'v' THEN 'VIEW'
+                                   WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+             FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+               AND c.relname NOT LIKE 'persist\_lock%'
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                               WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'i'))
+             ORDER BY c.relkind IN ('r', 'p', 'f') DESC
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = r.oid) THEN
+            EXECUTE format('DROP %s %s CASCADE', r.kind, r.oid::regclass);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT p.oid FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = current_schema()::regnamespace
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                               WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i'))
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc WHERE oid = r.oid) THEN
+            EXECUTE format('DROP ROUTINE %s CASCADE', r.oid::regprocedure);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT t.oid, CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END AS kind
+             FROM pg_catalog.pg_type t
+             WHERE t.typnamespace = current_schema()::regnamespace
+               AND (t.typtype IN ('e', 'r', 'd')
+                    OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                                                    WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                               WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype IN ('e', 'i'))
+    LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_type WHERE oid = r.oid) THEN
+            EXECUTE format('DROP %s %s CASCADE', r.kind, r.oid::regtype);
+        END IF;
+    END LOOP;
+END
+$persist$;
+)sql";
+
+} // namespace detail
 
 } // namespace persist::postgres

@@ -17,9 +17,9 @@
 // damaged, truncated or substituted dump is refused, with no server involved.
 //
 // restore() verifies, takes a safety backup of the database as it is, then runs the dump
-// through psql in ONE transaction that first drops every table of the current schema (except
-// the lease tables): it either ends with the database exactly as backed up, or changes
-// nothing.
+// through psql in ONE transaction that first empties the current schema (tables, views,
+// sequences, routines, types; not the lease tables): it either ends with the schema exactly as
+// backed up, or changes nothing.
 //
 // The helpers are Debian's postgresql-client programs, found in PATH. Connection settings go
 // to them through libpq's environment variables (PGHOST, PGPASSWORD, ...), never on their
@@ -358,8 +358,8 @@ inline Manifest verify(const std::string& path, const BackupOptions& options = {
 
 /// Replaces the content of `store`'s database with the dump at `path`: verify() first (a
 /// backup that does not verify changes nothing), then a safety backup beside `path`, then
-/// one transaction that drops every table of the current schema but the lease tables and
-/// replays the dump (pg_restore's script, through psql). persist writes the COMMIT itself,
+/// one transaction that empties the current schema but for the lease tables
+/// (detail::clear_schema_sql) and replays the dump (pg_restore's script, through psql). persist writes the COMMIT itself,
 /// only after pg_restore has finished cleanly; whatever fails before, the transaction is
 /// rolled back. Throws backup_error (nothing changed) or what backup() throws.
 template <PostgresStoreType Store>

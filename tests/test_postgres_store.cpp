@@ -24,14 +24,9 @@ constexpr bool can_change = requires(Tx& tx) {
     tx.execute_script("INSERT INTO t VALUES (2)");
 };
 
-TEST_CASE("an exception in the function rolls back; a read transaction cannot write") {
+TEST_CASE("a read transaction cannot write") {
     PgStore store(pg_config());
     store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS t; CREATE TABLE t (v INT)"); });
-    CHECK_THROWS_WITH(store.write([](auto& tx) {
-        tx.execute("INSERT INTO t VALUES (1)");
-        throw std::runtime_error("changed my mind");
-    }), "changed my mind");
-    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t")[0]; }) == 0);
     // A change through execute() inside read() does not compile, as on SQLite; one hidden in a
     // query is refused by the server.
     static_assert(!can_change<postgres::ReadTransaction> && can_change<postgres::Transaction>);

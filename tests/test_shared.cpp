@@ -795,6 +795,31 @@ TEST_CASE_TEMPLATE("write commits and returns the function's value; read sees it
           std::vector<std::string>{"uno"});
 }
 
+TEST_CASE_TEMPLATE("an exception in the function rolls back and propagates unchanged", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t (v BIGINT)"); });
+    struct Custom {
+        int value;
+    };
+    int attempts = 0;
+    try {
+        store.write([&](auto& tx) {
+            ++attempts;
+            tx.execute("INSERT INTO t VALUES (1)");
+            throw Custom{42};
+        });
+        FAIL("no exception");
+    } catch (const Custom& custom) {
+        CHECK(custom.value == 42);
+    }
+    CHECK(attempts == 1); // an exception of the caller's is not retried
+    CHECK(count_of(store, "SELECT count(*) FROM t") == 0);
+    // The connection is usable again.
+    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (2)"); });
+    CHECK(count_of(store, "SELECT count(*) FROM t") == 1);
+}
+
 TEST_CASE_TEMPLATE("refusals name the versions and both checksums, and change nothing", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

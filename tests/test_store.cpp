@@ -90,25 +90,6 @@ TEST_CASE("a COMMIT that fails is the mapped error naming COMMIT, and changes no
     store.write([](auto& tx) { tx.execute("INSERT INTO parent (id) VALUES (1)"); });
 }
 
-TEST_CASE("an exception in the function rolls back and propagates unchanged") {
-    test::TempDir dir;
-    Store<sqlite::Backend> store(file_config(dir));
-    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
-    struct Custom {
-        int value;
-    };
-    try {
-        store.write([](auto& tx) {
-            tx.execute("INSERT INTO t VALUES (1)");
-            throw Custom{42};
-        });
-        FAIL("no exception");
-    } catch (const Custom& custom) {
-        CHECK(custom.value == 42);
-    }
-    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 0);
-}
-
 TEST_CASE("a busy attempt is rolled back and the whole function runs again") {
     test::TempDir dir;
     Config config = file_config(dir);

@@ -16,6 +16,7 @@ import sys
 
 UNITS = [
     ("SQLiteCpp.h", "benchmarks/compile/sqlitecpp.cpp"),
+    ("floor: SQLiteCpp.h + sqlite3.h + the std headers the API needs", "benchmarks/compile/floor.cpp"),
     ("persist/persist.hpp", "benchmarks/compile/umbrella.cpp"),
     ("persist/postgres.hpp", "benchmarks/compile/postgres.cpp"),
     ("examples/minimcp/main.cpp", "examples/minimcp/main.cpp"),

@@ -108,6 +108,37 @@ TEST_CASE_TEMPLATE("typed insert, get, update, remove, count and all", Fixture, 
     });
 }
 
+TEST_CASE_TEMPLATE("read(single_statement, fn) runs one lookup; a second statement is refused", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) { insert<Users>(tx, user("a@x")); });
+    const auto found = store.read(single_statement, [](auto& tx) { return get<Users>(tx, 1); });
+    REQUIRE(found.has_value());
+    CHECK(found->email == "a@x");
+    CHECK(store.read(single_statement, [](auto& tx) { return tx.query_one(as<std::string>, "SELECT email FROM users"); }) ==
+          "a@x");
+    int calls = 0;
+    CHECK(test::message_of<usage_error>([&] {
+              store.read(single_statement, [&](auto& tx) {
+                  ++calls;
+                  tx.query_one(as<std::int64_t>, "SELECT count(*) FROM users");
+                  return tx.query_one(as<std::int64_t>, "SELECT max(id) FROM users");
+              });
+          }) == "store.read(persist::single_statement, fn) runs one statement, and fn ran a second [SELECT max(id) FROM "
+                "users]; use store.read(fn) for several statements in one snapshot");
+    CHECK(calls == 1); // a usage error is not retried
+    // The store goes on: the next read of either kind works.
+    CHECK(store.read([](auto& tx) { return count<Users>(tx); }) == 1);
+    CHECK(store.read(single_statement, [](auto& tx) { return count<Users>(tx); }) == 1);
+    if constexpr (std::is_same_v<typename Fixture::backend, sqlite::Backend>) {
+        // On SQLite no transaction is open around the statement (SQLite's autocommit); read()
+        // opens one.
+        CHECK(store.read(single_statement, [](auto& tx) { return sqlite3_get_autocommit(tx.connection().handle()); }) != 0);
+        CHECK(store.read([](auto& tx) { return sqlite3_get_autocommit(tx.connection().handle()); }) == 0);
+    }
+}
+
 TEST_CASE_TEMPLATE("persist::as<T> names the row type without the template keyword", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

@@ -49,7 +49,10 @@ concept Session = requires(S& session) {
 ///   b.write_session(deadline)                  a Session for one write attempt; busy_error if
 ///                                              no writer is free before `deadline`
 ///   b.write_session(deadline, isolation)       optional: the same at an Isolation level
-///   b.read_session(deadline)                   a Session for one read attempt
+///   b.read_session(deadline)                   a Session for one read attempt, which also
+///                                              has begin_single_statement(): begin() for a
+///                                              function that runs one statement (see
+///                                              Store::read(single_statement, fn))
 ///   b.health(deadline)                         a Health report, reopening when safe
 ///   b.abandon()                                forget connections without closing them (used
 ///                                              in a child after fork())
@@ -74,6 +77,7 @@ concept Backend =
         { B::name } -> std::convertible_to<std::string_view>;
         { backend.write_session(deadline) } -> Session<typename B::write_transaction>;
         { backend.read_session(deadline) } -> Session<typename B::read_transaction>;
+        backend.read_session(deadline).begin_single_statement();
         { backend.health(deadline) } -> std::same_as<Health>;
         { backend.abandon() } noexcept;
         { const_backend.path() } -> std::convertible_to<std::string>;

@@ -15,6 +15,14 @@
 
 namespace persist {
 
+/// The tag of Store::read(single_statement, fn): `fn` runs exactly one statement, a point
+/// lookup for instance, and persist may run it outside an explicit transaction (see there).
+struct single_statement_t {
+    explicit single_statement_t() = default;
+};
+/// See single_statement_t.
+inline constexpr single_statement_t single_statement{};
+
 /// What store.read() passes to its function:
 ///   Tx::dialect                                  the backend's Dialect
 ///   tx.query<Row>(sql, params...)                every row, as Row (a value, tuple or struct)

@@ -127,6 +127,13 @@ public:
                     ", and COMMIT rolled it back. An error caught inside store.write() still aborts the transaction on "
                     "PostgreSQL: run the statement in tx.savepoint(...) to undo just it and go on");
         }
+        /// For store.read(single_statement, fn): the same READ ONLY transaction as begin(),
+        /// limited to one statement as on SQLite. (Without it, PostgreSQL could not keep the
+        /// statement read-only.)
+        void begin_single_statement() {
+            begin();
+            transaction_.limit_to_one_statement();
+        }
         Tx& transaction() noexcept { return transaction_; }
 
     private:

@@ -103,9 +103,16 @@ protected:
     friend class Backend;
     void rebind(Connection& connection) noexcept { connection_ = &connection; }
 
+    // store.read(single_statement, fn): one statement may run, then none.
+    void limit_to_one_statement() noexcept { statements_left_ = 1; }
+
     // Runs `run`; a persist error is noted (the server aborted the transaction) and rethrown.
     template <class Run>
     auto noting_failure(std::string_view sql, Run&& run) -> decltype(run()) {
+        if (statements_left_ == 0)
+            throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
+                              std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
+        if (statements_left_ > 0) --statements_left_;
         try {
             return run();
         } catch (const error& e) {
@@ -118,6 +125,7 @@ protected:
     std::optional<std::string> first_failure_;
     int failures_ = 0;
     int savepoints_ = 0;
+    int statements_left_ = -1; // -1: no limit
 };
 
 /// What store.write() receives: a ReadTransaction that may also change data.

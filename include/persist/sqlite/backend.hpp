@@ -178,8 +178,11 @@ public:
             connection_->run_control(Connection::Control::begin);
             begun_ = true;
         }
+        /// For store.read(single_statement, fn): no BEGIN. The one statement is its own read
+        /// transaction (SQLite's autocommit), ended when the statement is reset.
+        void begin_single_statement() noexcept { transaction_->limit_to_one_statement(); }
         void commit() {
-            connection_->run_control(Connection::Control::commit);
+            if (begun_) connection_->run_control(Connection::Control::commit);
             finished_ = true;
         }
         ReadTransaction& transaction() noexcept { return *transaction_; }

@@ -126,11 +126,19 @@ public:
     Connection& connection() noexcept { return *connection_; }
 
 protected:
+    friend class Backend;
     ReadTransaction(Connection& connection, bool allows_writes) noexcept
         : connection_(&connection), allows_writes_(allows_writes) {}
 
+    // store.read(single_statement, fn): one statement may run, then none.
+    void limit_to_one_statement() noexcept { statements_left_ = 1; }
+
     template <class RowType, class OnRow, class... Params>
     void run(std::string_view sql, OnRow&& on_row, const Params&... params) {
+        if (statements_left_ == 0)
+            throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
+                              std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
+        if (statements_left_ > 0) --statements_left_;
         sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
         if (!allows_writes_ && !sqlite3_stmt_readonly(statement))
             throw usage_error("store.read() runs read-only statements, but this one writes [" +
@@ -178,6 +186,7 @@ protected:
 
     Connection* connection_;
     bool allows_writes_ = false;
+    int statements_left_ = -1; // -1: no limit
 };
 
 /// A write transaction (BEGIN IMMEDIATE): it can query like a ReadTransaction and also change

@@ -139,6 +139,26 @@ TEST_CASE_TEMPLATE("read(single_statement, fn) runs one lookup; a second stateme
     }
 }
 
+TEST_CASE_TEMPLATE("a statement run through a transaction cannot commit, roll back or split it", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    for (std::string control : {"COMMIT", "end transaction", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "BEGIN", "/* x */ commit"}) {
+        INFO(control);
+        CHECK(test::message_of<usage_error>([&] {
+                  store.write([&](auto& tx) {
+                      insert<Users>(tx, user("a@x"));
+                      tx.execute(control);
+                  });
+              }) == "[" + control + "] controls the transaction, which persist owns: return from the function to commit, "
+                                    "throw to roll back, and use tx.savepoint(fn) for a savepoint");
+        CHECK_THROWS_WITH_AS(store.read([&](auto& tx) { tx.query(as<std::int64_t>, control); }),
+                             doctest::Contains("controls the transaction, which persist owns"), usage_error);
+    }
+    // No refused statement made the insert before it durable: every write rolled back.
+    CHECK(store.read([](auto& tx) { return count<Users>(tx); }) == 0);
+}
+
 TEST_CASE_TEMPLATE("persist::as<T> names the row type without the template keyword", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

@@ -96,6 +96,19 @@ inline std::string statement_problem(std::string_view statement, ScriptPlace pla
     return "";
 }
 
+/// Whether `statement` begins, ends or splits a transaction (BEGIN, START, COMMIT, END,
+/// ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION), comments and case aside.
+inline bool controls_transaction(std::string_view statement) {
+    return statement_problem(statement, ScriptPlace::in_transaction).find(" controls the transaction") != std::string::npos;
+}
+
+/// The message for a statement run through a transaction object that would control the
+/// transaction itself.
+inline std::string transaction_control_refused(std::string_view sql) {
+    return "[" + std::string(sql) + "] controls the transaction, which persist owns: return from the function to commit, "
+           "throw to roll back, and use tx.savepoint(fn) for a savepoint";
+}
+
 /// The first line of `statement`, shortened for messages.
 inline std::string excerpt(std::string_view statement) {
     std::size_t start = 0;

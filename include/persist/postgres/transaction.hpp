@@ -7,6 +7,7 @@
 
 #include "persist/detail/checks.hpp"
 #include "persist/detail/savepoint.hpp"
+#include "persist/detail/sql_text.hpp"
 #include "persist/error.hpp"
 #include "persist/postgres/advisory_key.hpp"
 #include "persist/postgres/catalog.hpp"
@@ -113,6 +114,8 @@ protected:
             throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
                               std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
         if (statements_left_ > 0) --statements_left_;
+        // A COMMIT here would make the writes before it durable before fn returned.
+        if (persist::detail::controls_transaction(sql)) throw usage_error(persist::detail::transaction_control_refused(sql));
         try {
             return run();
         } catch (const error& e) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "persist/detail/lru_cache.hpp"
+#include "persist/detail/sql_text.hpp"
 #include "persist/sqlite/errors.hpp"
 
 #include <SQLiteCpp/Database.h>
@@ -79,7 +80,7 @@ public:
         }
         ++misses_;
         std::string text(sql);
-        auto statement = std::make_unique<PreparedStatement>(database.getHandle(), text);
+        auto statement = prepare_without_transaction_control(database.getHandle(), text);
         sqlite3_stmt* handle = statement->get();
         cache_.insert(std::move(text), std::move(statement)); // an evicted statement is finalized here
         return handle;
@@ -94,6 +95,32 @@ public:
     std::size_t misses() const noexcept { return misses_; }
 
 private:
+    // Statements run through a transaction object (query, execute) must not end or split the
+    // transaction persist owns: a COMMIT there would make a write durable before its function
+    // returned, and under group commit before other writes' functions did. SQLite's authorizer
+    // sees BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE however they are spelt.
+    static std::unique_ptr<PreparedStatement> prepare_without_transaction_control(sqlite3* db, const std::string& sql) {
+        struct Refusal {
+            bool refused = false;
+            static int callback(void* self, int code, const char*, const char*, const char*, const char*) {
+                if (code != SQLITE_TRANSACTION && code != SQLITE_SAVEPOINT) return SQLITE_OK;
+                static_cast<Refusal*>(self)->refused = true;
+                return SQLITE_DENY;
+            }
+        } refusal;
+        sqlite3_set_authorizer(db, &Refusal::callback, &refusal);
+        struct Remove {
+            sqlite3* db;
+            ~Remove() { sqlite3_set_authorizer(db, nullptr, nullptr); }
+        } remove{db};
+        try {
+            return std::make_unique<PreparedStatement>(db, sql);
+        } catch (const error&) {
+            if (!refusal.refused) throw;
+        }
+        throw usage_error(persist::detail::transaction_control_refused(sql));
+    }
+
     persist::detail::LruCache<std::unique_ptr<PreparedStatement>> cache_;
     std::size_t hits_ = 0;
     std::size_t misses_ = 0;

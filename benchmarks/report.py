@@ -30,7 +30,7 @@ def load(results_dir):
         for b in data["benchmarks"]:
             if b.get("run_type") == "aggregate":
                 continue
-            name = re.sub(r"/(iterations:\d+|manual_time|real_time)", "", b["name"])
+            name = re.sub(r"/(iterations:\d+|manual_time|real_time|threads:\d+)", "", b["name"])
             b["time_ns"] = b["real_time"] * UNIT_NS[b["time_unit"]]
             b["error"] = b.get("error_occurred", False)
             entries[name] = b
@@ -114,6 +114,19 @@ def rows_section(r):
     fsync = r.ips("commit/fsync_limit")
     r.out(f"| disk limit: 4 KiB pwrite + fdatasync | {fmt_rate(fsync)} | | | | |")
     r.out()
+    grouped = r.ips("commit/full_8_threads/persist")
+    alone = r.ips("commit/full_8_threads/persist_no_group")
+    raw8 = r.ips("commit/full_8_threads/raw_sqlite3")
+    one, one_alone = r.ips("commit/full_1_thread/persist"), r.ips("commit/full_1_thread/persist_no_group")
+    r.out("Group commit (`Config::group_commit`, on by default): single-row commits at synchronous=FULL from "
+          "8 threads sharing one Store, against 8 raw sqlite3 connections (one per thread, autocommit, "
+          "SQLite's busy handler) and persist with `group_commit = false`, in the same run:")
+    r.out()
+    r.out("| workload | raw sqlite3, 8 connections | persist, group_commit off | persist | persist / disk limit |")
+    r.out("|---|---|---|---|---|")
+    r.out(f"| 8 threads | {fmt_rate(raw8)} | {fmt_rate(alone)} | {fmt_rate(grouped)} | {fmt_ratio(ratio(grouped, fsync))} |")
+    r.out(f"| 1 thread | | {fmt_rate(one_alone)} | {fmt_rate(one)} | {fmt_ratio(ratio(one, fsync))} |")
+    r.out()
     explicit = r.ips("get/one_per_read/raw_sqlite3_explicit")
     r.out(f"Point select with prepared `BEGIN` / `COMMIT` around each lookup in raw sqlite3 (what "
           f"`store.read()` does to give several statements one snapshot): {fmt_rate(explicit)}, "
@@ -135,6 +148,12 @@ def rows_section(r):
            fmt_ratio(x))
     x = ratio(r.ips("get/batched/persist"), r.ips("get/one_per_read/persist"))
     r.goal("point select, batched vs one per read", x, ">= 2x", x is not None and x >= 2, fmt_ratio(x))
+    x = ratio(grouped, fsync)
+    r.goal("8 threads of durable single-row commits (group commit)", x, ">= 3x the one-thread fsync rate",
+           x is not None and x >= 3, f"{fmt_ratio(x)} ({fmt_rate(grouped)} vs {fmt_rate(fsync)})")
+    x = ratio(one, one_alone)
+    r.goal("1 thread of durable commits, group commit on vs off", x, ">= 0.9x (no slower, within noise)",
+           x is not None and x >= 0.9, fmt_ratio(x))
     x = ratio(r.ips("commit/full/persist"), fsync)
     r.goal("durable (FULL) single-row commits", x, ">= 0.5x the disk's fsync rate", x is not None and x >= 0.5,
            f"{fmt_ratio(x)} ({fmt_rate(r.ips('commit/full/persist'))} vs {fmt_rate(fsync)})")

@@ -11,7 +11,9 @@
 #include <persist/sqlite.hpp>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <atomic>
 #include <fcntl.h>
+#include <memory>
 #include <sqlite3.h>
 #include <stdexcept>
 #include <unistd.h>
@@ -345,6 +347,48 @@ void commit_persist(benchmark::State& state, persist::Durability durability) {
     state.SetItemsProcessed(state.iterations());
 }
 
+// ---- durable commits from 8 threads (group commit) -----------------------------------------
+
+// Shared by the threads of one run: made by Setup, removed by Teardown.
+std::unique_ptr<bench::ScratchDir> threads_dir;
+std::unique_ptr<persist::SqliteStore> threads_store;
+std::atomic<std::int64_t> threads_next{0};
+constexpr int commit_threads = 8;
+
+template <bool Group>
+void commit_threads_setup(const benchmark::State&) {
+    threads_dir = std::make_unique<bench::ScratchDir>("commit-threads");
+    persist::Config config = persist_config(threads_dir->file("commit.db"), persist::Durability::full);
+    config.group_commit = Group;
+    threads_store = std::make_unique<persist::SqliteStore>(config);
+    threads_store->write([](auto& tx) { tx.execute(bench::items_ddl); });
+    threads_next = 0;
+}
+void raw_threads_setup(const benchmark::State&) {
+    threads_dir = std::make_unique<bench::ScratchDir>("commit-threads");
+    Raw create(threads_dir->file("commit.db"), "FULL");
+    threads_next = 0;
+}
+void commit_threads_teardown(const benchmark::State&) {
+    threads_store.reset();
+    threads_dir.reset();
+}
+
+// Each thread commits single rows through the one Store, as a server's request threads do.
+void commit_threads_persist(benchmark::State& state) {
+    for (auto _ : state) threads_store->write([&](auto& tx) { persist::schema::insert<Items>(tx, row(threads_next++)); });
+    state.SetItemsProcessed(state.iterations());
+}
+
+// Each thread commits single rows on a connection of its own (autocommit), waiting in SQLite's
+// busy handler while another holds the write lock.
+void commit_threads_raw(benchmark::State& state) {
+    Raw raw(threads_dir->file("commit.db"), "FULL");
+    sqlite3_stmt* insert = raw.prepare(bench::insert_sql);
+    for (auto _ : state) raw.insert(insert, row(threads_next++));
+    state.SetItemsProcessed(state.iterations());
+}
+
 // Bulk work runs a fixed number of iterations: 3 of 1e6 rows, 1 in smoke mode.
 const int heavy = int(bench::scaled(3, 1));
 // Per-commit work: Google Benchmark picks the count (about 0.5 s), 3 in smoke mode.
@@ -383,6 +427,11 @@ BENCHMARK_CAPTURE(commit_raw, full, "FULL")->Name("commit/full/raw_sqlite3")->Ap
 BENCHMARK_CAPTURE(commit_sqlitecpp, full, "FULL")->Name("commit/full/sqlitecpp")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(commit_soci, full, "FULL")->Name("commit/full/soci")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(commit_persist, full, persist::Durability::full)->Name("commit/full/persist")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(commit_threads_raw)->Name("commit/full_8_threads/raw_sqlite3")->Threads(commit_threads)->Setup(raw_threads_setup)->Teardown(commit_threads_teardown)->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(commit_threads_persist)->Name("commit/full_8_threads/persist_no_group")->Threads(commit_threads)->Setup(commit_threads_setup<false>)->Teardown(commit_threads_teardown)->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(commit_threads_persist)->Name("commit/full_8_threads/persist")->Threads(commit_threads)->Setup(commit_threads_setup<true>)->Teardown(commit_threads_teardown)->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(commit_threads_persist)->Name("commit/full_1_thread/persist_no_group")->Threads(1)->Setup(commit_threads_setup<false>)->Teardown(commit_threads_teardown)->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(commit_threads_persist)->Name("commit/full_1_thread/persist")->Threads(1)->Setup(commit_threads_setup<true>)->Teardown(commit_threads_teardown)->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(commit_raw, normal, "NORMAL")->Name("commit/normal/raw_sqlite3")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(commit_sqlitecpp, normal, "NORMAL")->Name("commit/normal/sqlitecpp")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(commit_soci, normal, "NORMAL")->Name("commit/normal/soci")->Apply(per_commit)->UseRealTime()->Unit(benchmark::kMicrosecond);

@@ -324,6 +324,14 @@ TEST_CASE("a SQLite setting on a PostgreSQL Store is a config_error naming it") 
                          "it; it is a setting of sqlite::Backend. Remove it, or choose the backend or lock policy it belongs to",
                          config_error);
     config.durability = Durability::normal;
+    // PostgreSQL groups concurrent commits itself (commit_delay); persist's group commit is SQLite's.
+    config.group_commit = false;
+    CHECK_THROWS_WITH_AS(PgStore{config},
+                         "Config::group_commit is set, but this Store (backend postgres, lock policy in-process) never "
+                         "reads it; it is a setting of sqlite::Backend. Remove it, or choose the backend or lock policy it "
+                         "belongs to",
+                         config_error);
+    config.group_commit = true;
     config.pool.max_connections = 3;
     config.statement_timeout = std::chrono::seconds(5);
     CHECK_NOTHROW(PgStore{config});

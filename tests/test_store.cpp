@@ -348,7 +348,30 @@ TEST_CASE("waiting for this process's own connections: wait events, then busy_er
         return false;
     };
 
-    SUBCASE("the writer connection") {
+    SUBCASE("the writer connection, waiting to join its transaction (group commit)") {
+        std::string message;
+        store.write([&](auto&) {
+            std::thread other([&] {
+                try {
+                    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+                } catch (const busy_error& e) {
+                    message = e.what();
+                }
+            });
+            other.join();
+        });
+        CHECK(message.find("of store.write() (busy_timeout 100 ms). Last cause: the write transaction of another thread of "
+                           "this process, which this write was waiting to join (group commit), did not reach it before "
+                           "the deadline") != std::string::npos);
+        CHECK(has_event(Event::Kind::wait, "joining the write transaction in progress on " + config.db_path + " (group commit)"));
+        CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM t")[0]; }) == 0);
+    }
+    SUBCASE("the writer connection, without group commit") {
+        Config alone = config;
+        alone.group_commit = false;
+        alone.db_path = (dir / "alone.db");
+        Store<sqlite::Backend> store(alone);
+        store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
         std::string message;
         store.write([&](auto&) {
             std::thread other([&] {
@@ -361,9 +384,9 @@ TEST_CASE("waiting for this process's own connections: wait events, then busy_er
             other.join();
         });
         CHECK(message.find("of store.write() (busy_timeout 100 ms). Last cause: the writer connection of " +
-                           config.db_path + " stayed in use by another thread of this process until the deadline") !=
+                           alone.db_path + " stayed in use by another thread of this process until the deadline") !=
               std::string::npos);
-        CHECK(has_event(Event::Kind::wait, "waiting for the writer connection of " + config.db_path +
+        CHECK(has_event(Event::Kind::wait, "waiting for the writer connection of " + alone.db_path +
                                                ", in use by another thread of this process"));
     }
     SUBCASE("the reader connections") {

@@ -20,7 +20,7 @@ namespace persist {
 /// Groups of Config settings, by what reads them (a bit set).
 enum class Settings : unsigned {
     none = 0,
-    sqlite = 1,   ///< durability, cache_size_kib, read_only (and reader_connections)
+    sqlite = 1,   ///< durability, cache_size_kib, read_only, group_commit (and reader_connections)
     postgres = 2, ///< db_url, statement_timeout, lock_timeout, response_timeout, pool (and reader_connections)
     leases = 4,   ///< lease_ttl (lock::Table, postgres::TableLock)
     all = 7,
@@ -60,6 +60,7 @@ inline std::vector<ChangedSetting> changed_settings(const Config& config) {
     note(config.durability != d.durability, "durability", Settings::sqlite, sqlite);
     note(config.cache_size_kib != d.cache_size_kib, "cache_size_kib", Settings::sqlite, sqlite);
     note(config.read_only != d.read_only, "read_only", Settings::sqlite, sqlite);
+    note(config.group_commit != d.group_commit, "group_commit", Settings::sqlite, sqlite);
     note(config.reader_connections != d.reader_connections, "reader_connections", Settings::sqlite | Settings::postgres, both);
     note(!config.db_url.empty(), "db_url", Settings::postgres, postgres);
     note(config.statement_timeout != d.statement_timeout, "statement_timeout", Settings::postgres, postgres);

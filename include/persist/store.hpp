@@ -4,6 +4,7 @@
 #include "persist/detail/process.hpp"
 #include "persist/backend.hpp"
 #include "persist/detail/checks.hpp"
+#include "persist/detail/group_commit.hpp"
 #include "persist/config.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/none.hpp"
@@ -96,9 +97,15 @@ public:
     /// has passed since the call began; so `fn` may run more than once and must not have
     /// effects outside the transaction that cannot be repeated. Each retry is reported as an
     /// Event::Kind::retry.
+    /// With a backend that groups commits (SQLite, Config::group_commit, on by default), a
+    /// write that starts while another runs joins its transaction: `fn` then runs in a savepoint
+    /// of its own, possibly on the other write's thread, and write() returns once the shared
+    /// COMMIT did (see docs/getting-started.md, "Group commit").
     /// Throws busy_error when the deadline passes; any exception from `fn` rolls the
-    /// transaction back and propagates unchanged; usage_error when called inside another
-    /// transaction of this Store on the same thread, or after fork().
+    /// transaction back (under group commit: `fn`'s own changes) and propagates unchanged;
+    /// commit_outcome_unknown when COMMIT failed after the backend ended the transaction;
+    /// usage_error when called inside another transaction of this Store on the same thread,
+    /// or after fork().
     template <class Fn>
     auto write(Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, write_transaction>())
@@ -214,6 +221,9 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
+    using write_session = decltype(std::declval<B&>().write_session(Deadline{}));
+    static constexpr bool groupable = detail::GroupableSession<write_session>;
+    using Group = std::conditional_t<groupable, detail::GroupCommit<write_session>, detail::NoGroupCommit>;
 
     void check_process() const {
         if (persist::detail::current_pid() != owner_pid_)
@@ -249,20 +259,11 @@ private:
         const auto deadline = started + config_.busy_timeout;
         for (int attempt = 1;; ++attempt) {
             try {
-                // With guard_writes, writers queue on the lock policy (a hand-off in
-                // microseconds with lock::File) rather than in SQLite's sleeping busy handler.
+                const bool writes = std::string_view(what) == "write";
+                if constexpr (groupable && std::is_same_v<decltype(open(deadline)), write_session>)
+                    if (config_.group_commit) return run_in_group(fn, open, deadline);
                 std::optional<typename L::guard> write_guard;
-                if (config_.guard_writes && std::string_view(what) == "write") {
-                    try {
-                        write_guard.emplace(locks_.acquire(
-                            "persist.write", lock::Request{lock::Mode::exclusive, deadline, "write transaction"}));
-                    } catch (const lock_timeout_error& timeout) {
-                        throw busy_error("database " + backend_.path() + ": store.write() could not start within "
-                                         "busy_timeout (" + std::to_string(config_.busy_timeout.count()) +
-                                         " ms): the write guard " + timeout.what(),
-                                         timeout.native_code());
-                    }
-                }
+                if (writes) write_guard = guard_write(deadline);
                 auto session = open(deadline);
                 if constexpr (SingleStatement) session.begin_single_statement();
                 else session.begin();
@@ -295,6 +296,83 @@ private:
         }
     }
 
+    // With guard_writes, writers queue on the lock policy (a hand-off in microseconds with
+    // lock::File) rather than in SQLite's sleeping busy handler.
+    std::optional<typename L::guard> guard_write(Deadline deadline) {
+        if (!config_.guard_writes) return std::nullopt;
+        try {
+            return locks_.acquire("persist.write", lock::Request{lock::Mode::exclusive, deadline, "write transaction"});
+        } catch (const lock_timeout_error& timeout) {
+            throw busy_error("database " + backend_.path() + ": store.write() could not start within busy_timeout (" +
+                                 std::to_string(config_.busy_timeout.count()) + " ms): the write guard " + timeout.what(),
+                             timeout.native_code());
+        }
+    }
+
+    // One attempt of a write under group commit (persist/detail/group_commit.hpp): as the
+    // leader, which opens the transaction, runs `fn`, runs the functions of the writes that
+    // queued meanwhile and commits; or as a member, whose `fn` a leader runs. Throws
+    // busy_error for a write that must run again.
+    template <class Fn, class Open>
+    auto run_in_group(Fn& fn, Open& open, Deadline deadline) {
+        using Result = std::remove_cvref_t<decltype(fn(std::declval<write_transaction&>()))>;
+        using Stored = std::conditional_t<std::is_void_v<Result>, int, Result>;
+        std::optional<Stored> result;
+        struct Job {
+            Fn& fn;
+            std::optional<Stored>& result;
+            static void run(void* context, write_transaction& tx) {
+                auto& job = *static_cast<Job*>(context);
+                if constexpr (std::is_void_v<Result>) {
+                    job.fn(tx);
+                    job.result.emplace(0);
+                } else {
+                    job.result.emplace(job.fn(tx));
+                }
+            }
+        } job{fn, result};
+        typename Group::Member me;
+        me.run = &Job::run;
+        me.context = &job;
+        if (group_.enter(me, deadline, [&] {
+                notify({Event::Kind::wait, "joining the write transaction in progress on " + backend_.path() + " (group commit)"});
+            }) == Group::Role::member) {
+            if (me.outcome == Group::Member::Outcome::failed) std::rethrow_exception(me.failure);
+            if (me.outcome == Group::Member::Outcome::rerun)
+                throw busy_error("database " + backend_.path() + ": the transaction this write shared with others (group "
+                                 "commit) was not committed, through no fault of this write; running it again");
+        } else {
+            struct Abandon { // until the members have run: the queue goes on without this leader
+                Group& group;
+                bool armed = true;
+                ~Abandon() {
+                    if (armed) group.abandon();
+                }
+            } abandon{group_};
+            [[maybe_unused]] auto write_guard = guard_write(deadline); // held until the COMMIT returned
+            auto session = open(deadline);
+            session.begin();
+            Job::run(&job, session.transaction());
+            abandon.armed = false;
+            if (!group_.serve(session)) {
+                group_.finish_rerun();
+                throw busy_error("database " + backend_.path() + ": the transaction this write shared with others (group "
+                                 "commit) was rolled back by the backend after an error in one of them; running it again");
+            }
+            try {
+                session.commit();
+            } catch (const commit_outcome_unknown&) {
+                group_.finish_unknown(std::current_exception());
+                throw;
+            } catch (...) {
+                group_.finish_rerun(); // nothing was committed: the members run again
+                throw;
+            }
+            group_.finish_committed();
+        }
+        if constexpr (!std::is_void_v<Result>) return std::move(*result);
+    }
+
     // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that
     // writers that collided once do not collide again in lockstep.
     static std::chrono::microseconds backoff(int attempt) {
@@ -307,6 +385,7 @@ private:
     pid_t owner_pid_;
     B backend_;
     L locks_;
+    [[no_unique_address]] Group group_;
 };
 
 namespace detail {

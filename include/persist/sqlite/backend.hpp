@@ -60,7 +60,6 @@ public:
     ~Backend() {
         if (checkpointer_) sqlite3_close_v2(checkpointer_);
     }
-
     Backend(const Backend&) = delete;
     Backend& operator=(const Backend&) = delete;
 
@@ -141,12 +140,52 @@ public:
         }
         Transaction& transaction() noexcept { return *transaction_; }
 
+        // Group commit (persist/detail/group_commit.hpp): other writes join this transaction,
+        // each in a savepoint of its own.
+        /// Whether the transaction is open (SQLite rolls it all back on some errors).
+        bool transaction_open() const noexcept {
+            return begun_ && backend_.writer_ && !sqlite3_get_autocommit(backend_.writer_->handle());
+        }
+        /// Whether other writes may join: open, and no foreign key left unresolved, which
+        /// would fail the shared COMMIT (a deferred one: SQLite checks those at COMMIT).
+        bool shareable() const noexcept { return transaction_open() && !unresolved_foreign_keys(); }
+        void begin_member() {
+            backend_.writer_->run_script("SAVEPOINT persist_group_member");
+            member_open_ = true;
+        }
+        /// Releases the member's savepoint; if the member left a foreign key unresolved, rolls
+        /// it back instead and throws the constraint_error its own COMMIT would have thrown.
+        void finish_member() {
+            if (unresolved_foreign_keys()) {
+                rollback_member();
+                throw_error(SQLITE_CONSTRAINT_FOREIGNKEY, "FOREIGN KEY constraint failed", "COMMIT");
+            }
+            member_open_ = false;
+            backend_.writer_->run_script("RELEASE SAVEPOINT persist_group_member");
+        }
+        /// Undoes what the member did (nothing to undo if SQLite already rolled back everything).
+        void rollback_member() noexcept {
+            if (!member_open_) return;
+            member_open_ = false;
+            if (transaction_open())
+                sqlite3_exec(backend_.writer_->handle(),
+                             "ROLLBACK TO SAVEPOINT persist_group_member; RELEASE SAVEPOINT persist_group_member", nullptr,
+                             nullptr, nullptr);
+        }
+
     private:
+        bool unresolved_foreign_keys() const noexcept {
+            int current = 0, highest = 0;
+            return sqlite3_db_status(backend_.writer_->handle(), SQLITE_DBSTATUS_DEFERRED_FKS, &current, &highest, 0) ==
+                       SQLITE_OK && current != 0;
+        }
+
         Backend& backend_;
         std::unique_lock<detail::TimedMutex> lock_;
         std::optional<Transaction> transaction_;
         bool begun_ = false;
         bool committed_ = false;
+        bool member_open_ = false;
     };
 
     /// One read transaction on a reader connection (the writer for :memory:).
@@ -202,15 +241,12 @@ public:
     WriteSession write_session(Deadline deadline) { return WriteSession(*this, deadline); }
     ReadSession read_session(Deadline deadline) { return ReadSession(*this, deadline); }
 
-    /// Checks that the writer answers and that the path still names the opened file.
-    /// If the file was replaced (a different inode at the path) or the connection does not
-    /// answer, reopens when it is safe: when no read is in progress, so that every
-    /// connection to the old file can be closed first (an old connection would otherwise
-    /// keep the old -wal file, which SQLite could pair with the new database). If reads are
-    /// in progress it reports ok=false and leaves reopening to a later call. If the file was
-    /// deleted it does not reopen (that would create an empty database and hide the loss).
-    /// This copes with this process's own connections only: replace a database file while
-    /// other processes have it open and they may pair their -wal file with the new one.
+    /// Checks that the writer answers and that the path still names the opened file. If the
+    /// file was replaced (another inode) or does not answer, reopens once no read is in
+    /// progress, so every connection to the old file is closed first (an old connection keeps
+    /// the old -wal, which SQLite could pair with the new file); until then ok=false. A deleted
+    /// file is not reopened (that would create an empty database and hide the loss). Only this
+    /// process's connections are handled: other processes may pair their -wal with a new file.
     Health health(Deadline deadline) {
         Health report;
         if (config_.read_only) {

@@ -15,6 +15,10 @@
 #include <unistd.h>
 #include <vector>
 
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#endif
+
 namespace bench {
 
 /// The 4-column row of the row workloads.
@@ -60,8 +64,33 @@ inline bool smoke() {
     return value;
 }
 
-/// `full` normally, `tiny` in smoke mode.
-inline std::int64_t scaled(std::int64_t full, std::int64_t tiny) { return smoke() ? tiny : full; }
+/// benchmarks/run counts instructions of the CPU-bound rows under callgrind with
+/// PERSIST_BENCH_CALLGRIND=1: sizes are a twentieth of the full ones (unless smoke), and each
+/// row runs once.
+inline bool callgrind() {
+    static const bool value = [] {
+        const char* text = std::getenv("PERSIST_BENCH_CALLGRIND");
+        return text && *text && std::string_view(text) != "0";
+    }();
+    return value;
+}
+
+/// `full` normally (a twentieth of it under callgrind), `tiny` in smoke mode.
+inline std::int64_t scaled(std::int64_t full, std::int64_t tiny) {
+    if (smoke()) return tiny;
+    return callgrind() ? std::max<std::int64_t>(full / 20, 1) : full;
+}
+
+/// Counts instructions only while it lives, when the program runs under callgrind with
+/// --collect-atstart=no (set-up such as filling a table is left out); does nothing otherwise.
+struct Collect {
+#if __has_include(<valgrind/callgrind.h>)
+    Collect() { CALLGRIND_TOGGLE_COLLECT; }
+    ~Collect() { CALLGRIND_TOGGLE_COLLECT; }
+#endif
+    Collect(const Collect&) = delete;
+    Collect& operator=(const Collect&) = delete;
+};
 
 /// A scratch directory under /tmp (or PERSIST_BENCH_DIR, to measure another disk), removed
 /// at exit of the scope.
@@ -116,7 +145,10 @@ void bulk_insert_rounds(benchmark::State& state, const std::string& path, Open o
         {
             auto insert_all = open(path);
             state.ResumeTiming();
-            insert_all();
+            {
+                Collect collect;
+                insert_all();
+            }
             state.PauseTiming();
         }
         state.ResumeTiming();

@@ -19,9 +19,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 UNIT_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 
 
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    if n == 0:
+        return None
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
 def load(results_dir):
-    """name -> benchmark entry, for every program's JSON; names without Google Benchmark's
-    /iterations:N and /manual_time suffixes."""
+    """(name -> list of the runs of that benchmark, one per repetition in repetition order,
+    for every program's JSON, names without Google Benchmark's /iterations:N, /real_time,
+    /manual_time, /threads:N and /repeats:N suffixes; row -> callgrind instruction count)."""
     entries = {}
     for program in ("rows", "locks", "processes", "postgres"):
         path = os.path.join(results_dir, program + ".json")
@@ -30,27 +39,50 @@ def load(results_dir):
         for b in data["benchmarks"]:
             if b.get("run_type") == "aggregate":
                 continue
-            name = re.sub(r"/(iterations:\d+|manual_time|real_time|threads:\d+)", "", b["name"])
+            name = re.sub(r"/(iterations:\d+|manual_time|real_time|threads:\d+|repeats:\d+)", "", b["name"])
             b["time_ns"] = b["real_time"] * UNIT_NS[b["time_unit"]]
             b["error"] = b.get("error_occurred", False)
-            entries[name] = b
-    return entries
+            entries.setdefault(name, []).append(b)
+    for runs in entries.values():
+        runs.sort(key=lambda b: b.get("repetition_index", 0))
+    callgrind = {}
+    path = os.path.join(results_dir, "callgrind.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            callgrind = {k: v for k, v in json.load(f).items() if v}
+    return entries, callgrind
 
 
 class Report:
-    def __init__(self, entries):
-        self.e = entries
+    def __init__(self, loaded):
+        self.e, self.instructions = loaded
         self.lines = []
         self.goals = []  # (workload, measured, goal, met)
 
-    def get(self, name, field):
-        b = self.e.get(name)
-        if b is None or b["error"] or field not in b:
+    def values(self, name, field):
+        runs = self.e.get(name)
+        if not runs or any(b["error"] or field not in b for b in runs):
             return None
-        return b[field]
+        return [b[field] for b in runs]
+
+    def get(self, name, field):
+        """The median over the repetitions."""
+        values = self.values(name, field)
+        return median(values) if values else None
 
     def ips(self, name):
         return self.get(name, "items_per_second")
+
+    def paired(self, a, b, field="items_per_second"):
+        """a / b as the median of the ratios of their repetitions paired in order (the runs
+        were interleaved, so each pair saw about the same machine), or the ratio of the
+        medians when the counts differ."""
+        x, y = self.values(a, field), self.values(b, field)
+        if not x or not y:
+            return None
+        if len(x) == len(y) and all(v for v in y):
+            return median([p / q for p, q in zip(x, y)])
+        return ratio(median(x), median(y))
 
     def goal(self, workload, value, text, met, measured):
         if value is None:
@@ -93,7 +125,8 @@ LIBRARIES = ["raw_sqlite3", "sqlitecpp", "soci", "persist"]
 def rows_section(r):
     r.out("## Row workloads (`bench_rows`)")
     r.out()
-    r.out("Rows per second of wall-clock time; ratio to raw sqlite3 in the same run (higher is better). "
+    r.out("Rows per second of wall-clock time, the median of the repetitions; the ratio to raw sqlite3 is the "
+          "median of the ratios of repetitions run interleaved with each other (higher is better). "
           "Databases in WAL mode with synchronous=NORMAL unless the row says otherwise.")
     r.out()
     r.out("| workload | " + " | ".join(LIBRARIES) + " | persist / raw |")
@@ -110,7 +143,7 @@ def rows_section(r):
     for prefix, label in workloads:
         rates = [r.ips(f"{prefix}/{lib}") for lib in LIBRARIES]
         r.out(f"| {label} | " + " | ".join(fmt_rate(x) for x in rates) +
-              f" | {fmt_ratio(ratio(rates[3], rates[0]))} |")
+              f" | {fmt_ratio(r.paired(f'{prefix}/persist', f'{prefix}/raw_sqlite3'))} |")
     fsync = r.ips("commit/fsync_limit")
     r.out(f"| disk limit: 4 KiB pwrite + fdatasync | {fmt_rate(fsync)} | | | | |")
     r.out()
@@ -124,39 +157,64 @@ def rows_section(r):
     r.out()
     r.out("| workload | raw sqlite3, 8 connections | persist, group_commit off | persist | persist / disk limit |")
     r.out("|---|---|---|---|---|")
-    r.out(f"| 8 threads | {fmt_rate(raw8)} | {fmt_rate(alone)} | {fmt_rate(grouped)} | {fmt_ratio(ratio(grouped, fsync))} |")
-    r.out(f"| 1 thread | | {fmt_rate(one_alone)} | {fmt_rate(one)} | {fmt_ratio(ratio(one, fsync))} |")
+    r.out(f"| 8 threads | {fmt_rate(raw8)} | {fmt_rate(alone)} | {fmt_rate(grouped)} | {fmt_ratio(r.paired('commit/full_8_threads/persist', 'commit/fsync_limit'))} |")
+    r.out(f"| 1 thread | | {fmt_rate(one_alone)} | {fmt_rate(one)} | {fmt_ratio(r.paired('commit/full_1_thread/persist', 'commit/fsync_limit'))} |")
     r.out()
     explicit = r.ips("get/one_per_read/raw_sqlite3_explicit")
     r.out(f"Point select with prepared `BEGIN` / `COMMIT` around each lookup in raw sqlite3 (what "
           f"`store.read()` does to give several statements one snapshot): {fmt_rate(explicit)}, "
-          f"{fmt_ratio(ratio(explicit, r.ips('get/one_per_read/raw_sqlite3')))} of autocommit; persist is "
-          f"{fmt_ratio(ratio(r.ips('get/one_per_read/persist'), explicit))} of it.")
+          f"{fmt_ratio(r.paired('get/one_per_read/raw_sqlite3_explicit', 'get/one_per_read/raw_sqlite3'))} of autocommit; persist is "
+          f"{fmt_ratio(r.paired('get/one_per_read/persist', 'get/one_per_read/raw_sqlite3_explicit'))} of it.")
     r.out()
     single = r.ips("get/one_per_read/persist_single_statement")
     r.out(f"Point select through `store.read(persist::single_statement, fn)` (no `BEGIN` / `COMMIT`, the "
           f"statement is its own read transaction, as in the baselines' autocommit lookups): "
-          f"{fmt_rate(single)}, {fmt_ratio(ratio(single, r.ips('get/one_per_read/raw_sqlite3')))} of raw sqlite3.")
+          f"{fmt_rate(single)}, {fmt_ratio(r.paired('get/one_per_read/persist_single_statement', 'get/one_per_read/raw_sqlite3'))} "
+          f"of raw sqlite3.")
     r.out()
 
     for prefix, label in [("insert/memory", "1e6 inserts, :memory:"), ("insert/wal", "1e6 inserts, WAL file"),
                           ("get/one_per_read", "point select, one per read"), ("scan", "full scan into structs")]:
-        x = ratio(r.ips(f"{prefix}/persist"), r.ips(f"{prefix}/raw_sqlite3"))
+        x = r.paired(f"{prefix}/persist", f"{prefix}/raw_sqlite3")
         r.goal(label, x, ">= 0.9x raw sqlite3", x is not None and x >= 0.9, fmt_ratio(x))
-    x = ratio(single, r.ips("get/one_per_read/raw_sqlite3"))
+    x = r.paired("get/one_per_read/persist_single_statement", "get/one_per_read/raw_sqlite3")
     r.goal("point select, read(single_statement)", x, ">= 1.0x raw sqlite3 autocommit", x is not None and x >= 1.0,
            fmt_ratio(x))
-    x = ratio(r.ips("get/batched/persist"), r.ips("get/one_per_read/persist"))
+    x = r.paired("get/batched/persist", "get/one_per_read/persist")
     r.goal("point select, batched vs one per read", x, ">= 2x", x is not None and x >= 2, fmt_ratio(x))
-    x = ratio(grouped, fsync)
+    x = r.paired("commit/full_8_threads/persist", "commit/fsync_limit")
     r.goal("8 threads of durable single-row commits (group commit)", x, ">= 3x the one-thread fsync rate",
            x is not None and x >= 3, f"{fmt_ratio(x)} ({fmt_rate(grouped)} vs {fmt_rate(fsync)})")
-    x = ratio(one, one_alone)
+    x = r.paired("commit/full_1_thread/persist", "commit/full_1_thread/persist_no_group")
     r.goal("1 thread of durable commits, group commit on vs off", x, ">= 0.9x (no slower, within noise)",
            x is not None and x >= 0.9, fmt_ratio(x))
-    x = ratio(r.ips("commit/full/persist"), fsync)
+    x = r.paired("commit/full/persist", "commit/fsync_limit")
     r.goal("durable (FULL) single-row commits", x, ">= 0.5x the disk's fsync rate", x is not None and x >= 0.5,
            f"{fmt_ratio(x)} ({fmt_rate(r.ips('commit/full/persist'))} vs {fmt_rate(fsync)})")
+
+
+def callgrind_section(r):
+    if not r.instructions:
+        return
+    r.out("### Instructions (callgrind)")
+    r.out()
+    r.out("Instructions executed by each CPU-bound workload at a twentieth of the sizes above, counted by "
+          "`valgrind --tool=callgrind` (set-up such as filling the table left out), which do not drift with "
+          "the machine's load as times do. Ratio to raw sqlite3; lower is better.")
+    r.out()
+    r.out("| workload | raw sqlite3 | SQLiteCpp | persist | persist / raw |")
+    r.out("|---|---|---|---|---|")
+    for prefix, label, mine in [("insert/memory", "bulk insert, :memory:", "persist"),
+                                ("get/one_per_read", "point select, one read() each", "persist"),
+                                ("get/one_per_read", "point select, read(single_statement)", "persist_single_statement"),
+                                ("get/batched", "point select, all in one read()", "persist"),
+                                ("scan", "full scan into structs", "persist")]:
+        raw = r.instructions.get(f"{prefix}/raw_sqlite3")
+        cpp = r.instructions.get(f"{prefix}/sqlitecpp")
+        ours = r.instructions.get(f"{prefix}/{mine}")
+        fmt = lambda n: f"{n / 1e6:,.1f} M" if n else "—"
+        r.out(f"| {label} | {fmt(raw)} | {fmt(cpp)} | {fmt(ours)} | {fmt_ratio(ratio(ours, raw))} |")
+    r.out()
 
 
 def postgres_section(r):
@@ -181,11 +239,11 @@ def postgres_section(r):
     r.out("A `store.read()` or `store.write()` is a transaction: BEGIN and COMMIT are a round trip each, which "
           "autocommit libpq does not pay; the explicit columns pay them too.")
     r.out()
-    x = ratio(r.ips("insert/postgres/persist"), r.ips("insert/postgres/libpq"))
+    x = r.paired("insert/postgres/persist", "insert/postgres/libpq")
     r.goal("PostgreSQL prepared insert, one transaction", x, ">= 0.9x libpq", x is not None and x >= 0.9, fmt_ratio(x))
     for prefix, label in [("get/postgres", "PostgreSQL point select, one transaction each"),
                           ("commit/postgres", "PostgreSQL single-row commit")]:
-        x = ratio(r.ips(f"{prefix}/persist"), r.ips(f"{prefix}/libpq_explicit"))
+        x = r.paired(f"{prefix}/persist", f"{prefix}/libpq_explicit")
         r.goal(label, x, ">= 0.9x libpq with BEGIN/COMMIT", x is not None and x >= 0.9, fmt_ratio(x))
 
 
@@ -310,7 +368,7 @@ def plot_ratios(r, plot_dir):
     fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.27
     for i, lib in enumerate(["sqlitecpp", "soci", "persist"]):
-        values = [ratio(r.ips(f"{w}/{lib}"), r.ips(f"{w}/raw_sqlite3")) or 0 for w in workloads]
+        values = [r.paired(f"{w}/{lib}", f"{w}/raw_sqlite3") or 0 for w in workloads]
         ax.bar([x + (i - 1) * width for x in range(len(workloads))], values, width, label=lib)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(0.9, color="gray", linestyle="--", linewidth=0.8, label="0.9x goal")
@@ -386,10 +444,11 @@ def main():
         machine = [line.rstrip("\n") for line in f if line.strip()]
     plots = []
 
-    body = Report(r.e)
+    body = Report((r.e, r.instructions))
     rows_section(body)
     body.out("![throughput ratios](plots/throughput_ratios.png)")
     body.out()
+    callgrind_section(body)
     plots.append(plot_ratios(body, plot_dir))
     postgres_section(body)
     locks_section(body)

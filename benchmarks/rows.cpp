@@ -187,6 +187,7 @@ void get_raw(benchmark::State& state, Reads reads) {
         check(sqlite3_step(statement), raw.db, SQLITE_DONE);
         sqlite3_reset(statement);
     };
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         if (reads == Reads::batched) run(begin);
         for (std::int64_t i = 0; i < lookups; ++i) {
@@ -205,6 +206,7 @@ void get_sqlitecpp(benchmark::State& state, bool batched) {
     SQLite::Database db(dir.file("get.db"), SQLite::OPEN_READWRITE);
     db.exec(bench::baseline_pragmas(true));
     SQLite::Statement get(db, bench::get_sql);
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         if (batched) db.exec("BEGIN");
         for (std::int64_t i = 0; i < lookups; ++i) {
@@ -228,6 +230,7 @@ void get_persist(benchmark::State& state, PersistReads reads) {
     bench::ScratchDir dir("get-persist");
     fill(dir.file("get.db"), table_rows);
     persist::SqliteStore store(persist_config(dir.file("get.db")));
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         if (reads == PersistReads::batched) {
             store.read([](auto& tx) {
@@ -252,6 +255,7 @@ void scan_raw(benchmark::State& state) {
     fill(dir.file("scan.db"), scan_rows);
     Raw raw(dir.file("scan.db"));
     sqlite3_stmt* scan = raw.prepare("SELECT id, name, price, stock FROM items ORDER BY id");
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         std::vector<Item> rows;
         raw.exec("BEGIN");
@@ -269,6 +273,7 @@ void scan_sqlitecpp(benchmark::State& state) {
     SQLite::Database db(dir.file("scan.db"), SQLite::OPEN_READWRITE);
     db.exec(bench::baseline_pragmas(true));
     SQLite::Statement scan(db, "SELECT id, name, price, stock FROM items ORDER BY id");
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         std::vector<Item> rows;
         SQLite::Transaction transaction(db, SQLite::TransactionBehavior::DEFERRED);
@@ -286,6 +291,7 @@ void scan_persist(benchmark::State& state) {
     bench::ScratchDir dir("scan-persist");
     fill(dir.file("scan.db"), scan_rows);
     persist::SqliteStore store(persist_config(dir.file("scan.db")));
+    const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
         auto rows = store.read([](auto& tx) { return persist::schema::all<Items>(tx); });
         benchmark::DoNotOptimize(rows.data());
@@ -390,7 +396,7 @@ void commit_threads_raw(benchmark::State& state) {
 }
 
 // Bulk work runs a fixed number of iterations: 3 of 1e6 rows, 1 in smoke mode.
-const int heavy = int(bench::scaled(3, 1));
+const int heavy = bench::callgrind() ? 1 : int(bench::scaled(3, 1));
 // Per-commit work: Google Benchmark picks the count (about 0.5 s), 3 in smoke mode.
 void per_commit(benchmark::internal::Benchmark* b) {
     if (bench::smoke()) b->Iterations(3);

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <persist/sqlite.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <sqlite3.h>
@@ -25,6 +26,8 @@ struct Fixture {
     test::TempDir dir;
     std::atomic<int> joined{0};
     std::atomic<int> retries{0};
+    std::mutex retry_messages_mutex;
+    std::vector<std::string> retry_messages;
     Config config;
     std::optional<Store<sqlite::Backend>> store;
 
@@ -35,7 +38,11 @@ struct Fixture {
         config.group_commit = group;
         config.on_event = [this](const Event& event) {
             if (event.kind == Event::Kind::wait && event.message.find("(group commit)") != std::string::npos) ++joined;
-            if (event.kind == Event::Kind::retry) ++retries;
+            if (event.kind == Event::Kind::retry) {
+                ++retries;
+                std::lock_guard lock(retry_messages_mutex);
+                retry_messages.push_back(event.message);
+            }
         };
         store.emplace(config);
         store->write([](auto& tx) { tx.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"); });
@@ -198,7 +205,53 @@ TEST_CASE("a member whose error makes SQLite roll back the whole transaction: th
     // The leader always runs again; the other member too if it had run before the failing one.
     CHECK(leader_runs == 2);
     CHECK(member_runs >= 1);
-    CHECK(fixture.retries >= 1);
+    REQUIRE(fixture.retries >= 1);
+    // The leader learns it from the transaction; a member that had run, from the leader.
+    const std::string rolled_back = "store.write() retrying: database " + fixture.config.db_path +
+                                    ": the transaction this write shared with others (group commit) was rolled back by "
+                                    "the backend after an error in one of them; running it again";
+    const std::string not_committed = "store.write() retrying: database " + fixture.config.db_path +
+                                      ": the transaction this write shared with others (group commit) was not committed, "
+                                      "through no fault of this write; running it again";
+    for (const auto& message : fixture.retry_messages) CHECK((message == rolled_back || message == not_committed));
+    CHECK(std::count(fixture.retry_messages.begin(), fixture.retry_messages.end(), rolled_back) == 1);
+    CHECK(std::count(fixture.retry_messages.begin(), fixture.retry_messages.end(), not_committed) == member_runs - 1);
+}
+
+TEST_CASE("a group is at most 64 writes besides the leader; the next write waits for the next group until its deadline") {
+    Fixture fixture;
+    fixture.store.reset();
+    fixture.config.busy_timeout = std::chrono::milliseconds(2000);
+    fixture.store.emplace(fixture.config);
+    constexpr int writers = 65;
+    std::mutex messages_mutex;
+    std::vector<std::string> messages;
+    std::vector<std::thread> threads;
+    const auto writer = [&] {
+        const auto message = test::message_of<busy_error>(
+            [&] { fixture.store->write([](auto& tx) { tx.execute("INSERT INTO t (v) VALUES ('late')"); }); });
+        std::lock_guard lock(messages_mutex);
+        messages.push_back(message);
+    };
+    fixture.store->write([&](auto&) {
+        for (int i = 0; i < writers - 1; ++i) threads.emplace_back(writer);
+        REQUIRE(test::wait_for([&] { return fixture.joined.load() == writers - 1; }));
+        threads.emplace_back(writer); // the queue is full: this one waits for the next group
+        // The leader holds its group open until every other write gave up.
+        REQUIRE(test::wait_for([&] {
+            std::lock_guard lock(messages_mutex);
+            return messages.size() == writers;
+        }));
+    });
+    for (auto& thread : threads) thread.join();
+    const auto with = [&](const std::string& text) {
+        return std::count_if(messages.begin(), messages.end(),
+                             [&](const std::string& m) { return m.find(text) != std::string::npos; });
+    };
+    CHECK(with("Last cause: the write transaction of another thread of this process, which this write was waiting to "
+               "join (group commit), did not reach it before the deadline") == 64);
+    CHECK(with("Last cause: the write transactions of other threads of this process held the writer until the deadline") == 1);
+    CHECK(fixture.count() == 0);
 }
 
 TEST_CASE("a statement after SQLite rolled the write transaction back is refused, and nothing commits") {

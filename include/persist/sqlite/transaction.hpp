@@ -139,11 +139,13 @@ protected:
             throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
                               std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
         if (statements_left_ > 0) --statements_left_;
-        if (allows_writes_ && sqlite3_get_autocommit(connection_->handle()))
-            throw transaction_aborted("SQLite rolled this write transaction back after an earlier statement in it failed "
-                                      "(a full disk, an I/O error, or a conflict clause of ROLLBACK), and fn went on; "
-                                      "nothing of it will be committed and this statement was not run [" +
-                                      std::string(sql) + "]. Let the error propagate: the Store reports it");
+        if (allows_writes_ && sqlite3_get_autocommit(connection_->handle())) {
+            std::string message = "SQLite rolled this write transaction back after an earlier statement in it failed (a "
+                                  "full disk, an I/O error, or a conflict clause of ROLLBACK), and fn went on; nothing of "
+                                  "it will be committed and this statement was not run [";
+            message.append(sql);
+            throw transaction_aborted(message + "]. Let the error propagate: the Store reports it");
+        }
         sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
         if (!allows_writes_ && !sqlite3_stmt_readonly(statement))
             throw usage_error("store.read() runs read-only statements, but this one writes [" +

@@ -456,16 +456,29 @@ TEST_CASE("guard_writes: every write transaction holds the exclusive write lock"
     test::TempDir dir;
     Config config = file_config(dir);
     config.guard_writes = true;
-    Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
-    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&, t] {
-            for (int i = 0; i < 20; ++i) store.write([&](auto& tx) { tx.execute("INSERT INTO t VALUES (?)", t * 100 + i); });
-        });
-    for (auto& thread : threads) thread.join();
-    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 80);
-    CHECK(store.lock_stats().at("persist.write").acquisitions == 81);
+    for (const bool group : {false, true}) {
+        INFO("group_commit " << group);
+        config.group_commit = group;
+        config.db_path = dir / (group ? "grouped.db" : "alone.db");
+        Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
+        store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (int i = 0; i < 20; ++i) store.write([&](auto& tx) { tx.execute("INSERT INTO t VALUES (?)", t * 100 + i); });
+            });
+        for (auto& thread : threads) thread.join();
+        CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 80);
+        // One acquisition per transaction: per write alone; per group (of one or more writes) with group commit.
+        const auto acquisitions = store.lock_stats().at("persist.write").acquisitions;
+        if (group) {
+            CHECK(acquisitions >= 2);
+            CHECK(acquisitions <= 81);
+        } else {
+            CHECK(acquisitions == 81);
+        }
+    }
+    config.group_commit = true;
     // Held by another process, the guard turns into a busy_error at the deadline.
     config.busy_timeout = 100ms;
     auto other = holder<OfdFile>(config, "persist.write");

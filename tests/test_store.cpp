@@ -348,18 +348,23 @@ TEST_CASE("waiting for this process's own connections: wait events, then busy_er
         return false;
     };
 
-    SUBCASE("the writer connection, waiting to join its transaction (group commit)") {
+    // What a second thread's write throws while this thread's write holds the writer.
+    const auto second_write_fails = [](Store<sqlite::Backend>& target) {
         std::string message;
-        store.write([&](auto&) {
+        target.write([&](auto&) {
             std::thread other([&] {
                 try {
-                    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
+                    target.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
                 } catch (const busy_error& e) {
                     message = e.what();
                 }
             });
             other.join();
         });
+        return message;
+    };
+    SUBCASE("the writer connection, waiting to join its transaction (group commit)") {
+        const std::string message = second_write_fails(store);
         CHECK(message.find("of store.write() (busy_timeout 100 ms). Last cause: the write transaction of another thread of "
                            "this process, which this write was waiting to join (group commit), did not reach it before "
                            "the deadline") != std::string::npos);
@@ -372,17 +377,7 @@ TEST_CASE("waiting for this process's own connections: wait events, then busy_er
         alone.db_path = (dir / "alone.db");
         Store<sqlite::Backend> store(alone);
         store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
-        std::string message;
-        store.write([&](auto&) {
-            std::thread other([&] {
-                try {
-                    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (1)"); });
-                } catch (const busy_error& e) {
-                    message = e.what();
-                }
-            });
-            other.join();
-        });
+        const std::string message = second_write_fails(store);
         CHECK(message.find("of store.write() (busy_timeout 100 ms). Last cause: the writer connection of " +
                            alone.db_path + " stayed in use by another thread of this process until the deadline") !=
               std::string::npos);

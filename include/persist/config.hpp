@@ -136,8 +136,10 @@ struct Config {
     /// (one fsync at Durability::full) serves both; each keeps its own atomicity (it runs in a
     /// savepoint: if its function throws, only its changes are undone) and returns only once
     /// that COMMIT did. Concurrent durable writes then go several times faster, at the price
-    /// of latency: a write also waits for the writes that joined after it. A lone writer is
-    /// unaffected. false: every write commits on its own. See docs/getting-started.md.
+    /// of latency (a write also waits for the writes that joined after it), and the function
+    /// of a write that joined runs on the thread of the write it joined, so it must not depend
+    /// on its thread. A lone writer is unaffected. false: every write commits on its own, its
+    /// function on its caller's thread. See docs/getting-started.md, "Group commit".
     bool group_commit = true;
     /// SQLite: open an existing database for reading only, for inspection (info, dump,
     /// lock status, backup of a backup). Nothing is created, written, checkpointed or

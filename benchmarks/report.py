@@ -173,10 +173,20 @@ def rows_section(r):
           f"of raw sqlite3.")
     r.out()
 
+    mixed = r.ips("mixed/write_then_reads/persist")
+    r.out(f"Reads right after writes (a round: one single-row update committed, then 100 point reads in "
+          f"one read transaction): persist {fmt_rate(mixed)} reads, "
+          f"{fmt_ratio(r.paired('mixed/write_then_reads/persist', 'mixed/write_then_reads/raw_sqlite3'))} of raw "
+          f"sqlite3 doing both on its one connection.")
+    r.out()
+
     for prefix, label in [("insert/memory", "1e6 inserts, :memory:"), ("insert/wal", "1e6 inserts, WAL file"),
                           ("get/one_per_read", "point select, one per read"), ("scan", "full scan into structs")]:
         x = r.paired(f"{prefix}/persist", f"{prefix}/raw_sqlite3")
         r.goal(label, x, ">= 0.9x raw sqlite3", x is not None and x >= 0.9, fmt_ratio(x))
+    x = r.paired("mixed/write_then_reads/persist", "mixed/write_then_reads/raw_sqlite3")
+    r.goal("a write, then 100 reads, repeated", x, ">= 0.9x raw sqlite3 on one connection", x is not None and x >= 0.9,
+           fmt_ratio(x))
     x = r.paired("get/one_per_read/persist_single_statement", "get/one_per_read/raw_sqlite3")
     r.goal("point select, read(single_statement)", x, ">= 1.0x raw sqlite3 autocommit", x is not None and x >= 1.0,
            fmt_ratio(x))

@@ -248,6 +248,59 @@ void get_persist(benchmark::State& state, PersistReads reads) {
     state.SetItemsProcessed(state.iterations() * lookups);
 }
 
+// ---- reads after writes ------------------------------------------------------------------
+
+// A round: one single-row update committed, then a batch of point reads in one read
+// transaction, as a service that writes a little and reads a lot does. Raw sqlite3 runs both on
+// its one connection, whose page cache its own commits keep warm.
+const std::int64_t mixed_rounds = bench::scaled(2'000, 5);
+constexpr std::int64_t mixed_batch = 100;
+constexpr const char* mixed_update_sql = "UPDATE items SET stock = stock + 1 WHERE id = ?";
+
+void mixed_raw(benchmark::State& state) {
+    bench::ScratchDir dir("mixed-raw");
+    fill(dir.file("mixed.db"), table_rows);
+    Raw raw(dir.file("mixed.db"));
+    sqlite3_stmt* update = raw.prepare(mixed_update_sql);
+    sqlite3_stmt* get = raw.prepare(bench::get_sql);
+    sqlite3_stmt* begin = raw.prepare("BEGIN");
+    sqlite3_stmt* commit = raw.prepare("COMMIT");
+    auto run = [&](sqlite3_stmt* statement) {
+        check(sqlite3_step(statement), raw.db, SQLITE_DONE);
+        sqlite3_reset(statement);
+    };
+    const bench::Collect collect;
+    std::int64_t next = 0;
+    for (auto _ : state) {
+        for (std::int64_t round = 0; round < mixed_rounds; ++round) {
+            sqlite3_bind_int64(update, 1, key(next));
+            run(update);
+            run(begin);
+            for (std::int64_t i = 0; i < mixed_batch; ++i) benchmark::DoNotOptimize(raw.get(get, key(next++)));
+            run(commit);
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * mixed_rounds * mixed_batch);
+}
+
+void mixed_persist(benchmark::State& state) {
+    bench::ScratchDir dir("mixed-persist");
+    fill(dir.file("mixed.db"), table_rows);
+    persist::SqliteStore store(persist_config(dir.file("mixed.db")));
+    const bench::Collect collect;
+    std::int64_t next = 0;
+    for (auto _ : state) {
+        for (std::int64_t round = 0; round < mixed_rounds; ++round) {
+            store.write([&](auto& tx) { tx.execute(mixed_update_sql, key(next)); });
+            store.read([&](auto& tx) {
+                for (std::int64_t i = 0; i < mixed_batch; ++i)
+                    benchmark::DoNotOptimize(persist::schema::get<Items>(tx, key(next++)));
+            });
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * mixed_rounds * mixed_batch);
+}
+
 // ---- full scan into structs ----------------------------------------------------------------
 
 void scan_raw(benchmark::State& state) {
@@ -422,6 +475,9 @@ BENCHMARK_CAPTURE(get_sqlitecpp, batched, true)->Name("get/batched/sqlitecpp")->
 BENCHMARK_CAPTURE(get_soci, batched, true)->Name("get/batched/soci")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(get_persist, single, PersistReads::single_statement)->Name("get/one_per_read/persist_single_statement")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(get_persist, batched, PersistReads::batched)->Name("get/batched/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK(mixed_raw)->Name("mixed/write_then_reads/raw_sqlite3")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(mixed_persist)->Name("mixed/write_then_reads/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 BENCHMARK(scan_raw)->Name("scan/raw_sqlite3")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(scan_sqlitecpp)->Name("scan/sqlitecpp")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -6,6 +6,7 @@
 #include <persist/sqlite.hpp>
 
 #include <cstdio>
+#include <thread>
 
 using namespace persist;
 
@@ -97,6 +98,33 @@ TEST_CASE("reopening waits while a read is in progress") {
                                    " was replaced; reopening waits until no read is in progress: call health() again");
     });
     CHECK(store.health().reopened);
+}
+
+TEST_CASE("a write while a read has the writer connection of a replaced file: connection_error until health()") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    Store<sqlite::Backend> store(config_for(path));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v TEXT)"); });
+    { Store<sqlite::Backend> replacement(config_for(dir / "new.db")); }
+    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+    std::string message;
+    store.read([&](auto& tx) { // borrows the writer connection, open on the old file
+        CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0);
+        std::thread write([&] {
+            try {
+                store.write([](auto& w) { w.execute("CREATE TABLE u (v TEXT)"); });
+            } catch (const connection_error& e) {
+                message = e.what();
+            }
+        });
+        write.join();
+    });
+    CHECK(message == "database file " + path + " was replaced or deleted while open; call health(), which reopens it "
+                                                "once no read is in progress");
+    CHECK(store.health().reopened);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE u (v TEXT)"); });
+    CHECK(store.read([](auto& tx) { return tx.template query<std::string>("SELECT name FROM sqlite_schema"); }) ==
+          std::vector<std::string>{"u"});
 }
 
 TEST_CASE("a failed reopen closes the store until a later health() succeeds") {

@@ -194,6 +194,104 @@ TEST_CASE("a read transaction is one snapshot") {
     CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 2);
 }
 
+TEST_CASE("a read that starts while no write runs uses the writer connection; a write meanwhile uses another") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    const sqlite::Connection* writer = nullptr;
+    store.write([&](auto& tx) {
+        tx.execute("CREATE TABLE t (v INTEGER)");
+        writer = &tx.connection();
+    });
+    const sqlite::Connection* other = nullptr;
+    store.read([&](auto& tx) {
+        CHECK(&tx.connection() == writer); // its page cache is warm from the write
+        CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0); // the snapshot starts here
+        // A write now does not wait for this read: it opens another connection.
+        std::thread write([&] {
+            store.write([&](auto& w) {
+                w.execute("INSERT INTO t VALUES (1)");
+                other = &w.connection();
+            });
+        });
+        write.join();
+        CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0); // still its snapshot
+    });
+    CHECK(other != nullptr);
+    CHECK(other != writer);
+    // The connection that wrote last is the writer now; the borrowed one became the spare,
+    // which the next write during a read takes instead of opening a third.
+    const sqlite::Connection* third = nullptr;
+    store.read([&](auto& tx) {
+        CHECK(&tx.connection() == other);
+        CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 1);
+        std::thread write([&] {
+            store.write([&](auto& w) {
+                w.execute("INSERT INTO t VALUES (2)");
+                third = &w.connection();
+            });
+        });
+        write.join();
+    });
+    CHECK(third == writer);
+    // While a write runs, reads use the reader connections.
+    std::atomic<bool> writing{false}, read_done{false};
+    const sqlite::Connection* during = nullptr;
+    std::thread write([&] {
+        store.write([&](auto&) {
+            writing = true;
+            CHECK(test::wait_for([&] { return read_done.load(); }, 60s));
+        });
+    });
+    REQUIRE(test::wait_for([&] { return writing.load(); }, 60s));
+    store.read([&](auto& tx) {
+        during = &tx.connection();
+        CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 2);
+    });
+    read_done = true;
+    write.join();
+    CHECK(during != writer);
+    CHECK(during != other);
+}
+
+TEST_CASE("a read cannot change a connection setting: it may run on the connection that writes") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.durability = Durability::full;
+    Store<sqlite::Backend> store(config);
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
+    auto refusal = [](const std::string& sql) {
+        return "store.read() does not change connection settings, but this PRAGMA does [" + sql +
+               "]: a read may run on the connection that writes. Set connection settings through persist::Config";
+    };
+    for (const std::string sql : {"pragma Foreign_Keys = 0", "PRAGMA main.cache_size(10)", "/* off */ PRAGMA query_only=1"}) {
+        CHECK(message_of<usage_error>([&] { store.read([&](auto& tx) { tx.for_each_row(sql, [](const auto&) {}); }); }) ==
+              refusal(sql));
+        CHECK(message_of<usage_error>([&] {
+                  store.read(single_statement, [&](auto& tx) { tx.for_each_row(sql, [](const auto&) {}); });
+              }) == refusal(sql));
+    }
+    // SQLite itself refuses this one inside a transaction, but a single statement has none.
+    CHECK(message_of<usage_error>([&] {
+              store.read(single_statement, [&](auto& tx) { tx.for_each_row("PRAGMA synchronous=OFF", [](const auto&) {}); });
+          }) == refusal("PRAGMA synchronous=OFF"));
+    auto unchanged = [](auto& tx) {
+        CHECK(tx.template query_one<int>("PRAGMA synchronous") == 2);
+        CHECK(tx.template query_one<int>("PRAGMA foreign_keys") == 1);
+        CHECK(tx.template query_one<int>("PRAGMA query_only") == 0);
+    };
+    store.write(unchanged);
+    // Pragmas that describe or check still run in a read.
+    store.read([](auto& tx) {
+        CHECK(tx.template query_one<int>("PRAGMA synchronous") == 2);
+        int columns = 0;
+        tx.for_each_row("PRAGMA table_info(t)", [&](const auto&) { ++columns; });
+        CHECK(columns == 1);
+        CHECK(tx.template query_one<std::string>("PRAGMA integrity_check(10)") == "ok");
+        CHECK(tx.template query_one<std::string>("pragma QUICK_CHECK") == "ok");
+    });
+    store.write(unchanged);
+}
+
 TEST_CASE("every connection gets the documented pragmas") {
     test::TempDir dir;
     Config config = file_config(dir);
@@ -393,15 +491,20 @@ TEST_CASE("waiting for this process's own connections: wait events, then busy_er
     }
     SUBCASE("the reader connections") {
         std::string message;
-        store.read([&](auto&) {
-            std::thread other([&] {
-                try {
-                    store.read([](auto&) {});
-                } catch (const busy_error& e) {
-                    message = e.what();
-                }
+        store.read([&](auto&) { // the writer connection, idle
+            std::thread second([&] {
+                store.read([&](auto&) { // the one reader connection
+                    std::thread third([&] {
+                        try {
+                            store.read([](auto&) {});
+                        } catch (const busy_error& e) {
+                            message = e.what();
+                        }
+                    });
+                    third.join();
+                });
             });
-            other.join();
+            second.join();
         });
         CHECK(message.find("of store.read() (busy_timeout 100 ms). Last cause: all 1 reader connections of " +
                            config.db_path + " stayed in use until the deadline; raise reader_connections") !=

@@ -121,7 +121,9 @@ struct Config {
     int cache_size_kib = 8'192;
     /// Prepared statements kept per connection (least recently used are dropped first).
     std::size_t statement_cache_capacity = 64;
-    /// Read-only connections used by Store::read in parallel with the writer.
+    /// Read-only connections used by Store::read in parallel with the writer (a read that
+    /// starts while no write runs borrows the writer connection instead; see
+    /// persist/sqlite/backend.hpp).
     std::size_t reader_connections = 4;
     /// Optional observer for retries, waits and warnings.
     EventCallback on_event;

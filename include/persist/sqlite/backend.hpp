@@ -6,6 +6,9 @@
 // wait for the writer. For ":memory:" there is a single connection: reads and writes take
 // turns on it.
 //
+// A read that starts while no write runs borrows the writer connection, whose page cache its
+// own commits keep valid: see persist/sqlite/writer_loans.hpp.
+//
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
@@ -17,9 +20,11 @@
 #include "persist/detail/pool.hpp"
 #include "persist/detail/private_files.hpp"
 #include "persist/detail/timed_mutex.hpp"
+#include "persist/sqlite/checkpointer.hpp"
 #include "persist/sqlite/connection.hpp"
 #include "persist/sqlite/dialect.hpp"
 #include "persist/sqlite/transaction.hpp"
+#include "persist/sqlite/writer_loans.hpp"
 
 #include <unistd.h>
 #include <memory>
@@ -57,9 +62,6 @@ public:
         if (!memory_ && wal_reset_mitigation_active()) notify({Event::Kind::info, wal_reset_status()});
     }
 
-    ~Backend() {
-        if (checkpointer_) sqlite3_close_v2(checkpointer_);
-    }
     Backend(const Backend&) = delete;
     Backend& operator=(const Backend&) = delete;
 
@@ -78,6 +80,7 @@ public:
             if (backend.config_.read_only)
                 throw usage_error("database " + backend.path_ + " was opened read-only (Config::read_only); it cannot be "
                                   "written. Open a Store without read_only to write");
+            backend.take_back_writer();
             if (!backend.writer_)
                 throw connection_error("database " + backend.path_ +
                                        " is closed: reopening it failed; call health() to retry");
@@ -136,7 +139,8 @@ public:
                     failed.native_code());
             }
             committed_ = true;
-            if (backend_.writer_->wal_frames() >= checkpoint_frames) backend_.checkpoint_under_write_lock();
+            if (backend_.writer_->wal_frames() >= checkpoint_frames)
+                backend_.checkpointer_.run(*backend_.writer_, backend_.path_, backend_.config_);
         }
         Transaction& transaction() noexcept { return *transaction_; }
 
@@ -202,8 +206,12 @@ public:
                                            " is closed: reopening it failed; call health() to retry");
                 connection_ = backend.writer_.get();
             } else {
-                ReaderHooks hooks{backend};
-                lease_ = backend.readers_.acquire(deadline, hooks, &generation_);
+                lease_ = backend.lend_writer();
+                borrowed_writer_ = lease_ != nullptr;
+                if (!lease_) {
+                    ReaderHooks hooks{backend};
+                    lease_ = backend.readers_.acquire(deadline, hooks, &generation_);
+                }
                 connection_ = lease_.get();
             }
             transaction_.emplace(*connection_);
@@ -211,7 +219,8 @@ public:
         ReadSession(ReadSession&&) = delete;
         ~ReadSession() {
             if (begun_ && !finished_) rollback(*connection_);
-            backend_.readers_.release(std::move(lease_), true, &generation_);
+            if (borrowed_writer_) backend_.give_back_writer(std::move(lease_));
+            else backend_.readers_.release(std::move(lease_), true, &generation_);
         }
         void begin() {
             connection_->run_control(Connection::Control::begin);
@@ -231,6 +240,7 @@ public:
         Backend& backend_;
         std::unique_lock<detail::TimedMutex> writer_lock_;
         std::unique_ptr<Connection> lease_;
+        bool borrowed_writer_ = false;
         std::uint64_t generation_ = 0;
         Connection* connection_ = nullptr;
         std::optional<ReadTransaction> transaction_;
@@ -268,12 +278,11 @@ public:
             report.detail = "the writer connection stayed busy; try again later";
             return report;
         }
-        if (writer_) {
-            try {
-                report.answering = writer_->query_text("SELECT 1") == "1";
-            } catch (const error& e) {
-                report.detail = e.what();
-            }
+        try {
+            take_back_writer();
+            if (writer_) report.answering = writer_->query_text("SELECT 1") == "1";
+        } catch (const error& e) {
+            report.detail = e.what();
         }
         if (memory_) {
             report.same_file = true;
@@ -294,7 +303,7 @@ public:
             return report;
         }
         const bool replaced = !report.same_file;
-        if (!readers_.retire_all_if_idle()) {
+        if (!loans_.retire_if_none_out() || !readers_.retire_all_if_idle()) {
             report.detail = "database file " + path_ + (replaced ? " was replaced" : " does not answer") +
                             "; reopening waits until no read is in progress: call health() again";
             notify({Event::Kind::warning, report.detail});
@@ -309,8 +318,7 @@ public:
                 // A connection that does not answer cannot checkpoint; reopening is still right.
             }
         }
-        if (checkpointer_) sqlite3_close_v2(checkpointer_);
-        checkpointer_ = nullptr;
+        checkpointer_.close();
         writer_.reset();
         try {
             writer_ = std::make_unique<Connection>(path_, config_, Connection::Role::writer);
@@ -392,8 +400,9 @@ public:
 
     /// Forgets every connection without closing it (see Connection::abandon).
     void abandon() noexcept {
-        checkpointer_ = nullptr; // leaked, not closed (see Connection::abandon)
+        checkpointer_.abandon();
         if (writer_) writer_->abandon();
+        loans_.abandon();
         readers_.abandon([](std::unique_ptr<Connection>& reader) { reader->abandon(); });
     }
 
@@ -406,44 +415,6 @@ public:
     }
 
 private:
-    // The mitigation of persist/sqlite/wal_reset.hpp: with the writer holding SQLite's write
-    // lock (BEGIN IMMEDIATE: no other writer, in any process, can commit and so reset the
-    // WAL), a connection of its own checkpoints PASSIVE; then the writer rolls back. Called
-    // with writer_mutex_ held, after a commit. It never waits: a lock held by another writer
-    // leaves the checkpoint to a later commit; another failure is reported as a warning.
-    void checkpoint_under_write_lock() noexcept {
-        if (!writer_) return;
-        writer_->forget_wal_size();
-        // Without waiting: the write() that triggered this has already committed and must not
-        // wait again. If another writer holds the lock, a later commit checkpoints instead.
-        sqlite3_busy_timeout(writer_->handle(), 0);
-        struct RestoreBusyTimeout {
-            sqlite3* db;
-            int ms;
-            ~RestoreBusyTimeout() { sqlite3_busy_timeout(db, ms); }
-        } restore{writer_->handle(), static_cast<int>(config_.busy_timeout.count())};
-        try {
-            writer_->run_control(Connection::Control::begin_immediate);
-        } catch (const busy_error&) {
-            return; // postponed: the WAL is still over the threshold at the next commit
-        } catch (const error& e) {
-            notify({Event::Kind::warning, "checkpoint of " + path_ + " postponed: " + e.what()});
-            return;
-        }
-        if (!checkpointer_) {
-            // A connection opens the WAL on its first read; until then a checkpoint is a no-op.
-            if (sqlite3_open_v2(path_.c_str(), &checkpointer_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, nullptr) == SQLITE_OK)
-                sqlite3_exec(checkpointer_, "PRAGMA wal_autocheckpoint=0; SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
-                             nullptr);
-        }
-        const int rc = checkpointer_ ? sqlite3_wal_checkpoint_v2(checkpointer_, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr)
-                                     : SQLITE_CANTOPEN;
-        if (rc != SQLITE_OK)
-            notify({Event::Kind::warning, "checkpoint of " + path_ + " failed: " +
-                                              (checkpointer_ ? sqlite3_errmsg(checkpointer_) : "cannot open a connection")});
-        rollback(*writer_);
-    }
-
     // After COMMIT failed, or the writer found itself read-only: close the writer (rolling back
     // whatever SQLite kept open) and open a new one, so later writes start from the database as
     // it is on disk. If reopening fails, writes report connection_error until health() reopens.
@@ -459,6 +430,19 @@ private:
                                               ") and reopening it failed too: " + e.what()});
         }
     }
+
+    // The writer connection for a read, if no write uses it now (never waits); nullptr if not.
+    std::unique_ptr<Connection> lend_writer() {
+        if (config_.read_only || !writer_mutex_.try_lock()) return nullptr;
+        std::lock_guard unlock(writer_mutex_, std::adopt_lock);
+        return loans_.lend(writer_);
+    }
+    void give_back_writer(std::unique_ptr<Connection> connection) noexcept {
+        const bool held = writer_mutex_.try_lock();
+        loans_.give_back(std::move(connection), held ? &writer_ : nullptr);
+        if (held) writer_mutex_.unlock();
+    }
+    void take_back_writer() { loans_.take_back(writer_, path_, config_); }
 
     static void rollback(Connection& connection) noexcept {
         // SQLite may already have rolled back (e.g. on SQLITE_FULL); then there is nothing to do.
@@ -491,7 +475,8 @@ private:
     bool memory_;
     detail::TimedMutex writer_mutex_;
     std::unique_ptr<Connection> writer_;
-    sqlite3* checkpointer_ = nullptr; // WAL-reset mitigation only; used with writer_mutex_ held
+    WriterLoans loans_;
+    Checkpointer checkpointer_; // WAL-reset mitigation only; used with writer_mutex_ held
     FileIdentity read_only_identity_; // Config::read_only: the file opened
     // Readers of the current file; health() retires them all when it reopens a replaced file.
     persist::detail::Pool<Connection> readers_{config_.reader_connections};

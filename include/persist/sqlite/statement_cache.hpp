@@ -54,9 +54,14 @@ public:
     ~PreparedStatement() { sqlite3_finalize(statement_); }
 
     sqlite3_stmt* get() const noexcept { return statement_; }
+    /// Whether the statement is a PRAGMA that changes a setting of the connection (as
+    /// recorded by StatementCache, which prepares under an authorizer).
+    bool changes_settings() const noexcept { return changes_settings_; }
 
 private:
+    friend class StatementCache;
     sqlite3_stmt* statement_ = nullptr;
+    bool changes_settings_ = false;
 };
 
 /// The prepared statements of one connection (a detail::LruCache of PreparedStatement).
@@ -73,15 +78,18 @@ public:
     /// to get() or clear().
     /// Throws schema_error (and the other SQLite-mapped errors) if `sql` does not prepare,
     /// usage_error if `sql` holds more than one statement.
-    sqlite3_stmt* get(SQLite::Database& database, std::string_view sql) {
+    /// `changes_settings`, if given, receives PreparedStatement::changes_settings().
+    sqlite3_stmt* get(SQLite::Database& database, std::string_view sql, bool* changes_settings = nullptr) {
         if (auto* cached = cache_.find(sql)) {
             ++hits_;
+            if (changes_settings) *changes_settings = (*cached)->changes_settings();
             return (*cached)->get();
         }
         ++misses_;
         std::string text(sql);
         auto statement = prepare_without_transaction_control(database.getHandle(), text);
         sqlite3_stmt* handle = statement->get();
+        if (changes_settings) *changes_settings = statement->changes_settings();
         cache_.insert(std::move(text), std::move(statement)); // an evicted statement is finalized here
         return handle;
     }
@@ -99,13 +107,26 @@ private:
     // transaction persist owns: a COMMIT there would make a write durable before its function
     // returned, and under group commit before other writes' functions did. SQLite's authorizer
     // sees BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE however they are spelt.
+    // It also notes a PRAGMA given an argument that is not a table or index to describe (or a
+    // row limit for the checks): such a PRAGMA changes a setting of the connection, which a
+    // read must not do (it may run on the connection that writes).
     static std::unique_ptr<PreparedStatement> prepare_without_transaction_control(sqlite3* db, const std::string& sql) {
         struct Refusal {
             bool refused = false;
-            static int callback(void* self, int code, const char*, const char*, const char*, const char*) {
+            bool changes_settings = false;
+            static int callback(void* self, int code, const char* name, const char* argument, const char*, const char*) {
+                auto& refusal = *static_cast<Refusal*>(self);
+                if (code == SQLITE_PRAGMA && argument != nullptr && !describes(name)) refusal.changes_settings = true;
                 if (code != SQLITE_TRANSACTION && code != SQLITE_SAVEPOINT) return SQLITE_OK;
-                static_cast<Refusal*>(self)->refused = true;
+                refusal.refused = true;
                 return SQLITE_DENY;
+            }
+            static bool describes(const char* pragma) {
+                for (const char* reading : {"table_info", "table_xinfo", "table_list", "index_info", "index_xinfo",
+                                            "index_list", "foreign_key_list", "foreign_key_check", "integrity_check",
+                                            "quick_check"})
+                    if (sqlite3_stricmp(pragma, reading) == 0) return true;
+                return false;
             }
         } refusal;
         sqlite3_set_authorizer(db, &Refusal::callback, &refusal);
@@ -114,7 +135,9 @@ private:
             ~Remove() { sqlite3_set_authorizer(db, nullptr, nullptr); }
         } remove{db};
         try {
-            return std::make_unique<PreparedStatement>(db, sql);
+            auto statement = std::make_unique<PreparedStatement>(db, sql);
+            statement->changes_settings_ = refusal.changes_settings;
+            return statement;
         } catch (const error&) {
             if (!refusal.refused) throw;
         }

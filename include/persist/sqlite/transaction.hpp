@@ -122,7 +122,8 @@ public:
     TableDescription describe_table(const std::string& table) { return sqlite::describe_table(*this, table); }
 
     /// The connection underneath, for code that needs SQLite directly. Do not begin, commit
-    /// or roll back transactions on it.
+    /// or roll back transactions on it, and in a read do not write or change settings through
+    /// it: a read may run on the writer connection.
     Connection& connection() noexcept { return *connection_; }
 
 protected:
@@ -146,10 +147,15 @@ protected:
             message.append(sql);
             throw transaction_aborted(message + "]. Let the error propagate: the Store reports it");
         }
-        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
+        bool changes_settings = false;
+        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql, &changes_settings);
         if (!allows_writes_ && !sqlite3_stmt_readonly(statement))
             throw usage_error("store.read() runs read-only statements, but this one writes [" +
                               std::string(sql) + "]; do it inside store.write()");
+        if (!allows_writes_ && changes_settings)
+            throw usage_error("store.read() does not change connection settings, but this PRAGMA does [" +
+                              std::string(sql) + "]: a read may run on the connection that writes. Set connection "
+                              "settings through persist::Config");
         const int expected = sqlite3_bind_parameter_count(statement);
         const int given = (parameter_width(params) + ... + 0);
         if (expected != given)

@@ -20,7 +20,9 @@ class TimedMutex {
 public:
     void lock() {
         std::unique_lock guard(state_);
+        ++sleepers_;
         released_.wait(guard, [&] { return !locked_; });
+        --sleepers_;
         locked_ = true;
     }
     bool try_lock() {
@@ -32,26 +34,31 @@ public:
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
         std::unique_lock guard(state_);
-        if (!released_.wait_until(guard, deadline, [&] { return !locked_; })) return false;
-        locked_ = true;
-        return true;
+        ++sleepers_;
+        const bool granted = released_.wait_until(guard, deadline, [&] { return !locked_; });
+        --sleepers_;
+        if (granted) locked_ = true;
+        return granted;
     }
     template <class Rep, class Period>
     bool try_lock_for(const std::chrono::duration<Rep, Period>& timeout) {
         return try_lock_until(std::chrono::steady_clock::now() + timeout);
     }
     void unlock() {
+        bool waited_for = false;
         {
             std::lock_guard guard(state_);
             locked_ = false;
+            waited_for = sleepers_ != 0;
         }
-        released_.notify_one();
+        if (waited_for) released_.notify_one(); // a signal costs even when nobody waits
     }
 
 private:
     std::mutex state_;
     std::condition_variable released_;
     bool locked_ = false;
+    int sleepers_ = 0; // threads waiting in lock() or try_lock_until()
 };
 
 /// A reader/writer mutex with deadlines. A waiting exclusive locker blocks new shared

@@ -67,9 +67,14 @@ int parameter_width(const T& value) {
 /// Reads column `index` (0-based) of the current row of `statement` as a T.
 /// Throws schema_error when the column is NULL and T is not a std::optional, or when the
 /// stored value cannot be a T (text where an integer is expected, and so on).
+/// The column is read through sqlite3_column_value once: each sqlite3_column_* call enters
+/// and leaves the connection's API guard, the sqlite3_value_* calls do not. (SQLite calls
+/// that value "unprotected", which means not safe across threads: a connection, with its
+/// statements, belongs to one thread at a time in persist.)
 template <ColumnValue T>
 T read_column(sqlite3_stmt* statement, int index) {
-    const int type = sqlite3_column_type(statement, index);
+    sqlite3_value* column = sqlite3_column_value(statement, index);
+    const int type = sqlite3_value_type(column);
     auto mismatch = [&](const char* wanted) {
         const char* name = sqlite3_column_name(statement, index);
         static constexpr const char* type_names[] = {"", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
@@ -85,7 +90,7 @@ T read_column(sqlite3_stmt* statement, int index) {
         return read_column<typename T::value_type>(statement, index);
     } else if constexpr (std::same_as<T, bool> || SqlInteger<T>) {
         if (type != SQLITE_INTEGER) throw mismatch(std::same_as<T, bool> ? "a bool (INTEGER 0/1)" : "an integer");
-        const auto value = sqlite3_column_int64(statement, index);
+        const auto value = sqlite3_value_int64(column);
         if constexpr (std::same_as<T, bool>) {
             return value != 0;
         } else {
@@ -100,20 +105,19 @@ T read_column(sqlite3_stmt* statement, int index) {
         }
     } else if constexpr (std::floating_point<T>) {
         if (type != SQLITE_FLOAT && type != SQLITE_INTEGER) throw mismatch("a number");
-        return static_cast<T>(sqlite3_column_double(statement, index));
+        return static_cast<T>(sqlite3_value_double(column));
     } else if constexpr (std::same_as<T, std::string>) {
         if (type != SQLITE_TEXT) throw mismatch("text");
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
-        return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(statement, index)));
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(column));
+        return std::string(text, static_cast<std::size_t>(sqlite3_value_bytes(column)));
     } else if constexpr (std::same_as<T, Blob>) {
         if (type != SQLITE_BLOB) throw mismatch("a blob");
-        const auto* bytes = static_cast<const std::byte*>(sqlite3_column_blob(statement, index));
-        return Blob(bytes, bytes + sqlite3_column_bytes(statement, index));
+        const auto* bytes = static_cast<const std::byte*>(sqlite3_value_blob(column));
+        return Blob(bytes, bytes + sqlite3_value_bytes(column));
     } else if constexpr (detail::is_time_point<T>::value) {
         if (type != SQLITE_TEXT) throw mismatch("a time point (ISO 8601 text)");
-        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, index));
-        const auto parsed = parse_time(std::string_view(
-            text, static_cast<std::size_t>(sqlite3_column_bytes(statement, index))));
+        const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(column));
+        const auto parsed = parse_time(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(column))));
         return std::chrono::time_point_cast<typename T::duration>(parsed);
     }
 }

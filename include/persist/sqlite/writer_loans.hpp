@@ -15,6 +15,7 @@
 #include "persist/error.hpp"
 #include "persist/sqlite/connection.hpp"
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,7 +29,6 @@ public:
         if (!writer) return nullptr;
         identity_ = writer->identity();
         writer_out_ = true;
-        std::lock_guard lock(mutex_);
         ++out_;
         return std::move(writer);
     }
@@ -42,10 +42,14 @@ public:
             *writer = std::move(connection);
             writer_out_ = false;
         }
+        if (!connection) {
+            --out_; // with the writer mutex held: no reopening can look at it meanwhile
+            return;
+        }
         std::unique_ptr<Connection> surplus; // closed after the lock is released
         std::lock_guard lock(mutex_);
-        --out_;
-        if (connection && !spare_) spare_ = std::move(connection);
+        --out_; // under the lock, with the spare: retire_if_none_out sees both or neither
+        if (!spare_) spare_ = std::move(connection);
         else surplus = std::move(connection);
     }
 
@@ -86,9 +90,9 @@ public:
 private:
     bool writer_out_ = false; // with the writer mutex: the writer slot is empty because a read has it
     FileIdentity identity_;   // with the writer mutex: the file the borrowed writer has open
-    std::mutex mutex_;        // guards the two below; held only to move pointers
+    std::mutex mutex_; // guards spare_; held only to move pointers
     std::unique_ptr<Connection> spare_;
-    int out_ = 0; // writer connections out with reads
+    std::atomic<int> out_{0}; // writer connections out with reads
 };
 
 } // namespace persist::sqlite

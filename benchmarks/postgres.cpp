@@ -11,6 +11,11 @@
 //   commit/postgres/{libpq,libpq_explicit,persist}
 //                                          single-row commits: autocommit INSERT, explicit
 //                                          BEGIN / INSERT / COMMIT, store.write()
+//   pool_32_threads/postgres/{libpq,persist}
+//                                          32 threads committing single rows through 8
+//                                          connections: a mutex-and-condition-variable pool
+//                                          of raw connections, and one Store whose pool
+//                                          holds at most 8
 #include "common.hpp"
 #include "items_table.hpp"
 #include "pg_server.hpp"
@@ -21,8 +26,12 @@
 #include <persist/store.hpp>
 
 #include <libpq-fe.h>
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 namespace {
 
@@ -204,6 +213,84 @@ void commit_persist(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * commits);
 }
 
+// ---- 32 threads on 8 connections ------------------------------------------------------------
+
+constexpr int pool_threads = 32;
+constexpr std::size_t pool_connections = 8;
+
+// The pool an application would write around libpq: idle connections under a mutex, a
+// condition variable to wait for one.
+struct RawPool {
+    std::mutex mutex;
+    std::condition_variable returned;
+    std::vector<std::unique_ptr<Raw>> idle;
+    std::unique_ptr<Raw> take() {
+        std::unique_lock lock(mutex);
+        returned.wait(lock, [&] { return !idle.empty(); });
+        auto connection = std::move(idle.back());
+        idle.pop_back();
+        return connection;
+    }
+    void give(std::unique_ptr<Raw> connection) {
+        {
+            std::lock_guard lock(mutex);
+            idle.push_back(std::move(connection));
+        }
+        returned.notify_one();
+    }
+};
+
+// Shared by the threads of one run: made by Setup, removed by Teardown.
+std::unique_ptr<RawPool> raw_pool;
+std::unique_ptr<PgStore> pool_store;
+std::atomic<std::int64_t> pool_next{0};
+
+void pool_setup_libpq(const benchmark::State&) {
+    Raw().exec(items_ddl);
+    raw_pool = std::make_unique<RawPool>();
+    for (std::size_t i = 0; i < pool_connections; ++i) {
+        auto raw = std::make_unique<Raw>();
+        raw->prepare("insert", "INSERT INTO items (id, name, price, stock) VALUES ($1, $2, $3, $4)");
+        raw->prepare("begin", "BEGIN ISOLATION LEVEL READ COMMITTED");
+        raw->prepare("commit", "COMMIT");
+        raw_pool->idle.push_back(std::move(raw));
+    }
+    pool_next = 0;
+}
+void pool_setup_persist(const benchmark::State&) {
+    Raw().exec(items_ddl);
+    persist::Config config = store_config();
+    config.pool.min_connections = pool_connections;
+    config.pool.max_connections = pool_connections;
+    pool_store = std::make_unique<PgStore>(config);
+    pool_next = 0;
+}
+void pool_teardown(const benchmark::State&) {
+    raw_pool.reset();
+    pool_store.reset();
+}
+
+void pool_libpq(benchmark::State& state) {
+    for (auto _ : state) {
+        auto raw = raw_pool->take();
+        PQclear(raw->run("begin", 0, nullptr));
+        insert_row(*raw, pool_next++);
+        PQclear(raw->run("commit", 0, nullptr));
+        raw_pool->give(std::move(raw));
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void pool_persist(benchmark::State& state) {
+    for (auto _ : state) pool_store->write([&](auto& tx) { persist::schema::insert<bench::Items>(tx, bench::row(pool_next++)); });
+    state.SetItemsProcessed(state.iterations());
+}
+
+// Per thread: Google Benchmark picks the count (about 0.5 s), 3 in smoke mode.
+void per_thread(benchmark::internal::Benchmark* b) {
+    if (bench::smoke()) b->Iterations(3);
+}
+
 const int heavy = bench::smoke() ? 1 : 5;
 
 } // namespace
@@ -217,5 +304,7 @@ BENCHMARK_CAPTURE(get_persist, batched, true)->Name("get_batched/postgres/persis
 BENCHMARK_CAPTURE(commit_libpq, autocommit, false)->Name("commit/postgres/libpq")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(commit_libpq, explicit, true)->Name("commit/postgres/libpq_explicit")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(commit_persist)->Name("commit/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(pool_libpq)->Name("pool_32_threads/postgres/libpq")->Threads(pool_threads)->Setup(pool_setup_libpq)->Teardown(pool_teardown)->Apply(per_thread)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(pool_persist)->Name("pool_32_threads/postgres/persist")->Threads(pool_threads)->Setup(pool_setup_persist)->Teardown(pool_teardown)->Apply(per_thread)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -249,12 +249,20 @@ def postgres_section(r):
     r.out("A `store.read()` or `store.write()` is a transaction: BEGIN and COMMIT are a round trip each, which "
           "autocommit libpq does not pay; the explicit columns pay them too.")
     r.out()
+    lib, mine = r.ips("pool_32_threads/postgres/libpq"), r.ips("pool_32_threads/postgres/persist")
+    r.out(f"32 threads committing single rows (BEGIN, INSERT, COMMIT) through 8 connections: libpq with a "
+          f"mutex-and-condition-variable pool {fmt_rate(lib)}, one Store with `pool.max_connections = 8` "
+          f"{fmt_rate(mine)}, {fmt_ratio(r.paired('pool_32_threads/postgres/persist', 'pool_32_threads/postgres/libpq'))}.")
+    r.out()
     x = r.paired("insert/postgres/persist", "insert/postgres/libpq")
     r.goal("PostgreSQL prepared insert, one transaction", x, ">= 0.9x libpq", x is not None and x >= 0.9, fmt_ratio(x))
     for prefix, label in [("get/postgres", "PostgreSQL point select, one transaction each"),
                           ("commit/postgres", "PostgreSQL single-row commit")]:
         x = r.paired(f"{prefix}/persist", f"{prefix}/libpq_explicit")
         r.goal(label, x, ">= 0.9x libpq with BEGIN/COMMIT", x is not None and x >= 0.9, fmt_ratio(x))
+    x = r.paired("pool_32_threads/postgres/persist", "pool_32_threads/postgres/libpq")
+    r.goal("PostgreSQL, 32 threads on 8 pooled connections", x, ">= 0.95x libpq with the same 8 connections",
+           x is not None and x >= 0.95, fmt_ratio(x))
 
 
 def locks_section(r):

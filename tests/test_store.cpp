@@ -203,6 +203,7 @@ TEST_CASE("a read that starts while no write runs uses the writer connection; a 
         writer = &tx.connection();
     });
     const sqlite::Connection* other = nullptr;
+    const sqlite::Connection* concurrent = nullptr;
     store.read([&](auto& tx) {
         CHECK(&tx.connection() == writer); // its page cache is warm from the write
         CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0); // the snapshot starts here
@@ -215,6 +216,10 @@ TEST_CASE("a read that starts while no write runs uses the writer connection; a 
         });
         write.join();
         CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0); // still its snapshot
+        // Another read now does not borrow the connection that wrote: one writer connection is
+        // out already, and a third would have to be opened for the next write.
+        std::thread read([&] { store.read([&](auto& r) { concurrent = &r.connection(); }); });
+        read.join();
     });
     CHECK(other != nullptr);
     CHECK(other != writer);
@@ -233,6 +238,8 @@ TEST_CASE("a read that starts while no write runs uses the writer connection; a 
         write.join();
     });
     CHECK(third == writer);
+    CHECK(concurrent != writer);
+    CHECK(concurrent != other);
     // While a write runs, reads use the reader connections.
     std::atomic<bool> writing{false}, read_done{false};
     const sqlite::Connection* during = nullptr;

@@ -24,9 +24,11 @@ namespace persist::sqlite {
 
 class WriterLoans {
 public:
-    /// With the writer mutex held: `writer` for a read; nullptr if there is none.
+    /// With the writer mutex held: `writer` for a read; nullptr if there is none, or while
+    /// another read has one (so at most two writer connections ever exist: the one out and
+    /// the one a write took meanwhile, which a later write reuses as the spare).
     std::unique_ptr<Connection> lend(std::unique_ptr<Connection>& writer) noexcept {
-        if (!writer) return nullptr;
+        if (!writer || out_ != 0) return nullptr;
         identity_ = writer->identity();
         writer_out_ = true;
         ++out_;

@@ -260,6 +260,29 @@ TEST_CASE("a read that starts while no write runs uses the writer connection; a 
     CHECK(during != other);
 }
 
+TEST_CASE("threads mixing writes and reads, on whichever connection: each reads its own writes, none is lost") {
+    test::TempDir dir;
+    Store<sqlite::Backend> store(file_config(dir));
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (thread INTEGER, i INTEGER)"); });
+    constexpr int threads = 4, rounds = 150;
+    std::atomic<int> stale{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < rounds; ++i) {
+                store.write([&](auto& tx) { tx.execute("INSERT INTO t VALUES (?, ?)", t, i); });
+                const auto mine = store.read([&](auto& tx) {
+                    return tx.template query_one<int>("SELECT count(*) FROM t WHERE thread = ?", t);
+                });
+                if (mine != i + 1) ++stale;
+            }
+        });
+    for (auto& worker : workers) worker.join();
+    CHECK(stale == 0);
+    CHECK(store.read([](auto& tx) { return tx.template query_one<int>("SELECT count(*) FROM t"); }) == threads * rounds);
+    CHECK(store.read([](auto& tx) { return tx.template query_one<std::string>("PRAGMA integrity_check"); }) == "ok");
+}
+
 TEST_CASE("a read cannot change a connection setting: it may run on the connection that writes") {
     test::TempDir dir;
     Config config = file_config(dir);

@@ -39,7 +39,8 @@ public:
     }
 
     /// A connection for one caller, waiting until `deadline`. `hooks` provides:
-    ///   bool usable(C&)                    an idle connection that is not is closed
+    ///   bool usable(C&)                    an idle connection that is not is closed (called
+///                                      without the pool's lock)
     ///   std::unique_ptr<C> open(deadline)  opens one, without the pool's lock held; nullptr
     ///                                      after a failure to retry after delay_opening()
     ///   void waiting()                     once, when this caller starts to wait
@@ -55,8 +56,13 @@ public:
             while (!idle_.empty()) {
                 auto connection = std::move(idle_.back());
                 idle_.pop_back();
-                if (hooks.usable(*connection)) return connection;
+                // Checked, and closed if it is not usable, without the lock: the check may be a
+                // system call (PostgreSQL reads the socket), and every other caller waits on it.
+                lock.unlock();
+                const bool usable = hooks.usable(*connection);
+                if (usable) return connection;
                 connection.reset();
+                lock.lock();
                 --open_; // closed: room for a new one below
             }
             if (open_ < limit_) {

@@ -1,5 +1,5 @@
-// persist/detail/timed_mutex.hpp: timed exclusive and shared mutexes built on std::mutex and
-// std::condition_variable.
+// persist/detail/timed_mutex.hpp: timed exclusive and shared mutexes built on std::mutex,
+// std::condition_variable and (for the exclusive one's uncontended path) std::atomic.
 //
 // Why not std::timed_mutex / std::shared_timed_mutex: with glibc >= 2.30 libstdc++ implements
 // their timed waits with pthread_mutex_clocklock / pthread_rwlock_clock*lock, which the
@@ -8,6 +8,7 @@
 // persist's use (few waiters, coarse critical sections) and fully visible to TSan.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -16,28 +17,33 @@ namespace persist::detail {
 
 /// A non-recursive mutex whose lock can give up at a deadline. Meets Lockable and
 /// TimedLockable for std::unique_lock.
+///
+/// Taking it free and releasing it with nobody waiting are one atomic operation each (the
+/// SQLite backend does both for every read). Waiters sleep on the condition variable. A
+/// waiter counts itself in sleepers_ before it tests the flag, and unlock() clears the flag
+/// before it reads sleepers_, both sequentially consistent, so either the waiter sees the
+/// flag clear or unlock() sees the waiter and wakes it (taking state_, which the waiter holds
+/// until it sleeps).
 class TimedMutex {
 public:
     void lock() {
+        if (try_lock()) return;
         std::unique_lock guard(state_);
-        ++sleepers_;
-        released_.wait(guard, [&] { return !locked_; });
-        --sleepers_;
-        locked_ = true;
+        sleepers_.fetch_add(1);
+        released_.wait(guard, [&] { return try_lock(); });
+        sleepers_.fetch_sub(1);
     }
-    bool try_lock() {
-        std::lock_guard guard(state_);
-        if (locked_) return false;
-        locked_ = true;
-        return true;
+    bool try_lock() noexcept {
+        bool expected = false;
+        return locked_.compare_exchange_strong(expected, true);
     }
     template <class Clock, class Duration>
     bool try_lock_until(const std::chrono::time_point<Clock, Duration>& deadline) {
+        if (try_lock()) return true;
         std::unique_lock guard(state_);
-        ++sleepers_;
-        const bool granted = released_.wait_until(guard, deadline, [&] { return !locked_; });
-        --sleepers_;
-        if (granted) locked_ = true;
+        sleepers_.fetch_add(1);
+        const bool granted = released_.wait_until(guard, deadline, [&] { return try_lock(); });
+        sleepers_.fetch_sub(1);
         return granted;
     }
     template <class Rep, class Period>
@@ -45,20 +51,17 @@ public:
         return try_lock_until(std::chrono::steady_clock::now() + timeout);
     }
     void unlock() {
-        bool waited_for = false;
-        {
-            std::lock_guard guard(state_);
-            locked_ = false;
-            waited_for = sleepers_ != 0;
-        }
-        if (waited_for) released_.notify_one(); // a signal costs even when nobody waits
+        locked_.store(false);
+        if (sleepers_.load() == 0) return;
+        std::lock_guard guard(state_);
+        released_.notify_one();
     }
 
 private:
-    std::mutex state_;
+    std::mutex state_; // held by a waiter from its count in sleepers_ until it sleeps
     std::condition_variable released_;
-    bool locked_ = false;
-    int sleepers_ = 0; // threads waiting in lock() or try_lock_until()
+    std::atomic<bool> locked_{false};
+    std::atomic<int> sleepers_{0}; // threads waiting in lock() or try_lock_until()
 };
 
 /// A reader/writer mutex with deadlines. A waiting exclusive locker blocks new shared

@@ -218,7 +218,8 @@ def callgrind_section(r):
                                 ("get/one_per_read", "point select, one read() each", "persist"),
                                 ("get/one_per_read", "point select, read(single_statement)", "persist_single_statement"),
                                 ("get/batched", "point select, all in one read()", "persist"),
-                                ("scan", "full scan into structs", "persist")]:
+                                ("scan", "full scan into structs", "persist"),
+                                ("mixed/write_then_reads", "a write, then 100 reads (user space only)", "persist")]:
         raw = r.instructions.get(f"{prefix}/raw_sqlite3")
         cpp = r.instructions.get(f"{prefix}/sqlitecpp")
         ours = r.instructions.get(f"{prefix}/{mine}")

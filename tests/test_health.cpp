@@ -83,6 +83,30 @@ TEST_CASE("a deleted file is reported, not silently recreated") {
     CHECK_FALSE(std::filesystem::exists(path));
 }
 
+TEST_CASE("a reader connection opened after the file was deleted does not create an empty database") {
+    test::TempDir dir;
+    const std::string path = dir / "h.db";
+    Store<sqlite::Backend> store(config_for(path));
+    store.write([](auto& tx) {
+        tx.execute("CREATE TABLE t (v TEXT)");
+        tx.execute("INSERT INTO t VALUES ('kept')");
+    });
+    REQUIRE(std::remove(path.c_str()) == 0);
+    std::string message;
+    store.read([&](auto&) { // has the writer connection: the next read opens a reader
+        std::thread other([&] {
+            try {
+                store.read([](auto& tx) { return tx.template query<std::string>("SELECT v FROM t"); });
+            } catch (const error& e) {
+                message = e.what();
+            }
+        });
+        other.join();
+    });
+    CHECK(message.find("database file " + path + " does not exist") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(path));
+}
+
 TEST_CASE("reopening waits while a read is in progress") {
     test::TempDir dir;
     const std::string path = dir / "h.db";

@@ -93,9 +93,10 @@ public:
     enum class Role { writer, reader };
 
     /// Opens `path` (already prepared by detail::prepare_database_file) and applies the pragmas.
-    /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error.
+    /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error;
+    /// connection_error for a reader when the file no longer exists.
     Connection(const std::string& path, const Config& config, Role role)
-        : path_(path), database_(config.read_only ? open_read_only(path, config) : open(path, config)),
+        : path_(path), database_(config.read_only ? open_read_only(path, config) : open(path, config, role)),
           statements_(std::make_unique<StatementCache>(config.statement_cache_capacity)) {
         sqlite3* db = database_->getHandle();
         sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
@@ -288,14 +289,21 @@ private:
         }
     }
 
-    static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config) {
+    // Readers open the file the writer has open, later and on demand: never create it. If it
+    // is gone, it was deleted or moved while open, and an empty one would hide that.
+    static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config, Role role) {
+        if (role == Role::reader && path != ":memory:" && !current_identity(path))
+            throw connection_error("database file " + path + " does not exist: it was deleted or moved while the Store "
+                                   "had it open, and persist does not create an empty one in its place. Restore the "
+                                   "file from a backup or restart the application");
         try {
             return std::make_unique<SQLite::Database>(
-                path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+                path, SQLite::OPEN_READWRITE | (role == Role::writer ? SQLite::OPEN_CREATE : 0) | SQLite::OPEN_NOMUTEX,
                 static_cast<int>(config.busy_timeout.count()));
         } catch (const SQLite::Exception& e) {
-            // SQLite only says "unable to open database file"; find the real reason.
-            prepare_database(path, config.path_setting());
+            // SQLite only says "unable to open database file"; find the real reason (a writer
+            // only: preparing creates a missing file).
+            if (role == Role::writer) prepare_database(path, config.path_setting());
             throw_error(e.getExtendedErrorCode(), e.what(), path);
         }
     }

@@ -61,6 +61,11 @@ struct Raw {
         sqlite3_close_v2(db);
     }
     void exec(const std::string& sql) { check(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), db); }
+    // Runs a prepared statement that returns no rows, and resets it.
+    void step(sqlite3_stmt* statement) {
+        check(sqlite3_step(statement), db, SQLITE_DONE);
+        sqlite3_reset(statement);
+    }
     sqlite3_stmt* prepare(const char* sql) {
         sqlite3_stmt* statement = nullptr;
         check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr), db);
@@ -183,19 +188,15 @@ void get_raw(benchmark::State& state, Reads reads) {
     sqlite3_stmt* get = raw.prepare(bench::get_sql);
     sqlite3_stmt* begin = raw.prepare("BEGIN");
     sqlite3_stmt* commit = raw.prepare("COMMIT");
-    auto run = [&](sqlite3_stmt* statement) {
-        check(sqlite3_step(statement), raw.db, SQLITE_DONE);
-        sqlite3_reset(statement);
-    };
     const bench::Collect collect; // instructions of the lookups or the scan only
     for (auto _ : state) {
-        if (reads == Reads::batched) run(begin);
+        if (reads == Reads::batched) raw.step(begin);
         for (std::int64_t i = 0; i < lookups; ++i) {
-            if (reads == Reads::explicit_transaction) run(begin);
+            if (reads == Reads::explicit_transaction) raw.step(begin);
             benchmark::DoNotOptimize(raw.get(get, key(i)));
-            if (reads == Reads::explicit_transaction) run(commit);
+            if (reads == Reads::explicit_transaction) raw.step(commit);
         }
-        if (reads == Reads::batched) run(commit);
+        if (reads == Reads::batched) raw.step(commit);
     }
     state.SetItemsProcessed(state.iterations() * lookups);
 }
@@ -265,19 +266,15 @@ void mixed_raw(benchmark::State& state) {
     sqlite3_stmt* get = raw.prepare(bench::get_sql);
     sqlite3_stmt* begin = raw.prepare("BEGIN");
     sqlite3_stmt* commit = raw.prepare("COMMIT");
-    auto run = [&](sqlite3_stmt* statement) {
-        check(sqlite3_step(statement), raw.db, SQLITE_DONE);
-        sqlite3_reset(statement);
-    };
     const bench::Collect collect;
     std::int64_t next = 0;
     for (auto _ : state) {
         for (std::int64_t round = 0; round < mixed_rounds; ++round) {
             sqlite3_bind_int64(update, 1, key(next));
-            run(update);
-            run(begin);
+            raw.step(update);
+            raw.step(begin);
             for (std::int64_t i = 0; i < mixed_batch; ++i) benchmark::DoNotOptimize(raw.get(get, key(next++)));
-            run(commit);
+            raw.step(commit);
         }
     }
     state.SetItemsProcessed(state.iterations() * mixed_rounds * mixed_batch);

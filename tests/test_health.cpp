@@ -16,6 +16,13 @@ Config config_for(const std::string& path) {
     config.db_path = path;
     return config;
 }
+
+// Puts a new, empty database file at `path` (as a restore by `mv` does), under the Store
+// that has the old one open.
+void replace_with_new_database(const test::TempDir& dir, const std::string& path) {
+    { Store<sqlite::Backend> replacement(config_for(dir / "new.db")); }
+    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+}
 } // namespace
 
 TEST_CASE("a healthy store") {
@@ -112,8 +119,7 @@ TEST_CASE("reopening waits while a read is in progress") {
     const std::string path = dir / "h.db";
     Store<sqlite::Backend> store(config_for(path));
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v TEXT)"); });
-    { Store<sqlite::Backend> replacement(config_for(dir / "new.db")); }
-    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+    replace_with_new_database(dir, path);
     store.read([&](auto&) {
         const auto health = store.health();
         CHECK_FALSE(health.ok);
@@ -129,8 +135,7 @@ TEST_CASE("a write while a read has the writer connection of a replaced file: co
     const std::string path = dir / "h.db";
     Store<sqlite::Backend> store(config_for(path));
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v TEXT)"); });
-    { Store<sqlite::Backend> replacement(config_for(dir / "new.db")); }
-    REQUIRE(std::rename((dir / "new.db").c_str(), path.c_str()) == 0);
+    replace_with_new_database(dir, path);
     std::string message;
     store.read([&](auto& tx) { // borrows the writer connection, open on the old file
         CHECK(tx.template query_one<int>("SELECT count(*) FROM t") == 0);

@@ -290,16 +290,24 @@ TEST_CASE("a read cannot change a connection setting: it may run on the connecti
     Store<sqlite::Backend> store(config);
     store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
     auto refusal = [](const std::string& sql) {
-        return "store.read() does not change connection settings, but this PRAGMA does [" + sql +
-               "]: a read may run on the connection that writes. Set connection settings through persist::Config";
+        return "store.read() does not change connection settings or run maintenance, but this PRAGMA does [" + sql +
+               "]: a read may run on the connection that writes. Set connection settings through persist::Config; persist "
+               "checkpoints the WAL itself";
     };
-    for (const std::string sql : {"pragma Foreign_Keys = 0", "PRAGMA main.cache_size(10)", "/* off */ PRAGMA query_only=1"}) {
+    for (const std::string sql : {"pragma Foreign_Keys = 0", "PRAGMA main.cache_size(10)", "/* off */ PRAGMA query_only=1",
+                                  "PRAGMA Optimize", "PRAGMA shrink_memory"}) {
         CHECK(message_of<usage_error>([&] { store.read([&](auto& tx) { tx.for_each_row(sql, [](const auto&) {}); }); }) ==
               refusal(sql));
         CHECK(message_of<usage_error>([&] {
                   store.read(single_statement, [&](auto& tx) { tx.for_each_row(sql, [](const auto&) {}); });
               }) == refusal(sql));
     }
+    // SQLite counts these as writing: refused as writes (a checkpoint on a connection without
+    // the write lock is what persist/sqlite/wal_reset.hpp prevents).
+    for (const std::string sql : {"PRAGMA wal_checkpoint", "PRAGMA incremental_vacuum"})
+        CHECK(message_of<usage_error>([&] {
+                  store.read(single_statement, [&](auto& tx) { tx.for_each_row(sql, [](const auto&) {}); });
+              }) == "store.read() runs read-only statements, but this one writes [" + sql + "]; do it inside store.write()");
     // SQLite itself refuses this one inside a transaction, but a single statement has none.
     CHECK(message_of<usage_error>([&] {
               store.read(single_statement, [&](auto& tx) { tx.for_each_row("PRAGMA synchronous=OFF", [](const auto&) {}); });

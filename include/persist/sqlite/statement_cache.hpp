@@ -54,8 +54,8 @@ public:
     ~PreparedStatement() { sqlite3_finalize(statement_); }
 
     sqlite3_stmt* get() const noexcept { return statement_; }
-    /// Whether the statement is a PRAGMA that changes a setting of the connection (as
-    /// recorded by StatementCache, which prepares under an authorizer).
+    /// Whether the statement is a PRAGMA that changes a setting of the connection or runs
+    /// maintenance (as recorded by StatementCache, which prepares under an authorizer).
     bool changes_settings() const noexcept { return changes_settings_; }
 
 private:
@@ -108,18 +108,27 @@ private:
     // returned, and under group commit before other writes' functions did. SQLite's authorizer
     // sees BEGIN, COMMIT, ROLLBACK, SAVEPOINT and RELEASE however they are spelt.
     // It also notes a PRAGMA given an argument that is not a table or index to describe (or a
-    // row limit for the checks): such a PRAGMA changes a setting of the connection, which a
-    // read must not do (it may run on the connection that writes).
+    // row limit for the checks), and the maintenance PRAGMAs: such a PRAGMA changes a setting
+    // of the connection or acts on the database, which a read must not do (it may run on the
+    // connection that writes).
     static std::unique_ptr<PreparedStatement> prepare_without_transaction_control(sqlite3* db, const std::string& sql) {
         struct Refusal {
             bool refused = false;
             bool changes_settings = false;
             static int callback(void* self, int code, const char* name, const char* argument, const char*, const char*) {
                 auto& refusal = *static_cast<Refusal*>(self);
-                if (code == SQLITE_PRAGMA && argument != nullptr && !describes(name)) refusal.changes_settings = true;
+                if (code == SQLITE_PRAGMA && ((argument != nullptr && !describes(name)) || maintains(name)))
+                    refusal.changes_settings = true;
                 if (code != SQLITE_TRANSACTION && code != SQLITE_SAVEPOINT) return SQLITE_OK;
                 refusal.refused = true;
                 return SQLITE_DENY;
+            }
+            // Maintenance that acts without an argument and that sqlite3_stmt_readonly() does
+            // not count as writing (it does count wal_checkpoint and incremental_vacuum).
+            static bool maintains(const char* pragma) {
+                for (const char* acting : {"optimize", "shrink_memory"})
+                    if (sqlite3_stricmp(pragma, acting) == 0) return true;
+                return false;
             }
             static bool describes(const char* pragma) {
                 for (const char* reading : {"table_info", "table_xinfo", "table_list", "index_info", "index_xinfo",

@@ -153,9 +153,9 @@ protected:
             throw usage_error("store.read() runs read-only statements, but this one writes [" +
                               std::string(sql) + "]; do it inside store.write()");
         if (!allows_writes_ && changes_settings)
-            throw usage_error("store.read() does not change connection settings, but this PRAGMA does [" +
-                              std::string(sql) + "]: a read may run on the connection that writes. Set connection "
-                              "settings through persist::Config");
+            throw usage_error("store.read() does not change connection settings or run maintenance, but this PRAGMA "
+                              "does [" + std::string(sql) + "]: a read may run on the connection that writes. Set "
+                              "connection settings through persist::Config; persist checkpoints the WAL itself");
         const int expected = sqlite3_bind_parameter_count(statement);
         const int given = (parameter_width(params) + ... + 0);
         if (expected != given)

@@ -99,7 +99,7 @@ TEST_CASE("a reader connection opened after the file was deleted does not create
         tx.execute("INSERT INTO t VALUES ('kept')");
     });
     REQUIRE(std::remove(path.c_str()) == 0);
-    std::string message;
+    std::string message, write_message;
     store.read([&](auto&) { // has the writer connection: the next read opens a reader
         std::thread other([&] {
             try {
@@ -107,10 +107,18 @@ TEST_CASE("a reader connection opened after the file was deleted does not create
             } catch (const error& e) {
                 message = e.what();
             }
+            // A write now would need a new writer connection: refused, nothing created.
+            try {
+                store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES ('lost')"); });
+            } catch (const connection_error& e) {
+                write_message = e.what();
+            }
         });
         other.join();
     });
     CHECK(message.find("database file " + path + " does not exist") != std::string::npos);
+    CHECK(write_message == "database file " + path + " was replaced or deleted while open; call health(), which "
+                                                      "reopens it once no read is in progress");
     CHECK_FALSE(std::filesystem::exists(path));
 }
 

@@ -122,6 +122,25 @@ TEST_CASE("a reader connection opened after the file was deleted does not create
     CHECK_FALSE(std::filesystem::exists(path));
 }
 
+TEST_CASE("a writer connection never creates the database file; only preparing it does") {
+    // The Store checks that the path still names its file before it opens another writer
+    // (the spare, or the one reopened after a failed COMMIT or by health()). If the file is
+    // deleted after that check, the open itself must refuse rather than create an empty one.
+    test::TempDir dir;
+    const std::string path = dir / "w.db";
+    Config config = config_for(path);
+    const auto message = test::message_of<connection_error>(
+        [&] { sqlite::Connection connection(path, config, sqlite::Connection::Role::writer); });
+    CHECK(message == "database file " + path + " does not exist: it was deleted or moved while the Store had it "
+                                               "open, and persist does not create an empty one in its place. "
+                                               "Restore the file from a backup or restart the application");
+    CHECK_FALSE(std::filesystem::exists(path));
+    CHECK_FALSE(std::filesystem::exists(path + "-wal"));
+    REQUIRE(sqlite::prepare_database(path));
+    sqlite::Connection connection(path, config, sqlite::Connection::Role::writer);
+    CHECK(connection.query_text("PRAGMA journal_mode") == "wal");
+}
+
 TEST_CASE("reopening waits while a read is in progress") {
     test::TempDir dir;
     const std::string path = dir / "h.db";

@@ -117,6 +117,40 @@ inline void check_owner(const std::string& database, const std::string& file) {
         file, static_cast<long>(st.st_uid), st.st_mode & 07777u, EACCES);
 }
 
+/// Checks an existing database file without creating anything: throws what
+/// prepare_database_file would (a directory, not a regular file, another uid's file, read-only,
+/// directory not writable). Returns false if the file does not exist.
+inline bool check_existing_database(const std::string& database, const std::string& setting = "db_path") {
+    if (is_memory_path(database)) return true;
+    const std::string directory = parent_of(database);
+    check_ancestors(database, directory, setting);
+    struct stat st {};
+    if (::stat(database.c_str(), &st) != 0) return false;
+    if (S_ISDIR(st.st_mode))
+        throw config_error("cannot use database " + database + ": it is a directory (" +
+                               describe(st) + "; current uid " + std::to_string(::geteuid()) +
+                               "). Fix: point " + setting + " at a file inside it, e.g. " + database +
+                               "/data.db",
+                           EISDIR);
+    if (!S_ISREG(st.st_mode))
+        throw config_error("cannot use database " + database +
+                               ": it is not a regular file (a device, FIFO or socket; " + describe(st) +
+                               "). Fix: point " + setting + " at a database file",
+                           EINVAL);
+    check_owner(database, database);
+    check_owner(database, database + "-wal");
+    check_owner(database, database + "-shm");
+    if (::access(database.c_str(), R_OK | W_OK) != 0)
+        throw permission_error("cannot use database " + database + ": the file is read-only (" +
+                                   describe(st) + ") for uid " + std::to_string(::geteuid()) +
+                                   ". Fix: chmod u+rw " + database,
+                               database, static_cast<long>(st.st_uid), st.st_mode & 07777u,
+                               EACCES);
+    if (::access(directory.c_str(), W_OK | X_OK) != 0)
+        throw_directory_not_writable(database, directory, setting);
+    return true;
+}
+
 /// Makes `database` usable: creates missing directories (0700) and the file (0600) so that
 /// SQLite's -wal and -shm files inherit 0600; otherwise explains what is wrong.
 /// A new file appears whole: it is made under a temporary name beside the final one,
@@ -133,35 +167,8 @@ inline bool prepare_database_file(const std::string& database,
                                   const std::function<void(const std::string&)>& initialize = {},
                                   const std::string& setting = "db_path") {
     if (is_memory_path(database)) return false;
+    if (check_existing_database(database, setting)) return false;
     const std::string directory = parent_of(database);
-    check_ancestors(database, directory, setting);
-
-    struct stat st {};
-    if (::stat(database.c_str(), &st) == 0) {
-        if (S_ISDIR(st.st_mode))
-            throw config_error("cannot use database " + database + ": it is a directory (" +
-                                   describe(st) + "; current uid " + std::to_string(::geteuid()) +
-                                   "). Fix: point " + setting + " at a file inside it, e.g. " + database +
-                                   "/data.db",
-                               EISDIR);
-        if (!S_ISREG(st.st_mode))
-            throw config_error("cannot use database " + database +
-                                   ": it is not a regular file (a device, FIFO or socket; " + describe(st) +
-                                   "). Fix: point " + setting + " at a database file",
-                               EINVAL);
-        check_owner(database, database);
-        check_owner(database, database + "-wal");
-        check_owner(database, database + "-shm");
-        if (::access(database.c_str(), R_OK | W_OK) != 0)
-            throw permission_error("cannot use database " + database + ": the file is read-only (" +
-                                       describe(st) + ") for uid " + std::to_string(::geteuid()) +
-                                       ". Fix: chmod u+rw " + database,
-                                   database, static_cast<long>(st.st_uid), st.st_mode & 07777u,
-                                   EACCES);
-        if (::access(directory.c_str(), W_OK | X_OK) != 0)
-            throw_directory_not_writable(database, directory, setting);
-        return false;
-    }
 
     make_directories(database, directory, setting);
     if (::access(directory.c_str(), W_OK | X_OK) != 0)

@@ -94,7 +94,7 @@ public:
 
     /// Opens `path` (already prepared by detail::prepare_database_file) and applies the pragmas.
     /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error;
-    /// connection_error for a reader when the file no longer exists.
+    /// connection_error when the file no longer exists (a connection never creates it).
     Connection(const std::string& path, const Config& config, Role role)
         : path_(path), database_(config.read_only ? open_read_only(path, config) : open(path, config, role)),
           statements_(std::make_unique<StatementCache>(config.statement_cache_capacity)) {
@@ -289,21 +289,24 @@ private:
         }
     }
 
-    // Readers open the file the writer has open, later and on demand: never create it. If it
-    // is gone, it was deleted or moved while open, and an empty one would hide that.
-    static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config, Role role) {
-        if (role == Role::reader && path != ":memory:" && !current_identity(path))
-            throw connection_error("database file " + path + " does not exist: it was deleted or moved while the Store "
-                                   "had it open, and persist does not create an empty one in its place. Restore the "
-                                   "file from a backup or restart the application");
+    // Only prepare_database creates the database file, whole and in WAL mode. Connections open
+    // a file that exists and never create it: one missing now was deleted or moved while open
+    // (or between preparing and opening), and an empty database in its place would hide that.
+    static std::unique_ptr<SQLite::Database> open(const std::string& path, const Config& config, Role) {
+        const bool memory = path == ":memory:";
+        const auto missing = [&] {
+            return connection_error("database file " + path + " does not exist: it was deleted or moved while the "
+                                    "Store had it open, and persist does not create an empty one in its place. "
+                                    "Restore the file from a backup or restart the application");
+        };
+        if (!memory && !current_identity(path)) throw missing();
         try {
             return std::make_unique<SQLite::Database>(
-                path, SQLite::OPEN_READWRITE | (role == Role::writer ? SQLite::OPEN_CREATE : 0) | SQLite::OPEN_NOMUTEX,
+                path, SQLite::OPEN_READWRITE | (memory ? SQLite::OPEN_CREATE : 0) | SQLite::OPEN_NOMUTEX,
                 static_cast<int>(config.busy_timeout.count()));
         } catch (const SQLite::Exception& e) {
-            // SQLite only says "unable to open database file"; find the real reason (a writer
-            // only: preparing creates a missing file).
-            if (role == Role::writer) prepare_database(path, config.path_setting());
+            // SQLite only says "unable to open database file"; find the real reason.
+            if (!memory && !persist::detail::check_existing_database(path, config.path_setting())) throw missing();
             throw_error(e.getExtendedErrorCode(), e.what(), path);
         }
     }

@@ -33,6 +33,9 @@ TEST_CASE("each error class carries its kind, native code and retriable flag") {
     CHECK(io_error("m").code() == errc::io);
     CHECK(connection_error("m").code() == errc::connection);
     CHECK(usage_error("m").code() == errc::usage);
+    CHECK(decryption_error("m").code() == errc::decryption);
+    CHECK_FALSE(decryption_error("m").retriable());
+    CHECK(error_category().message(static_cast<int>(errc::decryption)) == "decryption failed");
 
     CHECK(busy_error("m").retriable());
     CHECK(lock_timeout_error("m").retriable());

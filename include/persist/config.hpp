@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <filesystem>
 #include <optional>
 #include <pwd.h>
@@ -19,6 +20,10 @@
 #include <unistd.h>
 
 namespace persist {
+
+namespace crypto {
+class Keyring; // persist/crypto/keyring.hpp
+}
 
 /// How hard a commit works to survive a power loss or operating-system crash.
 /// A crash of the application alone never loses a committed transaction at any level.
@@ -154,6 +159,10 @@ struct Config {
     std::chrono::milliseconds lease_ttl{10'000};
     /// PostgreSQL: the connection pool (see PoolOptions).
     PoolOptions pool;
+    /// The keys of encrypted columns (persist::Encrypted, persist/crypto/encrypted.hpp), e.g.
+    /// persist::crypto::Keyring::from_environment("MYAPP_KEYS"). Empty: a table with an
+    /// encrypted column cannot be written or read (config_error).
+    std::shared_ptr<const crypto::Keyring> keys;
 
     /// A default configuration for the application `app`.
     /// Throws config_error if `app` is empty or holds characters unsafe in a file name.

@@ -31,6 +31,7 @@ enum class errc {
     outcome_unknown, ///< COMMIT failed after it may have taken effect: the transaction may or may not be committed
     aborted,       ///< the server aborted the transaction at a failed statement; COMMIT rolled it back
     data,          ///< a value does not fit its SQL type: invalid text for the type, out of range, division by zero
+    decryption,    ///< an encrypted value cannot be opened: unknown or wrong key, changed, truncated or moved
 };
 
 namespace detail {
@@ -54,6 +55,7 @@ public:
         case errc::outcome_unknown: return "commit outcome unknown";
         case errc::aborted: return "transaction aborted";
         case errc::data: return "invalid data";
+        case errc::decryption: return "decryption failed";
         }
         return "unknown persist error";
     }
@@ -197,6 +199,15 @@ class data_error : public error {
 public:
     explicit data_error(const std::string& message, int native_code = 0)
         : error(errc::data, message, native_code) {}
+};
+
+/// An encrypted value cannot be opened (persist/crypto/encrypted.hpp): its key is not in the
+/// keyring, or authentication failed because the key is wrong or the stored bytes were
+/// changed, truncated, or copied from another row or column. persist never returns such bytes.
+/// Not retriable.
+class decryption_error : public error {
+public:
+    explicit decryption_error(const std::string& message) : error(errc::decryption, message) {}
 };
 
 /// The disk failed or is full.

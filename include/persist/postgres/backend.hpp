@@ -222,6 +222,7 @@ private:
         connection->execute("SELECT set_config('statement_timeout', $1, false), set_config('lock_timeout', $2, false)",
                             {std::to_string(config_.statement_timeout.count()) + "ms",
                              std::to_string(config_.lock_timeout.count()) + "ms"});
+        connection->use_keys(config_.keys);
         return connection;
     }
 

@@ -217,6 +217,10 @@ public:
 
     /// ok(), after reading whatever the server sent meanwhile without waiting: a backend the
     /// server terminated (pg_terminate_backend, restart) shows up here as not alive.
+    /// The keys of encrypted columns this connection's transactions use (Config::keys).
+    void use_keys(std::shared_ptr<const crypto::Keyring> keys) noexcept { keys_ = std::move(keys); }
+    const crypto::Keyring* keyring() const noexcept { return keys_.get(); }
+
     bool alive() noexcept { return connection_ && PQconsumeInput(connection_.get()) == 1 && ok(); }
 
     /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
@@ -380,6 +384,7 @@ private:
     void forget(std::string_view sql) { statements_.erase(sql); }
 
     std::unique_ptr<EventCallback> on_notice_; // a stable address for libpq; outlives the connection
+    std::shared_ptr<const crypto::Keyring> keys_;
     std::unique_ptr<PGconn, decltype(&PQfinish)> connection_;
     std::size_t capacity_;
     std::chrono::milliseconds response_timeout_;

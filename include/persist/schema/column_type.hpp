@@ -12,6 +12,8 @@
 
 #include <concepts>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace persist::schema {
@@ -50,14 +52,31 @@ struct column_type<T, std::enable_if_t<std::is_enum_v<T>>> {
     static T from_stored(stored value) { return static_cast<T>(value); }
 };
 
+/// Where a sealed value lives, which its encryption binds (as associated data): the table, the
+/// column and the row's primary key (`key`: each key value's stored form, length-prefixed).
+/// `row` describes the key for error messages.
+struct SealContext {
+    std::string_view table;
+    std::string_view column;
+    std::string key;
+    std::string row;
+};
+
+/// A type stored sealed (persist::Encrypted<T>): the typed operations encrypt and decrypt it
+/// with the transaction's keyring, binding table, column and primary key
+/// (persist/crypto/encrypted.hpp); it has no context-free to_stored/from_stored.
+template <class T>
+concept SealedColumn = requires { requires column_type<T>::sealed; };
+
 /// A type that column_type knows, directly or through a user specialisation.
 template <class T>
-concept ColumnMember = requires(const T& value) {
+concept ColumnMember = requires {
     typename column_type<T>::stored;
     { column_type<T>::sql_type } -> std::convertible_to<ColumnType>;
+} && (SealedColumn<T> || requires(const T& value) {
     column_type<T>::to_stored(value);
     { column_type<T>::from_stored(std::declval<typename column_type<T>::stored>()) } -> std::same_as<T>;
-};
+});
 
 template <class T> struct unwrap_optional { using type = T; static constexpr bool nullable = false; };
 template <class T> struct unwrap_optional<std::optional<T>> { using type = T; static constexpr bool nullable = true; };

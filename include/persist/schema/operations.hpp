@@ -3,6 +3,7 @@
 // and runs through the connection's prepared-statement cache.
 #pragma once
 
+#include "persist/schema/binding.hpp"
 #include "persist/schema/ddl.hpp"
 #include "persist/schema/misuse.hpp"
 #include "persist/schema/table.hpp"
@@ -18,34 +19,6 @@
 namespace persist::schema {
 
 namespace detail {
-// The value bound for column C of `row`: the stored form, or an optional of it.
-template <class C>
-auto stored_value(const typename C::row_type& row) {
-    const auto& member = row.*(C::member);
-    using traits = column_type<typename C::value_type>;
-    using Stored = std::remove_cvref_t<decltype(traits::to_stored(std::declval<const typename C::value_type&>()))>;
-    if constexpr (C::nullable) {
-        return member ? std::optional<Stored>(traits::to_stored(*member)) : std::optional<Stored>();
-    } else {
-        return Stored(traits::to_stored(member));
-    }
-}
-
-template <class C>
-using stored_column = std::conditional_t<C::nullable, std::optional<typename column_type<typename C::value_type>::stored>,
-                                         typename column_type<typename C::value_type>::stored>;
-
-template <class C, class Stored>
-void assign(typename C::row_type& row, Stored&& value) {
-    using traits = column_type<typename C::value_type>;
-    if constexpr (C::nullable) {
-        if (value) row.*(C::member) = traits::from_stored(std::move(*value));
-        else row.*(C::member) = std::nullopt;
-    } else {
-        row.*(C::member) = traits::from_stored(std::move(value));
-    }
-}
-
 // SQL text pieces, built from the table's plain ColumnInfo data (loops, not templates).
 template <class T, class D>
 struct Sql {
@@ -206,9 +179,9 @@ auto insert(Tx& tx, const typename T::row_type& row) {
                 std::conditional_t<decltype(c)::is_autoincrement, std::tuple<>, std::tuple<decltype(c)>>...>;
             return detail::apply_types<Bound>([&](auto... column) -> std::int64_t {
                 if constexpr (returning) {
-                    return *tx.template query_one<std::int64_t>(sql, detail::stored_value<decltype(column)>(values)...);
+                    return *tx.template query_one<std::int64_t>(sql, detail::bound_value<T, decltype(column)>(tx, values)...);
                 } else {
-                    tx.execute(sql, detail::stored_value<decltype(column)>(values)...);
+                    tx.execute(sql, detail::bound_value<T, decltype(column)>(tx, values)...);
                     if constexpr (D::has_rowid) return tx.last_insert_id();
                     else return detail::integer_key<T>(values);
                 }
@@ -242,7 +215,7 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
                                 detail::stored_keys<T>(key...));
         if (!found) return std::nullopt;
         typename T::row_type row{};
-        std::apply([&](auto&... value) { (detail::assign<decltype(c)>(row, std::move(value)), ...); }, *found);
+        std::apply([&](auto&... value) { detail::assign_row<T, decltype(c)...>(tx, row, value...); }, *found);
         return row;
     });
 }
@@ -258,7 +231,7 @@ std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, cons
         std::apply([&](const auto&... value) {
             tx.template for_each<Stored>(sql, [&](Stored found) {
                 typename T::row_type row{};
-                std::apply([&](auto&... field) { (assign<decltype(c)>(row, std::move(field)), ...); }, found);
+                std::apply([&](auto&... field) { assign_row<T, decltype(c)...>(tx, row, field...); }, found);
                 rows.push_back(std::move(row));
             }, value...);
         }, values);
@@ -297,7 +270,8 @@ bool update(Tx& tx, const typename T::row_type& original) {
             std::conditional_t<decltype(c)::is_primary_key, std::tuple<decltype(c)>, std::tuple<>>...>;
         return detail::apply_types<Others>([&](auto... other) {
             return detail::apply_types<Keys>([&](auto... key) {
-                return tx.execute(sql, detail::stored_value<decltype(other)>(row)..., detail::stored_value<decltype(key)>(row)...) > 0;
+                return tx.execute(sql, detail::bound_value<T, decltype(other)>(tx, row)...,
+                                  detail::stored_value<decltype(key)>(row)...) > 0;
             });
         });
     });
@@ -460,7 +434,7 @@ void upsert(Tx& tx, const typename T::row_type& row) {
     }();
     const auto prepared = detail::prepared_for_insert<T>(row);
     detail::apply_types<typename T::columns>(
-        [&](auto... c) { tx.execute(sql, detail::stored_value<decltype(c)>(prepared)...); });
+        [&](auto... c) { tx.execute(sql, detail::bound_value<T, decltype(c)>(tx, prepared)...); });
 }
 
 /// Runs raw `sql` and maps each result column onto the column of `T` with the same name;
@@ -468,6 +442,8 @@ void upsert(Tx& tx, const typename T::row_type& row) {
 /// result column that `T` does not describe.
 template <TableType T, class Tx, class... Params>
 std::vector<typename T::row_type> query_as(Tx& tx, std::string_view sql, const Params&... params) {
+    static_assert(!T::has_sealed_columns, "persist: query_as does not read tables with encrypted columns (each is "
+                                          "opened with its row's key); use get, all or select");
     std::vector<typename T::row_type> rows;
     tx.for_each_row(sql, [&](const auto& view) {
         typename T::row_type row{};

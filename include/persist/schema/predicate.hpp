@@ -128,6 +128,9 @@ template <auto Member>
 struct ColumnRef {
     using member_type = typename detail::member_traits<std::remove_cv_t<decltype(Member)>>::type;
     using value_type = typename unwrap_optional<member_type>::type;
+    static_assert(!SealedColumn<value_type>,
+                  "persist: an encrypted column cannot be compared, ordered or set(...): its stored bytes are random. "
+                  "Filter on a plain column; change an encrypted value with update()");
 
     template <class V>
     auto compare(const V& value, const char* op) const {

@@ -156,6 +156,7 @@ struct ColumnInfo {
     std::string_view default_sql;
     std::string_view check_sql;
     std::string_view collate_sql;
+    bool sealed = false; ///< encrypted (persist::Encrypted)
 };
 
 /// An index as plain data (see ColumnInfo).
@@ -198,6 +199,7 @@ struct Column {
     static constexpr bool is_autoincrement = detail::has<autoincrement, Constraints...>;
     static constexpr bool is_unique = detail::has<unique, Constraints...>;
     static constexpr bool is_generated = detail::has<generated, Constraints...>;
+    static constexpr bool is_sealed = SealedColumn<value_type>; ///< persist::Encrypted<...>
     static constexpr bool supported = ColumnMember<value_type>;
     using constraints = std::tuple<Constraints...>;
     /// The references<...> constraint, or void.
@@ -210,7 +212,8 @@ struct Column {
                                      is_unique,
                                      detail::sql_of<default_value, Constraints...>(),
                                      detail::sql_of<check, Constraints...>(),
-                                     detail::sql_of<collate, Constraints...>()};
+                                     detail::sql_of<collate, Constraints...>(),
+                                     is_sealed};
 };
 
 namespace detail {
@@ -241,6 +244,26 @@ template <FixedString TableName, FixedString ColumnName, bool Ok>
 struct check_generated_column {
     static_assert(Ok, "persist: a generated column needs a type whose column_type<T> has generate() and empty(value), "
                       "such as boost::uuids::uuid (include persist/schema/uuid.hpp)");
+    static constexpr bool value = true;
+};
+
+template <FixedString TableName, FixedString ColumnName, bool Ok>
+struct check_encrypted_column {
+    static_assert(Ok, "persist: an encrypted column cannot be a primary key or unique: its stored bytes differ every "
+                      "time the same value is written. Key the table by another column");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, FixedString IndexName, bool Ok>
+struct check_encrypted_index {
+    static_assert(Ok, "persist: this index covers an encrypted column, whose stored bytes are random; an index on it "
+                      "finds nothing. Index a plain column (a hash or hint of the secret, if you must look it up)");
+    static constexpr bool value = true;
+};
+template <FixedString TableName, bool Ok>
+struct check_encrypted_table_key {
+    static_assert(Ok, "persist: a table with encrypted columns needs a primary key known before the row is written "
+                      "(a UUID, text or an integer the application chooses; not autoincrement), of integers, text or "
+                      "blobs: each encrypted value is bound to its row's key");
     static constexpr bool value = true;
 };
 
@@ -334,11 +357,28 @@ private:
     template <class I>
     static constexpr bool index_ok() {
         constexpr bool known = std::apply([](auto... member) { return (has_member_value(member) && ...); }, I::members);
-        return detail::check_index_columns<Name, I::sql_name, known>::value;
+        constexpr bool plain = std::apply([](auto... member) { return (!sealed_member(member) && ...); }, I::members);
+        return detail::check_index_columns<Name, I::sql_name, known>::value &&
+               detail::check_encrypted_index<Name, I::sql_name, plain>::value;
     }
     template <class M>
     static constexpr bool has_member_value(M member) {
         return detail::apply_types<columns>([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); });
+    }
+
+    template <class M>
+    static constexpr bool sealed_member(M member) {
+        return detail::apply_types<columns>(
+            [&](auto... c) { return ((decltype(c)::is_sealed && detail::same_member<decltype(c)::member>(member)) || ...); });
+    }
+    template <class C>
+    static constexpr bool key_ok_for_sealing() {
+        if constexpr (!C::supported || !C::is_primary_key) {
+            return !C::is_autoincrement;
+        } else {
+            using S = typename column_type<typename C::value_type>::stored;
+            return !C::is_autoincrement && (SqlInteger<S> || std::is_same_v<S, std::string> || std::is_same_v<S, Blob>);
+        }
     }
 
     template <class C>
@@ -378,12 +418,25 @@ private:
                detail::check_column_type<Name, C::sql_name, C::supported>::value &&
                detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
                detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value &&
-               detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value;
+               detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value &&
+               detail::check_encrypted_column<Name, C::sql_name, !(C::is_sealed && (C::is_primary_key || C::is_unique))>::value;
     }
     static constexpr bool any_primary_key =
         detail::apply_types<columns>([](auto... c) { return (decltype(c)::is_primary_key || ...); });
+
+public:
+    /// Whether a column is encrypted (persist::Encrypted<...>).
+    static constexpr bool has_sealed_columns =
+        detail::apply_types<columns>([](auto... c) { return (decltype(c)::is_sealed || ...); });
+
+private:
+    static constexpr bool sealing_ok() {
+        if constexpr (!has_sealed_columns) return true;
+        else return detail::apply_types<columns>([](auto... c) { return (key_ok_for_sealing<decltype(c)>() && ...); });
+    }
     static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) &&
-                                    detail::check_has_primary_key<Name, any_primary_key>::value;
+                                    detail::check_has_primary_key<Name, any_primary_key>::value &&
+                                    detail::check_encrypted_table_key<Name, sealing_ok()>::value;
     static_assert(checked);
 };
 

@@ -96,7 +96,8 @@ public:
     /// Throws permission_error (with a diagnosis of the path), corrupt_error, io_error;
     /// connection_error when the file no longer exists (a connection never creates it).
     Connection(const std::string& path, const Config& config, Role role)
-        : path_(path), database_(config.read_only ? open_read_only(path, config) : open(path, config, role)),
+        : path_(path), keys_(config.keys),
+          database_(config.read_only ? open_read_only(path, config) : open(path, config, role)),
           statements_(std::make_unique<StatementCache>(config.statement_cache_capacity)) {
         sqlite3* db = database_->getHandle();
         sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
@@ -157,6 +158,8 @@ public:
     const std::string& path() const noexcept { return path_; }
     /// The file identity when the connection was opened.
     FileIdentity identity() const noexcept { return identity_; }
+    /// The keys of encrypted columns (Config::keys), or nullptr.
+    const crypto::Keyring* keyring() const noexcept { return keys_.get(); }
 
     /// Runs parameterless SQL (one or more statements). Throws the mapped persist error.
     void run_script(const std::string& sql) {
@@ -317,6 +320,7 @@ private:
     }
 
     std::string path_;
+    std::shared_ptr<const crypto::Keyring> keys_;
     int wal_frames_ = 0;
     std::unique_ptr<SQLite::Database> database_;
     std::unique_ptr<StatementCache> statements_;

@@ -32,6 +32,8 @@ public:
     using dialect = sqlite::Dialect;
 
     explicit ReadTransaction(Connection& connection) noexcept : connection_(&connection) {}
+    /// The keys of encrypted columns (Config::keys), or nullptr when the Store has none.
+    const crypto::Keyring* keyring() const noexcept { return connection_->keyring(); }
     ReadTransaction(const ReadTransaction&) = delete;
     ReadTransaction& operator=(const ReadTransaction&) = delete;
 

@@ -6,6 +6,9 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 #include <persist/sqlite.hpp>
+#include <persist/crypto/encrypted.hpp>
+#include <persist/schema.hpp>
+#include <persist/schema/uuid.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -561,4 +564,108 @@ TEST_CASE("on PostgreSQL: backup, verify, restore, lock-status and unlock; dump 
     r = run({"--db", "x.db", "--db-url", pg.server.url(), "status"}, pg.server.dir.path);
     CHECK(r.code == 2);
     CHECK(r.err == "persist: give --db (a SQLite file) or --db-url (a PostgreSQL server), not both\n");
+}
+
+namespace {
+struct Vault {
+    boost::uuids::uuid id;
+    std::string label;
+    Encrypted<std::string> secret;
+    std::optional<Encrypted<std::string>> spare;
+};
+using Vaults = schema::Table<"vault", schema::Column<&Vault::id, "id", schema::primary_key, schema::generated>,
+                             schema::Column<&Vault::label, "label">, schema::Column<&Vault::secret, "secret">,
+                             schema::Column<&Vault::spare, "spare">>;
+struct Slot {
+    std::int64_t owner;
+    std::string name;
+    Encrypted<std::string> value;
+};
+using Slots = schema::Table<"slots", schema::Column<&Slot::owner, "owner", schema::primary_key>,
+                            schema::Column<&Slot::name, "name", schema::primary_key>, schema::Column<&Slot::value, "value">>;
+
+const std::string rotate_one = "1:" + std::string(64, 'a');
+const std::string rotate_two = "2:" + std::string(64, 'b');
+
+template <class Fixture>
+std::vector<std::string> target(const Fixture& fixture) {
+    if constexpr (std::is_same_v<typename Fixture::backend, sqlite::Backend>) return {"--db", fixture.config().db_path};
+    else return {"--db-url", fixture.url()};
+}
+} // namespace
+
+TEST_CASE_TEMPLATE("rotate-keys re-encrypts encrypted columns under the current key", Fixture, test::SqliteBackend,
+                   test::PostgresBackend) {
+    using D = typename Fixture::backend::dialect;
+    Fixture fixture;
+    Config config = fixture.config();
+    config.keys = crypto::Keyring::from_text(rotate_one);
+    {
+        Store<typename Fixture::backend, lock::InProcess> store(config);
+        store.write([](auto& tx) {
+            for (const auto& sql : schema::Schema<Vaults, Slots>::template create_statements<D>()) tx.execute_script(sql);
+            for (int i = 0; i < 5; ++i) {
+                schema::insert<Vaults>(tx, Vault{{}, "v" + std::to_string(i), "secret " + std::to_string(i),
+                                                 i % 2 ? std::optional<Encrypted<std::string>>("spare") : std::nullopt});
+                schema::insert<Slots>(tx, Slot{i, "k", "slot " + std::to_string(i)});
+            }
+        });
+    }
+    auto tool = [&](std::vector<std::string> args) {
+        auto words = target(fixture);
+        words.insert(words.end(), args.begin(), args.end());
+        return run(words, fixture.dir.path);
+    };
+    ::setenv("PERSIST_TEST_ROTATE", (rotate_one + "," + rotate_two).c_str(), 1);
+    auto r = tool({"rotate-keys", "vault", "secret", "spare", "--keys-env", "PERSIST_TEST_ROTATE", "--batch", "2"});
+    CHECK(r.code == 0);
+    CHECK(r.err == "");
+    CHECK(r.out == "rotate-keys vault: 5 of 5 rows re-encrypted under key 2\n");
+    r = tool({"--json", "rotate-keys", "slots", "value", "--keys-env", "PERSIST_TEST_ROTATE"});
+    CHECK(r.code == 0);
+    const auto report = nlohmann::json::parse(r.out);
+    CHECK(report["rows_rewritten"] == 5);
+    CHECK(report["current_key"] == 2);
+    CHECK(tool({"rotate-keys", "slots", "value", "--keys-env", "PERSIST_TEST_ROTATE"}).out ==
+          "rotate-keys slots: 0 of 5 rows re-encrypted under key 2\n");
+
+    config.keys = crypto::Keyring::from_text(rotate_two); // the old key is gone
+    Store<typename Fixture::backend, lock::InProcess> store(config);
+    store.read([](auto& tx) {
+        const auto vaults = schema::all<Vaults>(tx);
+        REQUIRE(vaults.size() == 5);
+        int spares = 0;
+        for (const auto& v : vaults) {
+            CHECK(v.secret.key_id() == 2);
+            CHECK(v.secret.value() == "secret " + v.label.substr(1));
+            if (v.spare) {
+                ++spares;
+                CHECK(v.spare->value() == "spare");
+            }
+        }
+        CHECK(spares == 2);
+        CHECK(schema::get<Slots>(tx, 3, "k")->value.value() == "slot 3");
+    });
+
+    r = tool({"rotate-keys", "vault", "label", "--keys-env", "PERSIST_TEST_ROTATE"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find("persist: column vault.label (TEXT) cannot hold encrypted values; they are BLOB (BYTEA) columns") == 0);
+    r = tool({"rotate-keys", "vault", "nothing", "--keys-env", "PERSIST_TEST_ROTATE"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: table vault has no column nothing\n");
+    r = tool({"rotate-keys", "absent", "x", "--keys-env", "PERSIST_TEST_ROTATE"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: there is no table absent\n");
+    ::setenv("PERSIST_TEST_ROTATE", ("3:" + std::string(64, 'c')).c_str(), 1);
+    r = tool({"--json", "rotate-keys", "slots", "value", "--keys-env", "PERSIST_TEST_ROTATE"});
+    CHECK(r.code == 1);
+    const auto failed = nlohmann::json::parse(r.out);
+    CHECK(failed["error"] == "decryption");
+    CHECK(failed["message"].template get<std::string>().find("cannot decrypt column slots.value of the row (0, k): it was "
+                                                    "encrypted with key id 2, which the keyring does not hold") == 0);
+    ::unsetenv("PERSIST_TEST_ROTATE");
+    r = tool({"rotate-keys", "slots", "value"});
+    CHECK(r.code == 2);
+    CHECK(r.err == "persist: the environment variable PERSIST_KEYS that should hold the encryption keys is not set; set "
+                   "it to id:hex entries, e.g. PERSIST_KEYS=1:$(openssl rand -hex 32)\n");
 }

@@ -11,6 +11,7 @@
 #include "describe.hpp"
 #include "output.hpp"
 #include "postgres_commands.hpp"
+#include "rotate.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -66,6 +67,11 @@ struct Options {
     bool force = false;
     std::vector<std::string> lock_names;
     std::string lock; // empty: the backend's default (file on SQLite, advisory on PostgreSQL)
+    std::string table;                // rotate-keys
+    std::vector<std::string> columns; // rotate-keys
+    std::string keys_env;             // rotate-keys: empty means <PREFIX>_KEYS
+    std::string keys_file;            // rotate-keys
+    std::int64_t batch = 100;         // rotate-keys
 };
 
 /// Whether StoreT keeps its data on a PostgreSQL server.
@@ -299,6 +305,29 @@ int run(const std::string& command, Options options) {
         say(human.substr(0, human.size() - 1), json_array(rows));
         return ok;
     }
+    if (command == "rotate-keys") {
+        if (!options.keys_env.empty() && !options.keys_file.empty())
+            throw usage_problem("give --keys-env or --keys-file, not both");
+        const auto ring = !options.keys_file.empty()
+                              ? persist::crypto::Keyring::from_file(options.keys_file)
+                              : persist::crypto::Keyring::from_environment(
+                                    options.keys_env.empty() ? options.env_prefix + "_KEYS" : options.keys_env);
+        Rotation done;
+        try {
+            done = rotate_columns(*store, options.table, options.columns, static_cast<std::size_t>(options.batch), *ring);
+        } catch (const std::invalid_argument& e) {
+            throw usage_problem(e.what());
+        }
+        say("rotate-keys " + options.table + ": " + std::to_string(done.rows_rewritten) + " of " +
+                std::to_string(done.rows_seen) + " rows re-encrypted under key " + std::to_string(ring->current()),
+            Json()
+                .text("table", options.table)
+                .number("rows_seen", static_cast<std::int64_t>(done.rows_seen))
+                .number("rows_rewritten", static_cast<std::int64_t>(done.rows_rewritten))
+                .number("current_key", static_cast<std::int64_t>(ring->current()))
+                .value());
+        return ok;
+    }
     if (command == "unlock") {
         if (!options.force)
             throw usage_problem("unlock breaks a lock another process may still hold; add --force if you are sure");
@@ -364,6 +393,14 @@ inline int run_cli(int argc, char** argv) {
     auto* unlock = app.add_subcommand("unlock", "break a lock left by a holder that cannot release it");
     unlock->add_option("NAME", options.lock_name, "lock name")->required();
     unlock->add_flag("--force", options.force, "confirm");
+    auto* rotate = app.add_subcommand("rotate-keys", "re-encrypt encrypted columns under the current key (keys from "
+                                                     "<PREFIX>_KEYS, --keys-env or --keys-file)");
+    rotate->add_option("TABLE", options.table, "table")->required();
+    rotate->add_option("COLUMN", options.columns, "its encrypted columns")->required();
+    rotate->add_option("--keys-env", options.keys_env, "environment variable holding the keys (default <PREFIX>_KEYS)");
+    rotate->add_option("--keys-file", options.keys_file, "file holding the keys, readable by its owner only");
+    rotate->add_option("--batch", options.batch, "rows per transaction (1 to 1000000, default 100)")
+        ->check(whole_number(1, 1'000'000));
 
     // --json is honoured even when the rest of the command line does not parse: every outcome
     // is then one JSON document on stdout.
@@ -418,6 +455,8 @@ inline int run_cli(int argc, char** argv) {
         return report(bad_usage, "config", e.what(), options.json);
     } catch (const persist::usage_error& e) {
         return report(bad_usage, "usage", e.what(), options.json);
+    } catch (const persist::decryption_error& e) {
+        return report(failure, "decryption", e.what(), options.json);
     } catch (const persist::error& e) {
         return report(failure, "error", e.what(), options.json);
     } catch (const std::filesystem::filesystem_error& e) {

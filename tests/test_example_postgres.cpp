@@ -11,15 +11,20 @@ TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no p
     test::PostgresBackend fixture;
     for (int run = 0; run < 2; ++run) {
         CAPTURE(run);
-        test::Process minimcp({PERSIST_MINIMCP}, {"MINIMCP_DB_URL=" + fixture.url()});
+        test::Process minimcp({PERSIST_MINIMCP}, {"MINIMCP_DB_URL=" + fixture.url(), "MINIMCP_KEYS=7:" + std::string(64, 'e')});
         CHECK(minimcp.line(std::chrono::seconds(60)).starts_with("data lives in postgres host="));
         CHECK(minimcp.line() == "1 running instance(s) (1 soft-deleted), 99 free port(s), 3 log line(s)");
         CHECK(minimcp.line() == "  http://localhost:3001 on port 3001 (pid 4242)");
+        CHECK(minimcp.line() == "api key ...0042: 39 characters decrypted (key id 7)");
         CHECK(minimcp.line(std::chrono::seconds(60)) ==
               "port allocator: 200 concurrent allocations gave 99 port(s), none twice; 101 found none free");
         CHECK(minimcp.line() == "schema check: the database matches the descriptors");
         CHECK(minimcp.wait() == 0);
     }
+    // The API key is stored encrypted: the token's text is nowhere in the column.
+    persist::postgres::Connection raw(fixture.url());
+    CHECK(raw.query<std::int64_t>("SELECT count(*) FROM api_keys WHERE position(convert_to('ghp_', 'UTF8') IN "
+                                  "encrypted_key) = 0 AND length(encrypted_key) = 39 + 33") == std::vector<std::int64_t>{1});
     // The columns the seed declares as JSONB and UUID have those types on the server.
     persist::postgres::Connection check(fixture.url());
     CHECK(check.query<std::string>("SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "

@@ -1,7 +1,9 @@
 // minimcp: the MiniMCP gateway's tables through persist's typed operations, on SQLite or, when
 // MINIMCP_DB_URL is set, on PostgreSQL. Creates the schema, fills it (types, a user, a port
 // pool, an instance and its logs), queries it the way the gateway does, runs 200 port
-// allocations at once, and checks the live database against the descriptors.
+// allocations at once, and checks the live database against the descriptors. API keys are
+// encrypted at rest (persist::Encrypted) under the keys of MINIMCP_KEYS, or else of a key file
+// made on the first run beside the database (readable by this user only, never in a backup).
 #include "schema.hpp"
 
 #include <persist/postgres.hpp>
@@ -9,8 +11,14 @@
 
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
 #include <mutex>
+#include <unistd.h>
 #include <set>
 #include <thread>
 
@@ -34,6 +42,38 @@ std::optional<std::int64_t> allocate_port(Tx& tx, const Uuid& instance, Time now
         " WHERE port = (SELECT port FROM port_allocations WHERE is_available ORDER BY port LIMIT 1" +
         (D::name == std::string_view("postgres") ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING port";
     return tx.template query_one<std::int64_t>(sql, boost::uuids::to_string(instance), now);
+}
+
+/// A new random key as a keyring entry, "1:<64 hex digits>".
+std::string new_key_entry() {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string entry = "1:";
+    for (unsigned char byte : persist::crypto::random_bytes(32)) {
+        entry += hex[byte >> 4];
+        entry += hex[byte & 15];
+    }
+    return entry;
+}
+
+/// The keys of the encrypted columns: MINIMCP_KEYS when set; for an in-memory database a key
+/// that dies with it; else the key file beside the database, which the first run creates
+/// (0600, refusing to follow a planted link) with a new random key.
+std::shared_ptr<const persist::crypto::Keyring> keys_for(const persist::Config& config) {
+    if (std::getenv("MINIMCP_KEYS")) return persist::crypto::Keyring::from_environment("MINIMCP_KEYS");
+    if (config.path() == ":memory:") return persist::crypto::Keyring::from_text(new_key_entry());
+    const std::string path = config.path() + ".keys";
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        const std::string line = new_key_entry() + "\n";
+        const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+        ::close(fd);
+        if (!written) throw persist::io_error("cannot write the new key file " + path);
+        std::printf("made a new key file %s\n", path.c_str());
+    } else if (errno != EEXIST) {
+        throw persist::io_error("cannot create the key file " + path + ": " + std::strerror(errno), errno);
+    }
+    return persist::crypto::Keyring::from_file(path);
 }
 
 template <class StoreType>
@@ -73,6 +113,11 @@ void run(StoreType& store) {
                             "http://localhost:0", std::nullopt, "expired", now, {"{}"}, std::nullopt, std::nullopt, {"{}"}, {}, {},
                             std::nullopt});
         remove<McpInstances>(tx, stopped);
+
+        // Ada's GitHub token, encrypted with the current key; only its hint is readable in the database.
+        const std::string token = "ghp_example0000000000000000000000000042";
+        const auto github = select<McpTypes>(tx, col<&McpType::name> == "github").front();
+        insert<ApiKeys>(tx, ApiKey{{}, ada, github.id, token, persist::key_hint(token), true, now, now, std::nullopt});
     });
 
     store.read([&](auto& tx) {
@@ -87,6 +132,9 @@ void run(StoreType& store) {
             std::printf("  %s on port %lld (pid %lld)\n", instance.access_url.c_str(),
                         static_cast<long long>(instance.assigned_port.value_or(0)),
                         static_cast<long long>(instance.process_id.value_or(0)));
+        for (const auto& key : all<ApiKeys>(tx))
+            std::printf("api key %s: %zu characters decrypted (key id %u)\n", key.key_hint.value_or("").c_str(),
+                        key.encrypted_key.value().size(), key.encrypted_key.key_id());
     });
 
     // 200 pending instances ask for a port at once, from 8 threads; the pool has 99 free.
@@ -133,6 +181,7 @@ void run(StoreType& store) {
 
 int main() try {
     auto config = persist::Config::from_env("MINIMCP", persist::Config::for_app("minimcp-example"));
+    config.keys = keys_for(config);
     if (!config.db_url.empty()) {
         persist::Store<persist::postgres::Backend, persist::lock::InProcess> store(config);
         run(store);

@@ -6,6 +6,7 @@
 // SQLite refuses json_valid() inside the schema ("unsafe use of json_valid()").
 #pragma once
 
+#include <persist/crypto/encrypted.hpp>
 #include <persist/schema.hpp>
 #include <persist/schema/json.hpp>
 #include <persist/schema/uuid.hpp>
@@ -84,19 +85,18 @@ struct ApiKey {
     Uuid id;
     std::optional<Uuid> user_id;
     Uuid mcp_type_id;
-    std::string encrypted_key;
-    std::optional<std::string> key_hint;
-    std::string encryption_iv;
+    persist::Encrypted<std::string> encrypted_key; // AES-256-GCM; nonce, key id and tag inside
+    std::optional<std::string> key_hint;           // persist::key_hint: the last 4 characters
     bool is_active = true;
     Time created_at;
     Time updated_at;
     std::optional<Time> expires_at;
 };
-using ApiKeys = Table<"api_keys", Column<&ApiKey::id, "id", primary_key>,
+using ApiKeys = Table<"api_keys", Column<&ApiKey::id, "id", primary_key, generated>,
                       Column<&ApiKey::user_id, "user_id", references<&User::id, Action::cascade>>,
                       Column<&ApiKey::mcp_type_id, "mcp_type_id", references<&McpType::id, Action::cascade>>,
                       Column<&ApiKey::encrypted_key, "encrypted_key">, Column<&ApiKey::key_hint, "key_hint">,
-                      Column<&ApiKey::encryption_iv, "encryption_iv">, Column<&ApiKey::is_active, "is_active">,
+                      Column<&ApiKey::is_active, "is_active">,
                       Column<&ApiKey::created_at, "created_at">, Column<&ApiKey::updated_at, "updated_at">,
                       Column<&ApiKey::expires_at, "expires_at">,
                       Index<"uq_api_keys_user_type", on<&ApiKey::user_id, &ApiKey::mcp_type_id>, unique_index>,

@@ -160,8 +160,8 @@ struct Config {
     /// PostgreSQL: the connection pool (see PoolOptions).
     PoolOptions pool;
     /// The keys of encrypted columns (persist::Encrypted, persist/crypto/encrypted.hpp), e.g.
-    /// persist::crypto::Keyring::from_environment("MYAPP_KEYS"). Empty: a table with an
-    /// encrypted column cannot be written or read (config_error).
+    /// persist::crypto::Keyring::from_environment("MYAPP_KEYS"). Empty: sealing or opening an
+    /// encrypted value throws config_error (NULLs and other columns are unaffected).
     std::shared_ptr<const crypto::Keyring> keys;
 
     /// A default configuration for the application `app`.

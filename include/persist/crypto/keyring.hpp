@@ -179,7 +179,8 @@ public:
     }
 
     /// Keys looked up by `lookup` (a secrets manager, a hardware module) each time one is
-    /// needed; `current` is the id that encrypts. Throws config_error for id 0 or no lookup.
+    /// needed, that is for every value sealed or opened: cache inside the lookup if it is slow.
+    /// `current` is the id that encrypts. Throws config_error for id 0 or no lookup.
     static std::shared_ptr<const Keyring> from_callback(std::uint32_t current, Lookup lookup) {
         if (current == 0 || !lookup)
             throw config_error("Keyring::from_callback needs a current key id from 1 and a lookup function");

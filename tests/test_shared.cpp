@@ -735,6 +735,42 @@ TEST_CASE_TEMPLATE("lease table: shared leases together, an exclusive one alone"
     CHECK_FALSE(leases.status("cfg").held);
 }
 
+TEST_CASE_TEMPLATE("lease table: every holder's statistics are recorded in the database", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    auto config = fixture.config();
+    const auto within = [](int ms) { return std::chrono::steady_clock::now() + std::chrono::milliseconds(ms); };
+    {
+        typename Fixture::table_lock first(config);
+        for (int i = 0; i < 3; ++i) first.acquire("stats-job", lock::Request{lock::Mode::exclusive, within(1000), "a"});
+        auto held = first.acquire("stats-job", lock::Request{lock::Mode::exclusive, within(1000), "a"});
+        typename Fixture::table_lock second(config);
+        CHECK_THROWS_AS(second.acquire("stats-job", lock::Request{lock::Mode::exclusive, within(60), "b"}), lock_timeout_error);
+        // recorded_stats() records the caller's own counters first; first's are not recorded yet.
+        const auto partial = second.recorded_stats();
+        REQUIRE(partial.count("stats-job") == 1);
+        CHECK(partial.at("stats-job").timeouts == 1);
+        CHECK(partial.at("stats-job").acquisitions == 0);
+    } // each records the rest as it closes
+    typename Fixture::table_lock reader(config);
+    const auto recorded = reader.recorded_stats();
+    REQUIRE(recorded.count("stats-job") == 1);
+    const auto& job = recorded.at("stats-job");
+    CHECK(job.acquisitions == 4);
+    CHECK(job.timeouts == 1);
+    CHECK(job.max_wait >= std::chrono::milliseconds(40)); // the refused request waited until its deadline
+    CHECK(job.total_wait >= job.max_wait);
+    CHECK(reader.stats().empty()); // this process's own counters: it took nothing
+
+    // A holder that stays open records its counters with its renewals.
+    config.lease_ttl = std::chrono::milliseconds(90);
+    typename Fixture::table_lock running(config);
+    running.acquire("stats-tick", lock::Request{lock::Mode::shared, within(1000), "tick"});
+    CHECK(test::wait_for([&] {
+        const auto now = reader.recorded_stats();
+        return now.count("stats-tick") == 1 && now.at("stats-tick").acquisitions == 1;
+    }, std::chrono::seconds(30)));
+}
+
 TEST_CASE_TEMPLATE("with_lock across Stores: the second waits, then runs", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     using LockedStore = Store<typename Fixture::backend, typename Fixture::process_lock>;

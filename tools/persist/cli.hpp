@@ -65,6 +65,7 @@ struct Options {
     std::int64_t max_age_days = 0;
     std::string lock_name;
     bool force = false;
+    bool stats = false; // lock-status --stats
     std::vector<std::string> lock_names;
     std::string lock; // empty: the backend's default (file on SQLite, advisory on PostgreSQL)
     std::string table;                // rotate-keys
@@ -293,6 +294,41 @@ int run(const std::string& command, Options options) {
         }
         return ok;
     }
+    if (command == "lock-status" && options.stats) {
+        if constexpr (requires { store->locks().recorded_stats(); }) {
+            const auto recorded = store->locks().recorded_stats();
+            std::vector<JsonValue> rows;
+            std::string human;
+            for (const auto& [name, s] : recorded) {
+                if (!options.lock_names.empty() &&
+                    std::find(options.lock_names.begin(), options.lock_names.end(), name) == options.lock_names.end())
+                    continue;
+                const auto total_us = std::chrono::duration_cast<std::chrono::microseconds>(s.total_wait).count();
+                const auto max_us = std::chrono::duration_cast<std::chrono::microseconds>(s.max_wait).count();
+                const auto requests = s.acquisitions + s.timeouts;
+                char waits[96];
+                std::snprintf(waits, sizeof waits, "waited %.1f ms on average, %.1f ms at most",
+                              requests ? static_cast<double>(total_us) / 1000.0 / static_cast<double>(requests) : 0.0,
+                              static_cast<double>(max_us) / 1000.0);
+                human += name + "  " + std::to_string(s.acquisitions) + " acquired (" + std::to_string(s.contended) +
+                         " after waiting), " + std::to_string(s.timeouts) + " timed out, " + waits + "\n";
+                rows.push_back(Json()
+                                   .text("name", name)
+                                   .number("acquisitions", static_cast<std::int64_t>(s.acquisitions))
+                                   .number("contended", static_cast<std::int64_t>(s.contended))
+                                   .number("timeouts", static_cast<std::int64_t>(s.timeouts))
+                                   .number("total_wait_us", total_us)
+                                   .number("max_wait_us", max_us)
+                                   .value());
+            }
+            if (human.empty()) human = "no lock statistics recorded\n";
+            say(human.substr(0, human.size() - 1), json_array(rows));
+            return ok;
+        } else {
+            throw usage_problem("--stats reads the statistics the lease tables record (--lock table); file and advisory "
+                                "locks keep theirs in the process that takes them (Store::lock_stats())");
+        }
+    }
     if (command == "lock-status") {
         const std::vector<std::string> names = options.lock_names.empty() ? std::vector<std::string>{"migrate", "persist.write"} : options.lock_names;
         std::vector<JsonValue> rows;
@@ -388,8 +424,10 @@ inline int run_cli(int argc, char** argv) {
     app.add_subcommand("restore", "verify a backup, then replace the database with it")->add_option("FILE", options.file, "backup file")->required();
     app.add_subcommand("dump", "the database as SQL text (to stdout, or FILE)")->add_option("FILE", options.file, "output file");
     app.add_subcommand("load", "run a dump into an empty database")->add_option("FILE", options.file, "SQL dump")->required();
-    app.add_subcommand("lock-status", "who holds the locks (default: migrate and persist.write)")
-        ->add_option("NAME", options.lock_names, "lock names");
+    auto* lock_status = app.add_subcommand("lock-status", "who holds the locks (default: migrate and persist.write)");
+    lock_status->add_option("NAME", options.lock_names, "lock names");
+    lock_status->add_flag("--stats", options.stats,
+                          "acquisitions, waits and timeouts of every process, as the lease tables record them (--lock table)");
     auto* unlock = app.add_subcommand("unlock", "break a lock left by a holder that cannot release it");
     unlock->add_option("NAME", options.lock_name, "lock name")->required();
     unlock->add_flag("--force", options.force, "confirm");

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <unistd.h>
 
 namespace persist::lock {
@@ -120,6 +121,23 @@ public:
     Stats snapshot() const {
         std::lock_guard lock(mutex_);
         return stats_;
+    }
+    /// The counters so far, leaving none.
+    Stats drain() {
+        std::lock_guard lock(mutex_);
+        return std::exchange(stats_, Stats{});
+    }
+    /// Adds `other`'s counters (those drain() took and could not hand on).
+    void merge(const Stats& other) {
+        std::lock_guard lock(mutex_);
+        for (const auto& [name, add] : other) {
+            auto& entry = entry_for(name);
+            entry.acquisitions += add.acquisitions;
+            entry.contended += add.contended;
+            entry.timeouts += add.timeouts;
+            entry.total_wait += add.total_wait;
+            if (add.max_wait > entry.max_wait) entry.max_wait = add.max_wait;
+        }
     }
 
 private:

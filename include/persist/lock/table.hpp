@@ -41,6 +41,9 @@ namespace persist::lock {
 ///   l.expire(name)                   ends every lease on `name`; the fence stays
 ///   l.release(name, mode, owner, fence)        ends this holder's lease, if still its own
 ///   l.renew(name, mode, owner, fence, ttl_ms)  extends it; false when it was lost
+///   l.add_stats(name, counters)      adds one process's counters to persist_lock_stats; false
+///                                    when the database was busy (nothing added)
+///   l.recorded_stats()               every name's counters in persist_lock_stats
 ///   l.abandon()                      forgets the connection without closing it (after fork())
 template <class L>
 concept LeaseStore = requires(L& leases, const L& const_leases, std::string_view name, Mode mode,
@@ -53,6 +56,8 @@ concept LeaseStore = requires(L& leases, const L& const_leases, std::string_view
     leases.expire(name);
     leases.release(name, mode, text, number);
     { leases.renew(name, mode, text, number, number) } -> std::same_as<bool>;
+    { leases.add_stats(name, NameStats{}) } -> std::same_as<bool>;
+    { leases.recorded_stats() } -> std::same_as<Stats>;
     leases.abandon();
 };
 
@@ -65,6 +70,11 @@ concept LeaseStore = requires(L& leases, const L& const_leases, std::string_view
 ///
 /// Shared leases, one row per holder: persist_lock_shares (name, owner, pid, host, purpose,
 /// acquired_at, expires_at; key name, owner).
+///
+/// Statistics of every process, one row per name: persist_lock_stats (name, acquisitions,
+/// contended, timeouts, total_wait_us, max_wait_us). Each BasicTable adds its counters there
+/// with its renewals (every lease_ttl / 3) and when it is destroyed, never on the path of an
+/// acquisition; recorded_stats() reads them (`persist lock-status --stats --lock table`).
 ///
 /// An exclusive lease is taken, or taken over once expired, by one conditional INSERT ... ON
 /// CONFLICT DO UPDATE ... WHERE expires_at <= now that also requires no unexpired shared
@@ -161,8 +171,10 @@ public:
     BasicTable(const BasicTable&) = delete;
     BasicTable& operator=(const BasicTable&) = delete;
 
-    /// Stops renewing. Leases of guards still alive then expire after lease_ttl.
+    /// Stops renewing and records the statistics not yet recorded. Leases of guards still
+    /// alive then expire after lease_ttl.
     ~BasicTable() {
+        if (persist::detail::current_pid() == owner_pid_) record_stats();
         {
             std::lock_guard lock(heartbeat_mutex_);
             stopping_ = true;
@@ -185,7 +197,13 @@ public:
         check_process();
         auto threads = detail::thread_lock(leases_->scope() + std::string(lock_name));
         WaitNotice notice(config_, lock_name);
-        const bool waited_in_process = detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
+        bool waited_in_process = false;
+        try {
+            waited_in_process = detail::take_thread_lock(*threads, lock_name, request, config_, stats_, false);
+        } catch (const lock_timeout_error&) {
+            unrecorded_.timed_out(lock_name, std::chrono::steady_clock::now() - notice.started());
+            throw;
+        }
         try {
             const std::string owner = new_owner_token();
             auto pause = std::chrono::milliseconds(1);
@@ -197,7 +215,9 @@ public:
                         held_[owner] = {std::string(lock_name), request.mode, *fence};
                     }
                     const auto waited = std::chrono::steady_clock::now() - notice.started();
-                    stats_.granted(lock_name, waited, waited_in_process || waited > std::chrono::milliseconds(1));
+                    const bool contended = waited_in_process || waited > std::chrono::milliseconds(1);
+                    stats_.granted(lock_name, waited, contended);
+                    unrecorded_.granted(lock_name, waited, contended);
                     guard result;
                     result.table_ = this;
                     result.threads_ = std::move(threads);
@@ -211,6 +231,7 @@ public:
                 const auto now = std::chrono::steady_clock::now();
                 if (now >= request.deadline) {
                     stats_.timed_out(lock_name, now - notice.started());
+                    unrecorded_.timed_out(lock_name, now - notice.started());
                     throw timeout_error(lock_name, request.mode, now - notice.started(), status(lock_name).holder);
                 }
                 if (!noticed && now >= notice.due()) {
@@ -254,9 +275,37 @@ public:
         }
     }
 
+    /// This process's counters per lock name.
     Stats stats() const { return stats_.snapshot(); }
 
+    /// The counters of every process that used these leases, as recorded in the database
+    /// (persist_lock_stats), this one's included up to now. Throws what the lease store throws;
+    /// usage_error after fork().
+    Stats recorded_stats() {
+        check_process();
+        record_stats();
+        std::lock_guard lock(connection_mutex_);
+        return leases_->recorded_stats();
+    }
+
 private:
+    // Hands this process's new counters to the database; what cannot be written now (busy,
+    // unreachable, read-only) is kept for the next round.
+    void record_stats() noexcept {
+        Stats pending = unrecorded_.drain();
+        for (auto entry = pending.begin(); entry != pending.end();) {
+            bool added = false;
+            try {
+                std::lock_guard lock(connection_mutex_);
+                added = leases_->add_stats(entry->first, entry->second);
+            } catch (...) {
+            }
+            if (!added) break;
+            entry = pending.erase(entry);
+        }
+        if (!pending.empty()) unrecorded_.merge(pending);
+    }
+
     // The connection must not cross fork(); a child gets a clear error instead.
     void check_process() const {
         if (persist::detail::current_pid() != owner_pid_)
@@ -292,6 +341,7 @@ private:
             if (stopping_) return;
             const auto held = held_;
             lock.unlock();
+            record_stats();
             for (const auto& [owner, lease] : held) {
                 bool renewed = true;
                 try {
@@ -328,6 +378,7 @@ private:
     std::unique_ptr<Leases> leases_;
     std::mutex connection_mutex_;
     StatsRecorder stats_;
+    StatsRecorder unrecorded_; // added to persist_lock_stats with the next renewal round
     std::mutex heartbeat_mutex_;
     std::condition_variable heartbeat_wake_;
     std::map<std::string, Lease> held_; // by owner token: one process may hold a name shared twice

@@ -47,7 +47,9 @@ public:
             " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
             " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); CREATE TABLE IF NOT EXISTS persist_lock_shares (name TEXT"
             " NOT NULL, owner TEXT NOT NULL, pid BIGINT NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, acquired_at TEXT"
-            " NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (name, owner)); COMMIT");
+            " NOT NULL, expires_at BIGINT NOT NULL, PRIMARY KEY (name, owner)); CREATE TABLE IF NOT EXISTS"
+            " persist_lock_stats (name TEXT PRIMARY KEY, acquisitions BIGINT NOT NULL, contended BIGINT NOT NULL, timeouts"
+            " BIGINT NOT NULL, total_wait_us BIGINT NOT NULL, max_wait_us BIGINT NOT NULL); COMMIT");
     }
 
     std::string scope() const { return "pg-table:" + url_ + "\n"; }
@@ -144,6 +146,37 @@ public:
                               " + $1 WHERE name = $2 AND owner = $3 AND fence = $4 AND expires_at > " + std::string(now_ms),
                           ttl_ms, name, owner, fence)
                    .changes() > 0;
+    }
+
+    bool add_stats(std::string_view name, const lock::NameStats& add) {
+        using std::chrono::duration_cast;
+        using std::chrono::microseconds;
+        live().run("INSERT INTO persist_lock_stats AS s (name, acquisitions, contended, timeouts, total_wait_us, max_wait_us) "
+                   "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET acquisitions = s.acquisitions + "
+                   "EXCLUDED.acquisitions, contended = s.contended + EXCLUDED.contended, timeouts = s.timeouts + "
+                   "EXCLUDED.timeouts, total_wait_us = s.total_wait_us + EXCLUDED.total_wait_us, max_wait_us = "
+                   "GREATEST(s.max_wait_us, EXCLUDED.max_wait_us)",
+                   name, static_cast<std::int64_t>(add.acquisitions), static_cast<std::int64_t>(add.contended),
+                   static_cast<std::int64_t>(add.timeouts),
+                   static_cast<std::int64_t>(duration_cast<microseconds>(add.total_wait).count()),
+                   static_cast<std::int64_t>(duration_cast<microseconds>(add.max_wait).count()));
+        return true;
+    }
+
+    lock::Stats recorded_stats() {
+        lock::Stats stats;
+        for (const auto& [name, acquisitions, contended, timeouts, total, longest] :
+             live().query<std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t>>(
+                 "SELECT name, acquisitions, contended, timeouts, total_wait_us, max_wait_us FROM persist_lock_stats "
+                 "ORDER BY name")) {
+            auto& entry = stats[name];
+            entry.acquisitions = static_cast<std::uint64_t>(acquisitions);
+            entry.contended = static_cast<std::uint64_t>(contended);
+            entry.timeouts = static_cast<std::uint64_t>(timeouts);
+            entry.total_wait = std::chrono::microseconds(total);
+            entry.max_wait = std::chrono::microseconds(longest);
+        }
+        return stats;
     }
 
     /// Forgets the connection without closing it (in a child after fork()).

@@ -51,7 +51,10 @@ public:
             " expires_at INTEGER NOT NULL, fence INTEGER NOT NULL);"
             "CREATE TABLE IF NOT EXISTS persist_lock_shares (name TEXT NOT NULL, owner TEXT NOT NULL,"
             " pid INTEGER NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, acquired_at TEXT NOT NULL,"
-            " expires_at INTEGER NOT NULL, PRIMARY KEY (name, owner))");
+            " expires_at INTEGER NOT NULL, PRIMARY KEY (name, owner));"
+            "CREATE TABLE IF NOT EXISTS persist_lock_stats (name TEXT PRIMARY KEY, acquisitions INTEGER NOT NULL,"
+            " contended INTEGER NOT NULL, timeouts INTEGER NOT NULL, total_wait_us INTEGER NOT NULL,"
+            " max_wait_us INTEGER NOT NULL)");
     }
 
     std::string scope() const { return "table:" + database_ + "\n"; }
@@ -125,6 +128,42 @@ public:
                            " + ? WHERE name = ? AND owner = ? AND fence = ? AND expires_at > " + now_ms(),
                        ttl_ms, name, owner, fence)
                    .value_or(1) > 0;
+    }
+
+    bool add_stats(std::string_view name, const lock::NameStats& add) {
+        if (read_only_) return false;
+        using std::chrono::duration_cast;
+        using std::chrono::microseconds;
+        return execute("INSERT INTO persist_lock_stats (name, acquisitions, contended, timeouts, total_wait_us, max_wait_us) "
+                       "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET acquisitions = acquisitions + "
+                       "excluded.acquisitions, contended = contended + excluded.contended, timeouts = timeouts + "
+                       "excluded.timeouts, total_wait_us = total_wait_us + excluded.total_wait_us, max_wait_us = "
+                       "max(max_wait_us, excluded.max_wait_us)",
+                       name, static_cast<std::int64_t>(add.acquisitions), static_cast<std::int64_t>(add.contended),
+                       static_cast<std::int64_t>(add.timeouts),
+                       static_cast<std::int64_t>(duration_cast<microseconds>(add.total_wait).count()),
+                       static_cast<std::int64_t>(duration_cast<microseconds>(add.max_wait).count()))
+            .has_value();
+    }
+
+    lock::Stats recorded_stats() {
+        lock::Stats stats;
+        if (read_only_ && !table_exists("persist_lock_stats")) return stats; // nothing recorded yet
+        static const std::string sql = "SELECT name, acquisitions, contended, timeouts, total_wait_us, max_wait_us FROM "
+                                       "persist_lock_stats ORDER BY name";
+        sqlite3_stmt* statement = connection_->statements().get(connection_->database(), sql);
+        Reset reset{statement};
+        int rc;
+        while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+            auto& entry = stats[read_column<std::string>(statement, 0)];
+            entry.acquisitions = static_cast<std::uint64_t>(read_column<std::int64_t>(statement, 1));
+            entry.contended = static_cast<std::uint64_t>(read_column<std::int64_t>(statement, 2));
+            entry.timeouts = static_cast<std::uint64_t>(read_column<std::int64_t>(statement, 3));
+            entry.total_wait = std::chrono::microseconds(read_column<std::int64_t>(statement, 4));
+            entry.max_wait = std::chrono::microseconds(read_column<std::int64_t>(statement, 5));
+        }
+        if (rc != SQLITE_DONE) throw_last_error(connection_->handle(), sql);
+        return stats;
     }
 
     void abandon() noexcept { connection_->abandon(); }

@@ -431,6 +431,22 @@ private:
         }
     }
 
+public:
+    /// Copies the whole WAL into the database and empties the -wal file (see truncate_wal),
+    /// on the writer connection, once no write of this Store runs (waiting until `deadline`).
+    /// Throws busy_error at the deadline, usage_error for a read-only or in-memory Store.
+    CheckpointResult checkpoint(Deadline deadline) {
+        if (config_.read_only || memory_) throw usage_error("checkpoint() needs a database file opened for writing");
+        std::unique_lock lock(writer_mutex_, std::defer_lock);
+        if (!lock.try_lock_until(deadline))
+            throw busy_error("checkpoint of " + path_ + ": the writer connection stayed busy until the deadline");
+        take_back_writer();
+        if (!writer_) throw connection_error("checkpoint of " + path_ + ": the writer connection is closed; call health()");
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        return truncate_wal(*writer_, std::max(left, std::chrono::milliseconds(0)), config_);
+    }
+
+private:
     // The writer connection for a read, if no write uses it now (never waits); nullptr if not.
     std::unique_ptr<Connection> lend_writer() {
         if (config_.read_only || !writer_mutex_.try_lock()) return nullptr;

@@ -8,9 +8,43 @@
 #include "persist/sqlite/connection.hpp"
 
 #include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace persist::sqlite {
+
+/// What a full checkpoint did (Backend::checkpoint()).
+struct CheckpointResult {
+    bool complete = false;    ///< every frame is in the database and the -wal file is empty
+    int wal_frames = 0;       ///< frames the WAL held before
+    int checkpointed = 0;     ///< frames copied into the database
+};
+
+/// Checkpoints every frame of `writer`'s WAL into the database and truncates the -wal file to
+/// 0 bytes (TRUNCATE: SQLite takes the write lock for it, so no WAL reset can race a writer),
+/// waiting up to `wait` for readers of other connections that still use old frames. Then not
+/// complete: the frames stay, and a later checkpoint copies them.
+inline CheckpointResult truncate_wal(Connection& writer, std::chrono::milliseconds wait, const Config& config) {
+    sqlite3_busy_timeout(writer.handle(), static_cast<int>(std::max<std::int64_t>(0, wait.count())));
+    struct RestoreBusyTimeout {
+        sqlite3* db;
+        int ms;
+        ~RestoreBusyTimeout() { sqlite3_busy_timeout(db, ms); }
+    } restore{writer.handle(), static_cast<int>(config.busy_timeout.count())};
+    CheckpointResult result;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(writer.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &result.wal_frames, &result.checkpointed);
+    if (rc == SQLITE_OK) {
+        result.complete = true;
+        writer.forget_wal_size();
+    } else if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+        throw_error(sqlite3_extended_errcode(writer.handle()), sqlite3_errmsg(writer.handle()), "wal_checkpoint(TRUNCATE)");
+    }
+    return result;
+}
 
 /// A connection of its own that checkpoints the WAL, opened on first use.
 class Checkpointer {

@@ -6,7 +6,9 @@
 // made on the first run beside the database (readable by this user only, never in a backup).
 #include "schema.hpp"
 
+#include <persist/maintenance.hpp>
 #include <persist/postgres.hpp>
+#include <persist/schema/maintenance_jobs.hpp>
 #include <persist/sqlite.hpp>
 
 #include <boost/uuid/random_generator.hpp>
@@ -114,11 +116,33 @@ void run(StoreType& store) {
                             std::nullopt});
         remove<McpInstances>(tx, stopped);
 
+        // An instance whose time is up: the expiry job below stops it.
+        insert<McpInstances>(tx, McpInstance{{}, ada, gmail.id, std::nullopt, 4343, boost::uuids::to_string(new_uuid()),
+                                             "http://localhost", std::nullopt, "running", now - std::chrono::minutes(1),
+                                             {"{}"}, std::nullopt, now, {"{}"}, {}, {}, std::nullopt});
+
         // Ada's GitHub token, encrypted with the current key; only its hint is readable in the database.
         const std::string token = "ghp_example0000000000000000000000000042";
         const auto github = select<McpTypes>(tx, col<&McpType::name> == "github").front();
         insert<ApiKeys>(tx, ApiKey{{}, ada, github.id, token, persist::key_hint(token), true, now, now, std::nullopt});
     });
+
+    // The gateway's chores, each run by one process at a time across every process sharing the
+    // database: expire instances past their time (handing them over to stop their processes)
+    // and drop logs older than cleanup.retention_days. A daemon would call maintenance.start().
+    persist::Maintenance maintenance(store);
+    maintenance.add("expire-instances", std::chrono::minutes(1),
+                    persist::schema::jobs::expiry<McpInstances, &McpInstance::expires_at>(
+                        set(col<&McpInstance::status>.to(std::string("expired"))), col<&McpInstance::status> == "running",
+                        [](const std::vector<McpInstance>& expired) {
+                            for (const auto& instance : expired)
+                                std::printf("  stopping expired instance pid %lld\n",
+                                            static_cast<long long>(instance.process_id.value_or(0)));
+                        }));
+    maintenance.add("log-retention", std::chrono::hours(1),
+                    persist::schema::jobs::retention<McpLogs, &McpLog::created_at>(std::chrono::hours(24 * 30)));
+    const auto expired = maintenance.run_now("expire-instances");
+    std::printf("maintenance: %s; %s\n", expired.c_str(), maintenance.run_now("log-retention").c_str());
 
     store.read([&](auto& tx) {
         const auto running = select<McpInstances>(tx, col<&McpInstance::status> == "running" &&

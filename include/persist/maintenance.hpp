@@ -23,8 +23,10 @@
 #pragma once
 
 #include "persist/config.hpp"
+#include "persist/detail/process.hpp"
 #include "persist/error.hpp"
 #include "persist/lock/support.hpp"
+#include "persist/store.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -9,6 +9,7 @@
 #include <persist/postgres/maintenance_jobs.hpp>
 #include <persist/schema.hpp>
 #include <persist/schema/maintenance_jobs.hpp>
+#include <persist/schema/partitions.hpp>
 #include <persist/sqlite/maintenance_jobs.hpp>
 
 #include <atomic>
@@ -39,6 +40,19 @@ struct Instance {
 };
 using Instances = Table<"instances", Column<&Instance::id, "id", primary_key>, Column<&Instance::status, "status">,
                         Column<&Instance::expires_at, "expires_at">>;
+
+struct Reading {
+    std::int64_t id;
+    Time at;
+    std::string text;
+};
+using Readings = Table<"readings", Column<&Reading::id, "id", primary_key>, Column<&Reading::at, "at", primary_key>,
+                       Column<&Reading::text, "text">, monthly_partitions<&Reading::at>,
+                       Index<"readings_by_text", on<&Reading::text>>>;
+
+Time day(int year, unsigned month, unsigned d) {
+    return std::chrono::sys_days{std::chrono::year{year} / std::chrono::month{month} / std::chrono::day{d}};
+}
 
 template <class Fixture>
 using StoreOf = Store<typename Fixture::backend, typename Fixture::process_lock>;
@@ -292,4 +306,74 @@ TEST_CASE("maintenance refuses what it cannot do, saying why") {
           "there is no maintenance job 'missing'; add it first");
     maintenance.start();
     CHECK(test::message_of<usage_error>([&] { maintenance.start(); }) == "Maintenance::start(): already started");
+}
+
+TEST_CASE_TEMPLATE("monthly partitions: months created ahead, old ones dropped; SQLite deletes the same rows", Fixture,
+                   BOTH_BACKENDS) {
+    using D = typename Fixture::backend::dialect;
+    constexpr bool partitioned = std::is_same_v<typename Fixture::backend, postgres::Backend>;
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) { tx.execute_script(Schema<Readings>::template create_script<D>()); });
+    Time now = day(2026, 3, 15);
+    Maintenance maintenance(store);
+    maintenance.add("partitions", std::chrono::hours(24), schema::jobs::partitions<Readings>(2, 2, 1000, [&] { return now; }));
+    auto partitions = [&] {
+        return store.read([](auto& tx) {
+            return tx.template query<std::string>(
+                "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = "
+                "'readings'::regclass ORDER BY 1");
+        });
+    };
+    store.write([](auto& tx) {
+        insert<Readings>(tx, Reading{1, day(2026, 3, 20), "march"});
+        insert<Readings>(tx, Reading{2, day(2025, 12, 10), "december"});
+        insert<Readings>(tx, Reading{3, day(2026, 5, 2), "may"});
+        insert<Readings>(tx, Reading{4, day(2031, 1, 1), "far ahead"}); // no partition: kept by the default one
+    });
+    // Rows written before their month's partition exists wait in the default partition, and move.
+    if constexpr (partitioned) {
+        CHECK(partitions() == std::vector<std::string>{"readings_default"});
+        // December 2025 is older than the two months kept before March: deleted.
+        CHECK(maintenance.run_now("partitions") ==
+              "created 3 and dropped 0 partitions of readings; deleted 1 row older than 2026-01-01 from readings_default");
+        CHECK(partitions() == std::vector<std::string>{"readings_default", "readings_p202603", "readings_p202604",
+                                                       "readings_p202605"});
+        CHECK(maintenance.run_now("partitions") ==
+              "created 0 and dropped 0 partitions of readings; deleted 0 rows older than 2026-01-01 from readings_default");
+    } else {
+        CHECK(maintenance.run_now("partitions") == "readings is a plain table on sqlite: deleted 1 row older than 2026-01-01");
+    }
+    store.read([&](auto& tx) {
+        CHECK(get<Readings>(tx, 1, day(2026, 3, 20))->text == "march");
+        CHECK(count<Readings>(tx) == 3);
+        CHECK(verify<Schema<Readings>>(tx).empty());
+        if constexpr (partitioned) {
+            auto home = [&](std::int64_t id) {
+                return *tx.template query_one<std::string>("SELECT tableoid::regclass::text FROM readings WHERE id = $1", id);
+            };
+            CHECK(home(1) == "readings_p202603"); // moved out of the default partition
+            CHECK(home(3) == "readings_p202605");
+            CHECK(home(4) == "readings_default");
+        }
+    });
+
+    now = day(2026, 8, 15); // keep 2 months before August: drop what ends by June 1
+    if constexpr (partitioned) {
+        CHECK(maintenance.run_now("partitions") ==
+              "created 3 and dropped 3 partitions of readings; deleted 0 rows older than 2026-06-01 from readings_default");
+        CHECK(partitions() == std::vector<std::string>{"readings_default", "readings_p202608", "readings_p202609",
+                                                       "readings_p202610"});
+    } else {
+        CHECK(maintenance.run_now("partitions") == "readings is a plain table on sqlite: deleted 2 rows older than 2026-06-01");
+    }
+    store.read([](auto& tx) {
+        const auto rows = all<Readings>(tx);
+        REQUIRE(rows.size() == 1);
+        CHECK(rows[0].id == 4);
+    });
+    CHECK(test::message_of<usage_error>([] { schema::jobs::partitions<Readings>(25); }) ==
+          "partitions: create 0 to 24 months ahead, not 25");
+    CHECK(test::message_of<usage_error>([] { schema::jobs::partitions<Readings>(2, -1); }) ==
+          "partitions: keep 0 to 1200 months, not -1");
 }

@@ -53,6 +53,36 @@ struct Dialect {
         return "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1";
     }
 
+    /// Range partitioning (schema::monthly_partitions): what follows CREATE TABLE's column list.
+    static std::string partition_by_range(std::string_view column) {
+        return " PARTITION BY RANGE (" + quote_identifier(column) + ")";
+    }
+    /// The default partition `partition` of `table` (rows no other partition covers).
+    static std::string create_default_partition(std::string_view table, std::string_view partition) {
+        return "CREATE TABLE IF NOT EXISTS " + quote_identifier(partition) + " PARTITION OF " + quote_identifier(table) +
+               " DEFAULT";
+    }
+    /// A script that makes `partition` the partition of `table` for `from` <= `column` < `to`
+    /// (UTC times as text), moving the rows of that range out of the default partition
+    /// `fallback` first (PostgreSQL refuses a new partition whose rows the default one holds).
+    /// Run it in one transaction: nothing is lost or doubled if it fails.
+    static std::string create_partition(std::string_view table, std::string_view fallback, std::string_view column,
+                                        std::string_view partition, std::string_view from, std::string_view to) {
+        const std::string range = quote_identifier(column) + " >= '" + std::string(from) + "' AND " +
+                                  quote_identifier(column) + " < '" + std::string(to) + "'";
+        return "CREATE TABLE " + quote_identifier(partition) + " (LIKE " + quote_identifier(table) +
+               " INCLUDING DEFAULTS INCLUDING CONSTRAINTS);\nINSERT INTO " + quote_identifier(partition) + " SELECT * FROM " +
+               quote_identifier(fallback) + " WHERE " + range + ";\nDELETE FROM " + quote_identifier(fallback) + " WHERE " +
+               range + ";\nALTER TABLE " + quote_identifier(table) + " ATTACH PARTITION " + quote_identifier(partition) +
+               " FOR VALUES FROM ('" + std::string(from) + "') TO ('" + std::string(to) + "')";
+    }
+    /// A query with one parameter (a table of the current schema) returning its partitions' names.
+    static std::string_view partitions_sql() {
+        return "SELECT c.relname::text FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid "
+               "JOIN pg_catalog.pg_class p ON p.oid = i.inhparent WHERE p.relnamespace = current_schema()::regnamespace "
+               "AND p.relname = $1 ORDER BY 1";
+    }
+
     /// No rowid: inserts read generated keys back with RETURNING.
     static constexpr bool has_rowid = false;
 

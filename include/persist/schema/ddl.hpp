@@ -39,7 +39,7 @@ inline const char* action_sql(Action action) {
 /// table constraint.
 template <Dialect D>
 std::string render_create_table(std::string_view table, std::span<const ColumnInfo> columns,
-                                 std::span<const ForeignKeyInfo> foreign_keys = {}) {
+                                 std::span<const ForeignKeyInfo> foreign_keys = {}, std::string_view partition_column = {}) {
     int keys = 0;
     for (const auto& column : columns) keys += column.primary_key;
     std::string text = "CREATE TABLE IF NOT EXISTS " + D::quote_identifier(table) + " (";
@@ -69,8 +69,24 @@ std::string render_create_table(std::string_view table, std::span<const ColumnIn
         text += ", FOREIGN KEY (" + D::quote_identifier(key.column) + ") REFERENCES " + D::quote_identifier(key.table) + " (" +
                 D::quote_identifier(key.target_column) + ") ON DELETE " + detail::action_sql(key.on_delete) + " ON UPDATE " +
                 detail::action_sql(key.on_update);
-    return text + ")";
+    text += ")";
+    if constexpr (requires { D::partition_by_range(partition_column); })
+        if (!partition_column.empty()) text += D::partition_by_range(partition_column);
+    return text;
 }
+
+/// Whether dialect D partitions tables (PostgreSQL); elsewhere monthly_partitions tables are
+/// plain ones.
+template <class D>
+concept PartitioningDialect = requires(std::string_view name) {
+    { D::partition_by_range(name) } -> std::convertible_to<std::string>;
+    { D::create_default_partition(name, name) } -> std::convertible_to<std::string>;
+    { D::create_partition(name, name, name, name, name, name) } -> std::convertible_to<std::string>;
+    { D::partitions_sql() } -> std::convertible_to<std::string_view>;
+};
+
+/// The name of `table`'s default partition ("<table>_default").
+inline std::string default_partition_name(std::string_view table) { return std::string(table) + "_default"; }
 
 /// CREATE [UNIQUE] INDEX IF NOT EXISTS for `index` on `table`.
 template <Dialect D>
@@ -87,7 +103,7 @@ std::string render_create_index(std::string_view table, const IndexInfo& index) 
 /// Schema::create_statements for tables that have them).
 template <class T, Dialect D>
 std::string create_table() {
-    return render_create_table<D>(T::name, T::column_infos);
+    return render_create_table<D>(T::name, T::column_infos, {}, T::partition_column());
 }
 
 } // namespace persist::schema

@@ -67,11 +67,19 @@ struct Schema {
             return keys;
         });
 
-    /// The statements that create the schema: tables in the order given, then indexes.
+    /// The statements that create the schema: tables in the order given (a partitioned table
+    /// on PostgreSQL with its default partition; the monthly ones are schema::jobs::partitions'),
+    /// then indexes.
     template <Dialect D>
     static std::vector<std::string> create_statements() {
         std::vector<std::string> statements;
-        (statements.push_back(render_create_table<D>(Tables::name, Tables::column_infos, foreign_keys<Tables>)), ...);
+        auto add_table = [&](std::string_view table, const auto& columns, const auto& keys, std::string_view partition_column) {
+            statements.push_back(render_create_table<D>(table, columns, keys, partition_column));
+            if constexpr (PartitioningDialect<D>)
+                if (!partition_column.empty())
+                    statements.push_back(D::create_default_partition(table, default_partition_name(table)));
+        };
+        (add_table(Tables::name, Tables::column_infos, foreign_keys<Tables>, Tables::partition_column()), ...);
         auto add_indexes = [&](std::string_view table, const auto& indexes) {
             for (const auto& index : indexes) statements.push_back(render_create_index<D>(table, index));
         };

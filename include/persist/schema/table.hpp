@@ -64,6 +64,16 @@ template <auto DeletedAt>
 struct soft_delete {
     static constexpr auto deleted_at = DeletedAt;
 };
+/// Mixin: on PostgreSQL the table is partitioned by range of `Time` (a system_clock time_point
+/// column, part of the primary key), one partition per calendar month (UTC), plus a default
+/// partition that catches rows no monthly one covers; schema::jobs::partitions creates months
+/// ahead and drops those past retention (persist/schema/partitions.hpp). On SQLite, which has no
+/// partitions, the table is a plain one and the same job deletes old rows in batches.
+template <auto Time>
+struct monthly_partitions {
+    static constexpr auto time = Time;
+};
+
 /// Column constraint: insert fills an empty value (a nil UUID) with a new one
 /// (column_type<T>::generate()), and returns it when the column is the primary key.
 struct generated {};
@@ -223,6 +233,23 @@ constexpr bool same_member(M member) {
     else return false;
 }
 
+template <class A, class B>
+constexpr bool equal_members(A a, B b) {
+    if constexpr (std::is_same_v<A, B>) return a == b;
+    else return false;
+}
+
+template <class T> struct is_partitions : std::false_type {};
+template <auto M> struct is_partitions<monthly_partitions<M>> : std::true_type {};
+template <FixedString TableName, bool Ok>
+struct check_partition_column {
+    static_assert(Ok, "persist: monthly_partitions<&Row::member> needs a column of this table of type "
+                      "std::chrono::system_clock::time_point (not optional) that is part of the primary key (PostgreSQL "
+                      "requires a partitioned table's keys to include the partition column), and no unique column or "
+                      "unique index without it");
+    static constexpr bool value = true;
+};
+
 template <class T> struct is_timestamps : std::false_type {};
 template <auto C, auto U> struct is_timestamps<timestamps<C, U>> : std::true_type {};
 template <class T> struct is_soft_delete : std::false_type {};
@@ -309,6 +336,9 @@ struct Table {
     using indexes = detail::filter<detail::is_index, First, Rest...>;
     using timestamp_parts = detail::filter<detail::is_timestamps, First, Rest...>;
     using soft_delete_parts = detail::filter<detail::is_soft_delete, First, Rest...>;
+    using partition_parts = detail::filter<detail::is_partitions, First, Rest...>;
+    /// Whether the table has the monthly_partitions mixin.
+    static constexpr bool is_partitioned = std::tuple_size_v<partition_parts> > 0;
     static constexpr bool has_timestamps = std::tuple_size_v<timestamp_parts> > 0;
     static constexpr bool has_soft_delete = std::tuple_size_v<soft_delete_parts> > 0;
     static constexpr FixedString sql_name = Name;
@@ -347,6 +377,12 @@ struct Table {
             return std::array<IndexInfo, sizeof...(index)>{make(index)...};
         });
 
+    /// The column a monthly_partitions mixin partitions by, or empty.
+    static constexpr std::string_view partition_column() {
+        if constexpr (is_partitioned) return column_name_of(std::tuple_element_t<0, partition_parts>::time);
+        else return {};
+    }
+
     /// Whether `Member` is mapped by a column of this table.
     template <auto Member>
     static constexpr bool has_member() {
@@ -366,6 +402,24 @@ private:
         return detail::apply_types<columns>([&](auto... c) { return (detail::same_member<decltype(c)::member>(member) || ...); });
     }
 
+    template <class M>
+    static constexpr bool partition_ok(M member) {
+        using Time = std::chrono::system_clock::time_point;
+        if constexpr (!std::is_same_v<typename detail::member_traits<M>::type, Time>) {
+            return false;
+        } else {
+            const bool keyed = detail::apply_types<columns>([&](auto... c) {
+                return ((decltype(c)::is_primary_key && detail::same_member<decltype(c)::member>(member)) || ...);
+            });
+            const bool no_unique = detail::apply_types<columns>([](auto... c) { return (!decltype(c)::is_unique && ...); });
+            const bool indexes_ok = detail::apply_types<indexes>([&](auto... index) {
+                return ((!decltype(index)::is_unique ||
+                         std::apply([&](auto... m) { return (detail::equal_members(m, member) || ...); }, decltype(index)::members)) &&
+                        ...);
+            });
+            return keyed && no_unique && indexes_ok;
+        }
+    }
     template <class M>
     static constexpr bool sealed_member(M member) {
         return detail::apply_types<columns>(
@@ -389,6 +443,8 @@ private:
         } else if constexpr (detail::is_timestamps<C>::value) {
             constexpr bool ok = has_member_of_type<Time>(C::created_at) && has_member_of_type<Time>(C::updated_at);
             return detail::check_timestamps_columns<Name, ok>::value;
+        } else if constexpr (detail::is_partitions<C>::value) {
+            return detail::check_partition_column<Name, partition_ok(C::time)>::value;
         } else if constexpr (detail::is_soft_delete<C>::value) {
             return detail::check_soft_delete_column<Name, has_member_of_type<std::optional<Time>>(C::deleted_at)>::value;
         } else {

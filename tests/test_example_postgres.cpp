@@ -13,8 +13,14 @@ TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no p
         CAPTURE(run);
         test::Process minimcp({PERSIST_MINIMCP}, {"MINIMCP_DB_URL=" + fixture.url(), "MINIMCP_KEYS=7:" + std::string(64, 'e')});
         if (run == 0) CHECK(minimcp.line(std::chrono::seconds(60)) == "  stopping expired instance pid 4343");
-        CHECK(minimcp.line(std::chrono::seconds(60)) == std::string("maintenance: expired ") + (run == 0 ? "1 row" : "0 rows") +
-                                                            " of mcp_instances; deleted 0 rows of mcp_logs older than 30 days");
+        CHECK(minimcp.line(std::chrono::seconds(60)) ==
+              std::string("maintenance: expired ") + (run == 0 ? "1 row" : "0 rows") + " of mcp_instances");
+        for (const char* table : {"mcp_logs", "mcp_events"}) {
+            const std::string line = minimcp.line();
+            CHECK(line.starts_with(std::string("maintenance: created ") + (run == 0 ? "3" : "0") +
+                                   " and dropped 0 partitions of " + table + "; deleted 0 rows older than "));
+            CHECK(line.ends_with(std::string(" from ") + table + "_default"));
+        }
         CHECK(minimcp.line().starts_with("data lives in postgres host="));
         CHECK(minimcp.line() == "1 running instance(s) (1 soft-deleted), 99 free port(s), 3 log line(s)");
         CHECK(minimcp.line() == "  http://localhost:3001 on port 3001 (pid 4242)");
@@ -28,6 +34,10 @@ TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no p
     persist::postgres::Connection raw(fixture.url());
     CHECK(raw.query<std::int64_t>("SELECT count(*) FROM api_keys WHERE position(convert_to('ghp_', 'UTF8') IN "
                                   "encrypted_key) = 0 AND length(encrypted_key) = 39 + 33") == std::vector<std::int64_t>{1});
+    // mcp_logs is partitioned by month, and this month's log lines are in this month's partition.
+    CHECK(raw.query<std::string>("SELECT DISTINCT tableoid::regclass::text FROM mcp_logs") ==
+          std::vector<std::string>{"mcp_logs_p" + persist::format_time(std::chrono::system_clock::now()).substr(0, 4) +
+                                   persist::format_time(std::chrono::system_clock::now()).substr(5, 2)});
     // The columns the seed declares as JSONB and UUID have those types on the server.
     persist::postgres::Connection check(fixture.url());
     CHECK(check.query<std::string>("SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "

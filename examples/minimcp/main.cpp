@@ -9,6 +9,7 @@
 #include <persist/maintenance.hpp>
 #include <persist/postgres.hpp>
 #include <persist/schema/maintenance_jobs.hpp>
+#include <persist/schema/partitions.hpp>
 #include <persist/sqlite.hpp>
 
 #include <boost/uuid/random_generator.hpp>
@@ -129,7 +130,8 @@ void run(StoreType& store) {
 
     // The gateway's chores, each run by one process at a time across every process sharing the
     // database: expire instances past their time (handing them over to stop their processes)
-    // and drop logs older than cleanup.retention_days. A daemon would call maintenance.start().
+    // and keep the monthly partitions of logs and events: next months made ahead, months older
+    // than the retention dropped (on SQLite, old rows deleted). A daemon would call start().
     persist::Maintenance maintenance(store);
     maintenance.add("expire-instances", std::chrono::minutes(1),
                     persist::schema::jobs::expiry<McpInstances, &McpInstance::expires_at>(
@@ -139,10 +141,10 @@ void run(StoreType& store) {
                                 std::printf("  stopping expired instance pid %lld\n",
                                             static_cast<long long>(instance.process_id.value_or(0)));
                         }));
-    maintenance.add("log-retention", std::chrono::hours(1),
-                    persist::schema::jobs::retention<McpLogs, &McpLog::created_at>(std::chrono::hours(24 * 30)));
-    const auto expired = maintenance.run_now("expire-instances");
-    std::printf("maintenance: %s; %s\n", expired.c_str(), maintenance.run_now("log-retention").c_str());
+    maintenance.add("log-partitions", std::chrono::hours(6), persist::schema::jobs::partitions<McpLogs>(2, 1));
+    maintenance.add("event-partitions", std::chrono::hours(6), persist::schema::jobs::partitions<McpEvents>(2, 1));
+    for (const char* job : {"expire-instances", "log-partitions", "event-partitions"})
+        std::printf("maintenance: %s\n", maintenance.run_now(job).c_str());
 
     store.read([&](auto& tx) {
         const auto running = select<McpInstances>(tx, col<&McpInstance::status> == "running" &&

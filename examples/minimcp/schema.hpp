@@ -26,6 +26,7 @@ using persist::schema::generated;
 using persist::schema::soft_delete;
 using persist::schema::timestamps;
 using persist::schema::Index;
+using persist::schema::monthly_partitions;
 using persist::schema::on;
 using persist::schema::primary_key;
 using persist::schema::references;
@@ -149,12 +150,15 @@ struct McpLog {
     Json metadata{"{}"};
     Time created_at;
 };
+// Partitioned by month on PostgreSQL (a plain table on SQLite), as the seed asks; the key
+// includes created_at because PostgreSQL requires a partitioned table's key to.
 using McpLogs = Table<"mcp_logs", Column<&McpLog::id, "id", primary_key, generated>,
                       Column<&McpLog::mcp_instance_id, "mcp_instance_id", references<&McpInstance::id, Action::cascade>>,
                       Column<&McpLog::timestamp, "timestamp">,
                       Column<&McpLog::level, "level", check<"level IN ('debug', 'info', 'warn', 'error')">>,
                       Column<&McpLog::source, "source">, Column<&McpLog::message, "message">,
-                      Column<&McpLog::metadata, "metadata">, Column<&McpLog::created_at, "created_at">,
+                      Column<&McpLog::metadata, "metadata">, Column<&McpLog::created_at, "created_at", primary_key>,
+                      monthly_partitions<&McpLog::created_at>,
                       Index<"idx_mcp_logs_instance_timestamp", on<&McpLog::mcp_instance_id, &McpLog::timestamp>>,
                       Index<"idx_mcp_logs_level", on<&McpLog::level>, where<"level IN ('warn', 'error')">>>;
 
@@ -173,7 +177,7 @@ using McpEvents = Table<"mcp_events", Column<&McpEvent::id, "id", primary_key>,
                         Column<&McpEvent::user_id, "user_id", references<&User::id>>,
                         Column<&McpEvent::event_type, "event_type">, Column<&McpEvent::event_data, "event_data">,
                         Column<&McpEvent::ip_address, "ip_address">, Column<&McpEvent::user_agent, "user_agent">,
-                        Column<&McpEvent::created_at, "created_at">,
+                        Column<&McpEvent::created_at, "created_at", primary_key>, monthly_partitions<&McpEvent::created_at>,
                         Index<"idx_mcp_events_instance", on<&McpEvent::mcp_instance_id, &McpEvent::created_at>>>;
 
 struct PortAllocation {

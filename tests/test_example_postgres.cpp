@@ -27,6 +27,10 @@ TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no p
         CHECK(minimcp.line() == "api key ...0042: 39 characters decrypted (key id 7)");
         CHECK(minimcp.line(std::chrono::seconds(60)) ==
               "port allocator: 200 concurrent allocations gave 99 port(s), none twice; 101 found none free");
+        CHECK(minimcp.line() == "leases: 2 workers serve under shared leases; an exclusive one waits");
+        CHECK(minimcp.line() == "leases: the exclusive lease was granted once the workers left");
+        CHECK(minimcp.line() == "leases: gateway.serving acquired " + std::to_string(3 * (run + 1)) + " times, timed out " +
+                                    std::to_string(run + 1) + " (all runs)");
         CHECK(minimcp.line() == "schema check: the database matches the descriptors");
         CHECK(minimcp.wait() == 0);
     }

@@ -8,9 +8,11 @@
 
 #include <persist/maintenance.hpp>
 #include <persist/postgres.hpp>
+#include <persist/postgres/table_lock.hpp>
 #include <persist/schema/maintenance_jobs.hpp>
 #include <persist/schema/partitions.hpp>
 #include <persist/sqlite.hpp>
+#include <persist/sqlite/leases.hpp>
 
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
@@ -77,6 +79,33 @@ std::shared_ptr<const persist::crypto::Keyring> keys_for(const persist::Config& 
         throw persist::io_error("cannot create the key file " + path + ": " + std::strerror(errno), errno);
     }
     return persist::crypto::Keyring::from_file(path);
+}
+
+/// Gateway workers serve under shared leases; an operator's exclusive lease (before a restore,
+/// say) waits until none serves, and keeps new ones out. Leases live in the database, so they
+/// reach every process (on PostgreSQL every host), and each process records its lock statistics
+/// there (persist lock-status --stats --lock table shows them).
+template <class Leases>
+void show_leases(const persist::Config& config) {
+    Leases leases(config);
+    const auto within = [](std::chrono::milliseconds limit) { return std::chrono::steady_clock::now() + limit; };
+    using persist::lock::Mode;
+    {
+        auto one = leases.acquire("gateway.serving", {Mode::shared, within(std::chrono::seconds(5)), "worker 1"});
+        auto two = leases.acquire("gateway.serving", {Mode::shared, within(std::chrono::seconds(5)), "worker 2"});
+        try {
+            leases.acquire("gateway.serving", {Mode::exclusive, within(std::chrono::milliseconds(100)), "restore"});
+            std::printf("leases: SHARED AND EXCLUSIVE AT ONCE\n");
+        } catch (const persist::lock_timeout_error&) {
+            std::printf("leases: 2 workers serve under shared leases; an exclusive one waits\n");
+        }
+    }
+    auto admin = leases.acquire("gateway.serving", {Mode::exclusive, within(std::chrono::seconds(5)), "restore"});
+    std::printf("leases: the exclusive lease was granted once the workers left\n");
+    admin = {};
+    const auto stats = leases.recorded_stats().at("gateway.serving");
+    std::printf("leases: gateway.serving acquired %llu times, timed out %llu (all runs)\n",
+                static_cast<unsigned long long>(stats.acquisitions), static_cast<unsigned long long>(stats.timeouts));
 }
 
 template <class StoreType>
@@ -196,6 +225,13 @@ void run(StoreType& store) {
         tx.execute(std::string("UPDATE port_allocations SET is_available = TRUE, allocated_at = NULL WHERE mcp_instance_id IS "
                                "NULL AND NOT is_available"));
     });
+
+    if constexpr (std::is_same_v<typename StoreType::backend_type, persist::postgres::Backend>)
+        show_leases<persist::postgres::TableLock>(store.config());
+    else if (store.path() != ":memory:")
+        show_leases<persist::lock::Table>(store.config());
+    else
+        std::printf("leases: an in-memory database holds no leases; skipped\n");
 
     store.read([&](auto& tx) {
         const auto differences = verify<minimcp::Schema>(tx);

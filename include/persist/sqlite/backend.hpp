@@ -432,8 +432,7 @@ private:
     }
 
 public:
-    /// Copies the whole WAL into the database and empties the -wal file (see truncate_wal),
-    /// on the writer connection, once no write of this Store runs (waiting until `deadline`).
+    /// truncate_wal() on the writer connection once no write of this Store runs (until `deadline`).
     /// Throws busy_error at the deadline, usage_error for a read-only or in-memory Store.
     CheckpointResult checkpoint(Deadline deadline) {
         if (config_.read_only || memory_) throw usage_error("checkpoint() needs a database file opened for writing");

@@ -180,6 +180,14 @@ def rows_section(r):
           f"sqlite3 doing both on its one connection.")
     r.out()
 
+    sealed = r.ips("secrets/insert_get/encrypted")
+    r.out(f"Encrypted columns (a 40-character token as `persist::Encrypted<std::string>`, AES-256-GCM through "
+          f"OpenSSL, sealed on insert and opened on get, rows inserted in one write and read back in one read): "
+          f"{fmt_rate(sealed)} rows, "
+          f"{fmt_ratio(r.paired('secrets/insert_get/encrypted', 'secrets/insert_get/plain'))} of the same rows with "
+          f"the token stored as plain text.")
+    r.out()
+
     for prefix, label in [("insert/memory", "1e6 inserts, :memory:"), ("insert/wal", "1e6 inserts, WAL file"),
                           ("get/one_per_read", "point select, one per read"), ("scan", "full scan into structs")]:
         x = r.paired(f"{prefix}/persist", f"{prefix}/raw_sqlite3")

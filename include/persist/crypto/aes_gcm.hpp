@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/opensslv.h>
 #include <openssl/rand.h>
 
 #include <climits>
@@ -38,6 +39,17 @@ inline int length_of(std::size_t size, const char* what) {
     return static_cast<int>(size);
 }
 
+// The cipher. With OpenSSL 3, fetched from its providers once: EVP_aes_256_gcm() makes every
+// initialisation fetch it again (callgrind: 18% of sealing and opening a short value). Kept for
+// the process's life.
+inline const EVP_CIPHER* aes_256_gcm() {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    static EVP_CIPHER* const cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+    if (cipher) return cipher;
+#endif
+    return EVP_aes_256_gcm();
+}
+
 inline Context start(ByteView key, ByteView iv, bool encrypt) {
     if (key.size() != key_size)
         throw usage_error("AES-256-GCM needs a 32-byte key, not " + std::to_string(key.size()) + " bytes");
@@ -48,7 +60,7 @@ inline Context start(ByteView key, ByteView iv, bool encrypt) {
     Context context(EVP_CIPHER_CTX_new(), &EVP_CIPHER_CTX_free);
     const int ivlen = length_of(iv.size(), "nonce");
     auto init = encrypt ? &EVP_EncryptInit_ex : &EVP_DecryptInit_ex;
-    if (!context || init(context.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
+    if (!context || init(context.get(), aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
         EVP_CIPHER_CTX_ctrl(context.get(), EVP_CTRL_GCM_SET_IVLEN, ivlen, nullptr) != 1 ||
         init(context.get(), nullptr, nullptr, key.data(), iv.data()) != 1)
         throw usage_error("AES-256-GCM: OpenSSL could not set up the cipher (nonce of " + std::to_string(iv.size()) +

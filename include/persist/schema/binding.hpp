@@ -1,6 +1,7 @@
 // persist/schema/binding.hpp: how the typed operations turn a row's members into bound values
-// and read values back into members, sealed (encrypted) columns included. A sealed column is bound to its table, column and row key, so it is sealed from the
-// whole row and opened after the row's other columns are read. Tables without sealed columns
+// and read values back into members, sealed (encrypted) columns included. A sealed column is
+// bound to its table, column and row key, so it is sealed from the whole row and opened after
+// the row's other columns are read. Tables without sealed columns
 // compile to what they did before. The cryptography itself is column_type<Encrypted<T>>'s
 // (persist/crypto/encrypted.hpp), reached through the transaction's keyring().
 #pragma once
@@ -42,7 +43,6 @@ void assign(typename C::row_type& row, Stored&& value) {
         row.*(C::member) = traits::from_stored(std::move(value));
     }
 }
-
 
 // Appends one key value's stored form to `key` (length-prefixed) and to `row` (readable).
 template <class S>

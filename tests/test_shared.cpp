@@ -756,10 +756,30 @@ TEST_CASE_TEMPLATE("lease table: every holder's statistics are recorded in the d
     REQUIRE(recorded.count("stats-job") == 1);
     const auto& job = recorded.at("stats-job");
     CHECK(job.acquisitions == 4);
+    CHECK(job.contended == 0); // each was granted at its first attempt, however slow the database
     CHECK(job.timeouts == 1);
     CHECK(job.max_wait >= std::chrono::milliseconds(40)); // the refused request waited until its deadline
     CHECK(job.total_wait >= job.max_wait);
     CHECK(reader.stats().empty()); // this process's own counters: it took nothing
+
+    // A grant after a refused attempt counts as contended. The waiter reports its wait (after
+    // its first attempt failed) before the holder lets go.
+    {
+        std::atomic<bool> waiting{false};
+        auto noticing = config;
+        noticing.lock_wait_notice = std::chrono::milliseconds(1);
+        noticing.on_event = [&](const Event& event) {
+            if (event.kind == Event::Kind::wait) waiting = true;
+        };
+        typename Fixture::table_lock holder(config), waiter(noticing);
+        auto held = holder.acquire("stats-wait", lock::Request{lock::Mode::exclusive, within(1000), "holder"});
+        std::thread other([&] { waiter.acquire("stats-wait", lock::Request{lock::Mode::exclusive, within(60'000), "waiter"}); });
+        CHECK(test::wait_for([&] { return waiting.load(); }, std::chrono::seconds(60)));
+        held = {};
+        other.join();
+        CHECK(waiter.stats().at("stats-wait").contended == 1);
+        CHECK(holder.stats().at("stats-wait").contended == 0);
+    }
 
     // A holder that stays open records its counters with its renewals.
     config.lease_ttl = std::chrono::milliseconds(90);

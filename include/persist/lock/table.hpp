@@ -208,6 +208,7 @@ public:
             const std::string owner = new_owner_token();
             auto pause = std::chrono::milliseconds(1);
             bool noticed = false;
+            bool refused_once = false; // contended: a first attempt failed (not: the database was slow)
             for (;;) {
                 if (auto fence = try_take(lock_name, request.mode, owner, request.purpose)) {
                     {
@@ -215,7 +216,7 @@ public:
                         held_[owner] = {std::string(lock_name), request.mode, *fence};
                     }
                     const auto waited = std::chrono::steady_clock::now() - notice.started();
-                    const bool contended = waited_in_process || waited > std::chrono::milliseconds(1);
+                    const bool contended = waited_in_process || refused_once;
                     stats_.granted(lock_name, waited, contended);
                     unrecorded_.granted(lock_name, waited, contended);
                     guard result;
@@ -238,6 +239,7 @@ public:
                     noticed = true;
                     notice.send(status(lock_name).holder);
                 }
+                refused_once = true;
                 std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, request.deadline - now));
                 pause = std::min(pause * 2, std::chrono::milliseconds(50));
             }

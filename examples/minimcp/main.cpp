@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <filesystem>
 #include <mutex>
 #include <unistd.h>
@@ -60,6 +61,15 @@ std::string new_key_entry() {
     return entry;
 }
 
+/// Creates `dir` and its missing parents readable by this user only (0700), as persist creates
+/// the database's directory: the key file is made before the Store, so its directory may be.
+void make_private_directories(const std::filesystem::path& dir) {
+    if (dir.empty() || std::filesystem::exists(dir)) return;
+    make_private_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw persist::io_error("cannot create directory " + dir.string() + ": " + std::strerror(errno), errno);
+}
+
 /// The keys of the encrypted columns: MINIMCP_KEYS when set; for an in-memory database a key
 /// that dies with it; else the key file beside the database, which the first run creates
 /// (0600, refusing to follow a planted link) with a new random key.
@@ -67,7 +77,7 @@ std::shared_ptr<const persist::crypto::Keyring> keys_for(const persist::Config& 
     if (std::getenv("MINIMCP_KEYS")) return persist::crypto::Keyring::from_environment("MINIMCP_KEYS");
     if (config.path() == ":memory:") return persist::crypto::Keyring::from_text(new_key_entry());
     const std::string path = config.path() + ".keys";
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    make_private_directories(std::filesystem::path(path).parent_path());
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0) {
         const std::string line = new_key_entry() + "\n";

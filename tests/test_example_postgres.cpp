@@ -7,6 +7,8 @@
 #include <ostream> // doctest prints std::error_code through it
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no port twice, schema verified") {
     test::PostgresBackend fixture;
     for (int run = 0; run < 2; ++run) {
@@ -47,4 +49,27 @@ TEST_CASE("minimcp runs on PostgreSQL: sample queries, 200 allocations with no p
     CHECK(check.query<std::string>("SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema() "
                                    "AND table_name = 'mcp_types' AND column_name IN ('id', 'config_template') ORDER BY column_name") ==
           std::vector<std::string>{"jsonb", "uuid"});
+}
+
+TEST_CASE("minimcp on a fresh SQLite path makes its key file and directories private, and reads its keys back") {
+    test::TempDir dir;
+    const std::string db = dir / "data/minimcp/app.db";
+    for (int run = 0; run < 2; ++run) {
+        CAPTURE(run);
+        test::Process minimcp({PERSIST_MINIMCP}, {"MINIMCP_DB_PATH=" + db});
+        if (run == 0) CHECK(minimcp.line(std::chrono::seconds(60)) == "made a new key file " + db + ".keys");
+        bool decrypted = false;
+        for (std::string line = minimcp.line(std::chrono::seconds(60)); !line.empty() && !decrypted;
+             line = minimcp.line(std::chrono::seconds(60)))
+            decrypted = line == "api key ...0042: 39 characters decrypted (key id 1)";
+        CHECK(decrypted);
+        CHECK(minimcp.wait() == 0);
+    }
+    struct stat st {};
+    for (const std::string& path : {dir / "data", dir / "data/minimcp"}) {
+        REQUIRE(::stat(path.c_str(), &st) == 0);
+        CHECK((st.st_mode & 0777) == 0700);
+    }
+    REQUIRE(::stat((db + ".keys").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
 }

@@ -175,6 +175,8 @@ TEST_CASE("a keyring from the environment, a private file, or a callback") {
     REQUIRE(::symlink(path.c_str(), link.c_str()) == 0);
     CHECK(test::message_of<permission_error>([&] { crypto::Keyring::from_file(link); }) ==
           "key file " + link + " is a symbolic link; persist reads keys only from the file itself. Point to the real file");
+    CHECK(test::message_of<config_error>([&] { crypto::Keyring::from_file(dir.path); }) ==
+          "key file " + dir.path + " is not a regular file");
     CHECK(test::message_of<config_error>([&] { crypto::Keyring::from_file(dir / "missing"); }) ==
           "cannot open key file " + (dir / "missing") + ": No such file or directory");
 

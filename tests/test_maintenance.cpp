@@ -291,6 +291,15 @@ TEST_CASE("maintenance refuses what it cannot do, saying why") {
           "maintenance jobs record their runs in the database; open the Store read-write");
 
     StoreOf<test::SqliteBackend> store(fixture.config());
+    Config memory_config = fixture.config();
+    memory_config.db_path = ":memory:";
+    StoreOf<test::SqliteBackend> memory(memory_config);
+    CHECK(test::message_of<usage_error>([&] { memory.backend().checkpoint(std::chrono::steady_clock::now()); }) ==
+          "checkpoint() needs a database file opened for writing");
+    CHECK(test::message_of<usage_error>([] { schema::jobs::expiry<Instances, &Instance::expires_at>(
+                                                 set(col<&Instance::status>.to(std::string("x"))), all_rows(),
+                                                 [](const std::vector<Instance>&) {}, 0); }) ==
+          "expiry: the batch size must be at least 1");
     Maintenance maintenance(store);
     auto nothing = [](auto&) { return std::string(); };
     CHECK(test::message_of<usage_error>([&] { maintenance.add("bad name", std::chrono::seconds(1), nothing); }) ==
@@ -376,4 +385,8 @@ TEST_CASE_TEMPLATE("monthly partitions: months created ahead, old ones dropped; 
           "partitions: create 0 to 24 months ahead, not 25");
     CHECK(test::message_of<usage_error>([] { schema::jobs::partitions<Readings>(2, -1); }) ==
           "partitions: keep 0 to 1200 months, not -1");
+    CHECK(test::message_of<usage_error>([] { schema::jobs::partitions<Readings>(2, 1, 0); }) ==
+          "partitions: the batch size must be at least 1");
+    CHECK(test::message_of<usage_error>([] { schema::jobs::partitions<Readings>(2, 1, 10, {}); }) ==
+          "partitions: the clock is empty");
 }

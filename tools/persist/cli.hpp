@@ -11,6 +11,7 @@
 #include "describe.hpp"
 #include "output.hpp"
 #include "postgres_commands.hpp"
+#include "lock_stats.hpp"
 #include "rotate.hpp"
 
 #include <CLI/CLI.hpp>
@@ -296,33 +297,8 @@ int run(const std::string& command, Options options) {
     }
     if (command == "lock-status" && options.stats) {
         if constexpr (requires { store->locks().recorded_stats(); }) {
-            const auto recorded = store->locks().recorded_stats();
-            std::vector<JsonValue> rows;
-            std::string human;
-            for (const auto& [name, s] : recorded) {
-                if (!options.lock_names.empty() &&
-                    std::find(options.lock_names.begin(), options.lock_names.end(), name) == options.lock_names.end())
-                    continue;
-                const auto total_us = std::chrono::duration_cast<std::chrono::microseconds>(s.total_wait).count();
-                const auto max_us = std::chrono::duration_cast<std::chrono::microseconds>(s.max_wait).count();
-                const auto requests = s.acquisitions + s.timeouts;
-                char waits[96];
-                std::snprintf(waits, sizeof waits, "waited %.1f ms on average, %.1f ms at most",
-                              requests ? static_cast<double>(total_us) / 1000.0 / static_cast<double>(requests) : 0.0,
-                              static_cast<double>(max_us) / 1000.0);
-                human += name + "  " + std::to_string(s.acquisitions) + " acquired (" + std::to_string(s.contended) +
-                         " after waiting), " + std::to_string(s.timeouts) + " timed out, " + waits + "\n";
-                rows.push_back(Json()
-                                   .text("name", name)
-                                   .number("acquisitions", static_cast<std::int64_t>(s.acquisitions))
-                                   .number("contended", static_cast<std::int64_t>(s.contended))
-                                   .number("timeouts", static_cast<std::int64_t>(s.timeouts))
-                                   .number("total_wait_us", total_us)
-                                   .number("max_wait_us", max_us)
-                                   .value());
-            }
-            if (human.empty()) human = "no lock statistics recorded\n";
-            say(human.substr(0, human.size() - 1), json_array(rows));
+            const auto [human, json] = stats_report(store->locks().recorded_stats(), options.lock_names);
+            say(human, json);
             return ok;
         } else {
             throw usage_problem("--stats reads the statistics the lease tables record (--lock table); file and advisory "

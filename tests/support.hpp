@@ -20,15 +20,16 @@ namespace test {
 
 inline constexpr uid_t nobody = 65534;
 
-/// Polls `condition` every millisecond until it holds (true) or `limit` has passed (false):
+/// Polls `condition` every `poll` until it holds (true) or `limit` has passed (false):
 /// for tests that wait for something to happen, such as a lease expiring, rather than sleep
 /// for a guessed time.
 inline bool wait_for(const std::function<bool()>& condition,
-                     std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+                     std::chrono::milliseconds limit = std::chrono::seconds(60),
+                     std::chrono::milliseconds poll = std::chrono::milliseconds(1)) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!condition()) {
         if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(poll);
     }
     return true;
 }

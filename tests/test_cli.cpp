@@ -261,10 +261,10 @@ TEST_CASE("lock-status, unlock, and a locked database") {
         options.purpose = "holding for the test";
         holder.with_lock("migrate", [&] {
             held = true;
-            while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            test::wait_for([&] { return release.load(); }); // released by the test, or after 60 s
         }, options);
     });
-    while (!held) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    REQUIRE(test::wait_for([&] { return held.load(); }));
 
     r = cli({"lock-status", "migrate"});
     CHECK(r.out.find("migrate  held by pid " + std::to_string(::getpid())) != std::string::npos);

@@ -1,6 +1,7 @@
 // The throwaway PostgreSQL server the PostgreSQL tests use: it starts, answers over its unix
 // socket, and leaves nothing behind, also when the test process is killed.
 #include "pg_server.hpp"
+#include "support.hpp"
 
 #include <doctest/doctest.h>
 #include <libpq-fe.h>
@@ -66,7 +67,5 @@ TEST_CASE("a test process killed with SIGKILL leaves no server running") {
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     // The watchdog notices the closed pipe, stops the server and removes the directory.
-    for (int i = 0; i < 200 && std::filesystem::exists(directory); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CHECK_FALSE(std::filesystem::exists(directory));
+    CHECK(test::wait_for([&] { return !std::filesystem::exists(directory); }));
 }

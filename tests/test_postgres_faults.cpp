@@ -36,15 +36,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Waits for `condition` until a generous deadline; false if it never held.
+// Waits for `condition` (which may query the server: polled every 20 ms) for up to a minute.
 template <class Condition>
-bool eventually(Condition condition, std::chrono::seconds limit = 60s) {
-    const auto deadline = Clock::now() + limit;
-    while (Clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
+bool eventually(Condition condition) {
+    return test::wait_for(condition, 60s, 20ms);
 }
 
 std::string via_proxy(const test::TcpProxy& proxy, const std::string& extra = {}) {

@@ -109,7 +109,7 @@ public:
     template <class Fn>
     auto write(Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, write_transaction>())
-            return run("write", fn, [this](Deadline deadline) { return backend_.write_session(deadline); });
+            return run_typed<true>(false, std::nullopt, fn);
     }
 
     /// write(fn) at isolation level `isolation` (see persist::Isolation): on PostgreSQL,
@@ -118,14 +118,7 @@ public:
     template <class Fn>
     auto write(Isolation isolation, Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, write_transaction>())
-            return run("write", fn, [this, isolation](Deadline deadline) {
-                if constexpr (requires { backend_.write_session(deadline, isolation); })
-                    return backend_.write_session(deadline, isolation);
-                else {
-                    (void)isolation; // SQLite's writes are serializable anyway
-                    return backend_.write_session(deadline);
-                }
-            });
+            return run_typed<true>(false, isolation, fn);
     }
 
     /// Runs `fn(tx)` in one read transaction: every query in it sees the same snapshot.
@@ -135,7 +128,7 @@ public:
     template <class Fn>
     auto read(Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, read_transaction>())
-            return run("read", fn, [this](Deadline deadline) { return backend_.read_session(deadline); });
+            return run_typed<false>(false, std::nullopt, fn);
     }
 
     /// read(fn) for a function that runs exactly one statement: a point lookup such as
@@ -148,7 +141,7 @@ public:
     template <class Fn>
     auto read(single_statement_t, Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, read_transaction>())
-            return run<true>("read", fn, [this](Deadline deadline) { return backend_.read_session(deadline); });
+            return run_typed<false>(true, std::nullopt, fn);
     }
 
     /// Checks the database answers and is still the file that was opened; reopens the
@@ -250,8 +243,52 @@ private:
         return config;
     }
 
-    template <bool SingleStatement = false, class Fn, class Open>
-    auto run(const char* what, Fn& fn, Open open) {
+    /// A transaction function with its type erased: `call(context, tx)` runs it.
+    template <class Tx>
+    struct Body {
+        void* context;
+        void (*call)(void* context, Tx& tx);
+    };
+
+    // The only part of a transaction compiled per call site: `fn` behind a Body, and its
+    // result. Everything else (retries, sessions, group commit) is in run(), compiled once
+    // per Store type, so that each store.write(...) costs little to compile.
+    template <bool Write, class Fn>
+    auto run_typed(bool single_statement, std::optional<Isolation> isolation, Fn& fn) {
+        using Tx = std::conditional_t<Write, write_transaction, read_transaction>;
+        using Result = std::remove_cvref_t<std::invoke_result_t<Fn&, Tx&>>;
+        // Fn may be const (a const lambda object): the context pointer drops that, the call restores it.
+        if constexpr (std::is_void_v<Result>) {
+            run<Write>(single_statement, isolation,
+                       Body<Tx>{const_cast<void*>(static_cast<const void*>(&fn)),
+                                [](void* context, Tx& tx) { (*static_cast<Fn*>(context))(tx); }});
+        } else {
+            struct Call {
+                Fn& fn;
+                std::optional<Result> result; // the last attempt's: the one that committed
+            } call{fn, std::nullopt};
+            run<Write>(single_statement, isolation, Body<Tx>{&call, [](void* context, Tx& tx) {
+                           auto& c = *static_cast<Call*>(context);
+                           c.result.emplace(c.fn(tx));
+                       }});
+            return std::move(*call.result);
+        }
+    }
+
+    template <bool Write>
+    auto open_session(Deadline deadline, [[maybe_unused]] std::optional<Isolation> isolation) {
+        if constexpr (!Write)
+            return backend_.read_session(deadline);
+        else if constexpr (requires { backend_.write_session(deadline, Isolation{}); })
+            return isolation ? backend_.write_session(deadline, *isolation) : backend_.write_session(deadline);
+        else
+            return backend_.write_session(deadline); // SQLite's writes are serializable anyway
+    }
+
+    template <bool Write>
+    void run(bool single_statement, std::optional<Isolation> isolation,
+             Body<std::conditional_t<Write, write_transaction, read_transaction>> body) {
+        const char* what = Write ? "write" : "read";
         check_process();
         check_not_nested(what);
         detail::TransactionScope scope(this);
@@ -259,24 +296,19 @@ private:
         const auto deadline = started + config_.busy_timeout;
         for (int attempt = 1;; ++attempt) {
             try {
-                const bool writes = std::string_view(what) == "write";
-                if constexpr (groupable && std::is_same_v<decltype(open(deadline)), write_session>)
-                    if (config_.group_commit) return run_in_group(fn, open, deadline);
+                if constexpr (Write && groupable)
+                    if (config_.group_commit) return run_in_group(body, isolation, deadline);
                 std::optional<typename L::guard> write_guard;
-                if (writes) write_guard = guard_write(deadline);
-                auto session = open(deadline);
-                if constexpr (SingleStatement) session.begin_single_statement();
-                else session.begin();
-                using Result = std::remove_cvref_t<decltype(fn(session.transaction()))>;
-                if constexpr (std::is_void_v<Result>) {
-                    fn(session.transaction());
-                    session.commit();
-                    return;
+                if constexpr (Write) write_guard = guard_write(deadline);
+                auto session = open_session<Write>(deadline, isolation);
+                if (single_statement) {
+                    if constexpr (!Write) session.begin_single_statement();
                 } else {
-                    Result result = fn(session.transaction());
-                    session.commit();
-                    return result;
+                    session.begin();
                 }
+                body.call(body.context, session.transaction());
+                session.commit();
+                return;
             } catch (const busy_error& busy) {
                 const auto now = Clock::now();
                 const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
@@ -313,27 +345,10 @@ private:
     // leader, which opens the transaction, runs `fn`, runs the functions of the writes that
     // queued meanwhile and commits; or as a member, whose `fn` a leader runs. Throws
     // busy_error for a write that must run again.
-    template <class Fn, class Open>
-    auto run_in_group(Fn& fn, Open& open, Deadline deadline) {
-        using Result = std::remove_cvref_t<decltype(fn(std::declval<write_transaction&>()))>;
-        using Stored = std::conditional_t<std::is_void_v<Result>, int, Result>;
-        std::optional<Stored> result;
-        struct Job {
-            Fn& fn;
-            std::optional<Stored>& result;
-            static void run(void* context, write_transaction& tx) {
-                auto& job = *static_cast<Job*>(context);
-                if constexpr (std::is_void_v<Result>) {
-                    job.fn(tx);
-                    job.result.emplace(0);
-                } else {
-                    job.result.emplace(job.fn(tx));
-                }
-            }
-        } job{fn, result};
+    void run_in_group(Body<write_transaction> body, std::optional<Isolation> isolation, Deadline deadline) {
         typename Group::Member me;
-        me.run = &Job::run;
-        me.context = &job;
+        me.run = body.call;
+        me.context = body.context;
         if (group_.enter(me, deadline, [&] {
                 notify({Event::Kind::wait, "joining the write transaction in progress on " + backend_.path() + " (group commit)"});
             }) == Group::Role::member) {
@@ -350,9 +365,9 @@ private:
                 }
             } abandon{group_};
             [[maybe_unused]] auto write_guard = guard_write(deadline); // held until the COMMIT returned
-            auto session = open(deadline);
+            auto session = open_session<true>(deadline, isolation);
             session.begin();
-            Job::run(&job, session.transaction());
+            body.call(body.context, session.transaction());
             abandon.armed = false;
             if (!group_.serve(session)) {
                 group_.finish_rerun();
@@ -370,7 +385,6 @@ private:
             }
             group_.finish_committed();
         }
-        if constexpr (!std::is_void_v<Result>) return std::move(*result);
     }
 
     // Exponential backoff from 1 ms, capped at 100 ms, with jitter in [50 %, 100 %] so that

@@ -112,18 +112,27 @@ protected:
     // Runs `run`; a persist error is noted (the server aborted the transaction) and rethrown.
     template <class Run>
     auto noting_failure(std::string_view sql, Run&& run) -> decltype(run()) {
+        before_statement(sql);
+        try {
+            return run();
+        } catch (const error& e) {
+            note_failure(sql, e);
+            throw;
+        }
+    }
+
+    // The checks before a statement (compiled once, not per noting_failure instance).
+    void before_statement(std::string_view sql) {
         if (statements_left_ == 0)
             throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
                               std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
         if (statements_left_ > 0) --statements_left_;
         // A COMMIT here would make the writes before it durable before fn returned.
         if (persist::detail::controls_transaction(sql)) throw usage_error(persist::detail::transaction_control_refused(sql));
-        try {
-            return run();
-        } catch (const error& e) {
-            if (failures_++ == 0) first_failure_ = "[" + std::string(sql.substr(0, 200)) + "]: " + e.what();
-            throw;
-        }
+    }
+
+    void note_failure(std::string_view sql, const error& e) {
+        if (failures_++ == 0) first_failure_ = "[" + std::string(sql.substr(0, 200)) + "]: " + e.what();
     }
 
     Connection* connection_;

@@ -138,6 +138,21 @@ protected:
 
     template <class RowType, class OnRow, class... Params>
     void run(std::string_view sql, OnRow&& on_row, const Params&... params) {
+        int columns = -1;
+        if constexpr (!std::is_void_v<RowType>) columns = static_cast<int>(row_width<RowType>());
+        sqlite3_stmt* statement = prepare(sql, (parameter_width(params) + ... + 0), columns);
+        Reset reset{statement};
+        [[maybe_unused]] int index = 1;
+        ((check_bind(bind_value(statement, index, params), sql), index += parameter_width(params)), ...);
+        while (step(statement, sql))
+            if (!on_row(statement)) return;
+    }
+
+    // The statement for `sql`, checked before anything is bound (all that does not depend on
+    // the parameters' types, compiled once rather than per run() instance): the transaction
+    // still usable, `parameters` values for its parameters, `columns` (-1: any) in its rows,
+    // nothing written or reconfigured in a read.
+    sqlite3_stmt* prepare(std::string_view sql, int parameters, int columns) {
         if (statements_left_ == 0)
             throw usage_error("store.read(persist::single_statement, fn) runs one statement, and fn ran a second [" +
                               std::string(sql) + "]; use store.read(fn) for several statements in one snapshot");
@@ -159,32 +174,23 @@ protected:
                               "does [" + std::string(sql) + "]: a read may run on the connection that writes. Set "
                               "connection settings through persist::Config; persist checkpoints the WAL itself");
         const int expected = sqlite3_bind_parameter_count(statement);
-        const int given = (parameter_width(params) + ... + 0);
-        if (expected != given)
+        if (expected != parameters)
             throw usage_error("the SQL has " + std::to_string(expected) + " parameter(s) but " +
-                              std::to_string(given) + " value(s) were given [" +
+                              std::to_string(parameters) + " value(s) were given [" +
                               std::string(sql) + "]");
-        if constexpr (!std::is_void_v<RowType>) {
-            const int columns = sqlite3_column_count(statement);
-            if (columns != static_cast<int>(row_width<RowType>()))
-                throw schema_error("the query returns " + std::to_string(columns) +
-                                   " column(s) but the row type reads " +
-                                   std::to_string(row_width<RowType>()) + " [" + std::string(sql) +
-                                   "]; make the SELECT list and the row type agree");
-        }
-        Reset reset{statement};
-        [[maybe_unused]] int index = 1;
-        ((check_bind(bind_value(statement, index, params), sql), index += parameter_width(params)), ...);
-        for (;;) {
-            const int rc = sqlite3_step(statement);
-            if (rc == SQLITE_ROW) {
-                if (!on_row(statement)) return;
-            } else if (rc == SQLITE_DONE) {
-                return;
-            } else {
-                throw_last_error(connection_->handle(), sql);
-            }
-        }
+        if (columns >= 0 && sqlite3_column_count(statement) != columns)
+            throw schema_error("the query returns " + std::to_string(sqlite3_column_count(statement)) +
+                               " column(s) but the row type reads " + std::to_string(columns) + " [" +
+                               std::string(sql) + "]; make the SELECT list and the row type agree");
+        return statement;
+    }
+
+    // Steps `statement`: true for a row, false when done; throws the mapped error.
+    bool step(sqlite3_stmt* statement, std::string_view sql) {
+        const int rc = sqlite3_step(statement);
+        if (rc == SQLITE_ROW) return true;
+        if (rc != SQLITE_DONE) throw_last_error(connection_->handle(), sql);
+        return false;
     }
 
     void check_bind(int rc, std::string_view sql) {

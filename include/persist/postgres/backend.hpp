@@ -87,9 +87,11 @@ public:
             backend_.release(std::move(connection_));
         }
         void begin() {
-            const std::string sql = std::string("BEGIN ISOLATION LEVEL ") +
-                                    (isolation_ == Isolation::serializable ? "SERIALIZABLE" : "READ COMMITTED") +
-                                    (read_only_ ? " READ ONLY" : "");
+            const bool serializable = isolation_ == Isolation::serializable;
+            const char* sql = read_only_ ? (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+                                                         : "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+                                         : (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                         : "BEGIN ISOLATION LEVEL READ COMMITTED");
             try {
                 connection_->execute_script(sql);
             } catch (const response_timeout_error&) {

@@ -1,0 +1,1 @@
+// Compiles tests/pch.hpp once for every test executable (tests/CMakeLists.txt).

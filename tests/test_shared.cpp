@@ -886,6 +886,57 @@ std::int64_t count_of(Store& store, const std::string& sql) {
 }
 } // namespace
 
+TEST_CASE_TEMPLATE("query_row visits the first row only and says whether there was one", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        insert<Users>(tx, user("a@x"));
+        insert<Users>(tx, user("b@x"));
+    });
+    store.read([](auto& tx) {
+        using Tx = std::remove_cvref_t<decltype(tx)>;
+        int visits = 0;
+        std::string email;
+        CHECK(tx.query_row("SELECT id, email FROM users ORDER BY id DESC", [&](const auto& row) {
+            ++visits;
+            CHECK(row.name(1) == "email");
+            email = row.template get<std::string>(1);
+        }));
+        CHECK(visits == 1);
+        CHECK(email == "b@x");
+        CHECK_FALSE(tx.query_row(sql_for<Tx>("SELECT id FROM users WHERE id > ?"), [&](const auto&) { ++visits; },
+                                 std::int64_t{5}));
+        CHECK(visits == 1);
+    });
+    CHECK_THROWS_WITH_AS(store.read([](auto& tx) {
+        tx.query_row(sql_for<std::remove_cvref_t<decltype(tx)>>("SELECT id FROM users WHERE id > ?"), [](const auto&) {});
+    }), doctest::Contains("parameter"), usage_error);
+    // It is one statement: a single-statement read may run it.
+    CHECK(store.read(single_statement, [](auto& tx) { return tx.query_row("SELECT 1", [](const auto&) {}); }));
+}
+
+namespace {
+struct Plain {
+    std::int64_t id;
+    std::string label;
+};
+using Plains = Table<"plains", Column<&Plain::id, "id", primary_key>, Column<&Plain::label, "label">>;
+} // namespace
+
+TEST_CASE_TEMPLATE("typed reads of a row that does not fit the descriptor name the column", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE plains (id BIGINT PRIMARY KEY, label TEXT)");
+        tx.execute_script("INSERT INTO plains VALUES (1, NULL)");
+    });
+    store.read([](auto& tx) {
+        CHECK_THROWS_WITH_AS(get<Plains>(tx, 1), doctest::Contains("column 2 (\"label\")"), schema_error);
+        CHECK_THROWS_WITH_AS(all<Plains>(tx), doctest::Contains("column 2 (\"label\")"), schema_error);
+    });
+}
+
 TEST_CASE_TEMPLATE("write commits and returns the function's value; read sees it", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

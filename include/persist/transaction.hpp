@@ -29,6 +29,8 @@ inline constexpr single_statement_t single_statement{};
 ///   tx.query_one<Row>(sql, params...)            the first row, or nullopt
 ///   tx.for_each<Row>(sql, visit, params...)      visit(row) for each row
 ///   tx.for_each_row(sql, visit, params...)       visit(view) with the backend's row view
+///   tx.query_row(sql, visit, params...)          visit(view) for the first row only; whether
+///                                                there was one
 ///   tx.describe_table(name)                      the table as the catalog describes it
 /// Parameters bind to the dialect's placeholders in order.
 template <class Tx>
@@ -37,6 +39,7 @@ concept ReadTransaction = Dialect<typename Tx::dialect> && requires(Tx& tx, std:
     { tx.template query_one<std::string>(sql) } -> std::same_as<std::optional<std::string>>;
     tx.template for_each<std::int64_t>(sql, [](std::int64_t) {});
     tx.for_each_row(sql, [](auto&&) {});
+    { tx.query_row(sql, [](auto&&) {}) } -> std::same_as<bool>;
     { tx.describe_table(std::string()) } -> std::same_as<TableDescription>;
 };
 

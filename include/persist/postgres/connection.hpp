@@ -251,6 +251,16 @@ public:
         for (int r = 0; r < result.rows(); ++r) visit(RowView(result.get(), r));
     }
 
+    /// Calls `visit(row)` with a RowView for the first row of `sql` only; whether there was one.
+    template <class Visit, class... Params>
+    bool query_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        const Result result = run(sql, params...);
+        if (result.rows() == 0) return false;
+        const RowView row(result.get(), 0);
+        visit(row);
+        return true;
+    }
+
     /// The server process serving this connection (for pg_terminate_backend in tests).
     int backend_pid() const noexcept { return PQbackendPID(connection_.get()); }
 

@@ -91,6 +91,13 @@ public:
                 return 0;
             });
     }
+    /// Calls `visit(row)` for the first row of `sql` only, and returns whether there was one.
+    template <class Visit, class... Params>
+    bool query_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        if constexpr (persist::detail::check_parameters<Params...>())
+            return noting_failure(sql, [&] { return connection_->query_row(sql, visit, params...); });
+        else return false;
+    }
     /// The first statement that failed in this transaction outside a savepoint, with its
     /// error, or nullopt.
     const std::optional<std::string>& first_failure() const noexcept { return first_failure_; }

@@ -118,6 +118,20 @@ void assign_row(Tx& tx, typename T::row_type& row, V&... values) {
     }
 }
 
+// Reads columns C... of one result row (`view`: the backend's row view, the columns in that
+// order) into `row`: straight into the members, or, when some are sealed, through assign_row.
+template <class T, class... C, class Tx, class View>
+void read_columns(Tx& tx, typename T::row_type& row, const View& view) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        if constexpr (!(C::is_sealed || ...)) {
+            (assign<C>(row, view.template get<stored_column<C>>(static_cast<int>(I))), ...);
+        } else {
+            std::tuple<stored_column<C>...> stored{view.template get<stored_column<C>>(static_cast<int>(I))...};
+            std::apply([&](auto&... value) { assign_row<T, C...>(tx, row, value...); }, stored);
+        }
+    }(std::index_sequence_for<C...>{});
+}
+
 template <class Columns> struct sealed_columns;
 template <class... C> struct sealed_columns<std::tuple<C...>> {
     using type = concat_t<std::conditional_t<C::is_sealed, std::tuple<C>, std::tuple<>>...>;

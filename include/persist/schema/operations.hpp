@@ -209,14 +209,13 @@ std::optional<typename T::row_type> get(Tx& tx, const Key&... key) {
     using D = typename Tx::dialect;
     static const std::string sql = "SELECT " + detail::Sql<T, D>::all_columns() + " FROM " + detail::Sql<T, D>::table() +
                                    " WHERE " + detail::Sql<T, D>::key_condition() + detail::Sql<T, D>::live_filter();
-    return detail::apply_types<typename T::columns>([&](auto... c) -> std::optional<typename T::row_type> {
-        using Stored = std::tuple<detail::stored_column<decltype(c)>...>;
-        auto found = std::apply([&](const auto&... k) { return tx.template query_one<Stored>(sql, k...); },
-                                detail::stored_keys<T>(key...));
-        if (!found) return std::nullopt;
-        typename T::row_type row{};
-        std::apply([&](auto&... value) { detail::assign_row<T, decltype(c)...>(tx, row, value...); }, *found);
-        return row;
+    return detail::apply_types<typename T::columns>([&](auto... c) {
+        std::optional<typename T::row_type> found;
+        std::apply([&](const auto&... k) {
+            tx.query_row(sql, [&](const auto& view) { detail::read_columns<T, decltype(c)...>(tx, found.emplace(), view); },
+                         k...);
+        }, detail::stored_keys<T>(key...));
+        return found;
     });
 }
 
@@ -226,14 +225,10 @@ namespace detail {
 template <TableType T, class Tx, class Values>
 std::vector<typename T::row_type> read_rows(Tx& tx, const std::string& sql, const Values& values) {
     return detail::apply_types<typename T::columns>([&](auto... c) {
-        using Stored = std::tuple<stored_column<decltype(c)>...>;
         std::vector<typename T::row_type> rows;
         std::apply([&](const auto&... value) {
-            tx.template for_each<Stored>(sql, [&](Stored found) {
-                typename T::row_type row{};
-                std::apply([&](auto&... field) { assign_row<T, decltype(c)...>(tx, row, field...); }, found);
-                rows.push_back(std::move(row));
-            }, value...);
+            tx.for_each_row(sql, [&](const auto& view) { read_columns<T, decltype(c)...>(tx, rows.emplace_back(), view); },
+                            value...);
         }, values);
         return rows;
     });

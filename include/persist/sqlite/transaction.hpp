@@ -120,6 +120,22 @@ public:
             }, params...);
     }
 
+    /// Calls `visit(row)` with a RowView for the first row of `sql` only, and returns whether
+    /// there was one: a lookup that reads its columns straight into their destination.
+    /// `visit` must not run other statements on this transaction.
+    template <class Visit, class... Params>
+    bool query_row(std::string_view sql, Visit&& visit, const Params&... params) {
+        bool found = false;
+        if constexpr (detail::check_parameters<Params...>())
+            run<void>(sql, [&](sqlite3_stmt* statement) {
+                found = true;
+                const RowView row(statement);
+                visit(row);
+                return false;
+            }, params...);
+        return found;
+    }
+
     /// The table `table` as the catalog describes it (see persist::TableDescription).
     TableDescription describe_table(const std::string& table) { return sqlite::describe_table(*this, table); }
 

@@ -64,6 +64,32 @@ int parameter_width(const T& value) {
     else return 1;
 }
 
+} // namespace persist::sqlite
+
+namespace persist::detail {
+// The errors of sqlite::read_column, out of line: the reading itself stays small enough to inline.
+[[gnu::cold, gnu::noinline]] inline schema_error column_mismatch(sqlite3_stmt* statement, int index, int type,
+                                                                 const char* wanted) {
+    const char* name = sqlite3_column_name(statement, index);
+    static constexpr const char* type_names[] = {"", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
+    // Columns are numbered from 1 in messages, as on PostgreSQL.
+    return schema_error("column " + std::to_string(index + 1) + " (\"" + (name ? name : "?") + "\") holds " +
+                            type_names[type] + " but the row type expects " + wanted +
+                            (type == SQLITE_NULL ? "; declare the field as std::optional"
+                                                 : "; fix the query or the field type"),
+                        SQLITE_MISMATCH);
+}
+[[gnu::cold, gnu::noinline]] inline schema_error column_out_of_range(sqlite3_stmt* statement, int index,
+                                                                     std::int64_t value) {
+    const char* name = sqlite3_column_name(statement, index);
+    return schema_error("column " + std::to_string(index + 1) + " (\"" + (name ? name : "?") + "\") holds " +
+                            std::to_string(value) + ", which does not fit the row type's integer field; widen it",
+                        SQLITE_RANGE);
+}
+} // namespace persist::detail
+
+namespace persist::sqlite {
+
 /// Reads column `index` (0-based) of the current row of `statement` as a T.
 /// Throws schema_error when the column is NULL and T is not a std::optional, or when the
 /// stored value cannot be a T (text where an integer is expected, and so on).
@@ -75,16 +101,7 @@ template <ColumnValue T>
 T read_column(sqlite3_stmt* statement, int index) {
     sqlite3_value* column = sqlite3_column_value(statement, index);
     const int type = sqlite3_value_type(column);
-    auto mismatch = [&](const char* wanted) {
-        const char* name = sqlite3_column_name(statement, index);
-        static constexpr const char* type_names[] = {"", "INTEGER", "REAL", "TEXT", "BLOB", "NULL"};
-        // Columns are numbered from 1 in messages, as on PostgreSQL.
-        return schema_error("column " + std::to_string(index + 1) + " (\"" + (name ? name : "?") +
-                            "\") holds " + type_names[type] + " but the row type expects " + wanted +
-                            (type == SQLITE_NULL ? "; declare the field as std::optional" : "; fix the "
-                             "query or the field type"),
-                            SQLITE_MISMATCH);
-    };
+    auto mismatch = [&](const char* wanted) { return persist::detail::column_mismatch(statement, index, type, wanted); };
     if constexpr (detail::is_optional<T>::value) {
         if (type == SQLITE_NULL) return std::nullopt;
         return read_column<typename T::value_type>(statement, index);
@@ -97,10 +114,7 @@ T read_column(sqlite3_stmt* statement, int index) {
             if ((std::is_unsigned_v<T> && value < 0) ||
                 (sizeof(T) < 8 && (value < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
                                    value > static_cast<std::int64_t>(std::numeric_limits<T>::max()))))
-                throw schema_error("column " + std::to_string(index + 1) + " (\"" + sqlite3_column_name(statement, index) +
-                                       "\") holds " + std::to_string(value) +
-                                       ", which does not fit the row type's integer field; widen it",
-                                   SQLITE_RANGE);
+                throw persist::detail::column_out_of_range(statement, index, value);
             return static_cast<T>(value);
         }
     } else if constexpr (std::floating_point<T>) {

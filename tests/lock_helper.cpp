@@ -11,13 +11,14 @@
 //                     "won" (keeps the lock 1 s) or "lost"
 //   fenced <ms>       take the lock, print "held <pid> <fence>", sleep <ms>, then try a fenced write
 //                     and print "fenced-write <rows changed>", release, print "released"
+#include "support.hpp"
+
 #include <persist/lock/boost_file_lock.hpp>
 #include <persist/sqlite.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -80,8 +81,7 @@ int run(const Config& config, const std::string& name, const std::string& comman
         }
     }
     if (command == "race") {
-        struct stat st {};
-        while (::stat((config.db_path + ".go").c_str(), &st) != 0) std::this_thread::sleep_for(milliseconds(1));
+        if (!test::wait_for_file(config.db_path + ".go")) return 5;
         try {
             auto guard = locks.acquire(name, request(milliseconds(0)));
             std::printf("won\n");

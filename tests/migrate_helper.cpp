@@ -4,13 +4,13 @@
 // migrations up to <upto>, and prints "applied <versions...> head <version>".
 // With "slow", migration 3 sleeps 30 s inside its transaction after printing "applying 3".
 #include "herd.hpp"
+#include "support.hpp"
 
 #include <persist/persist.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
 
 using namespace persist;
@@ -49,8 +49,7 @@ int main(int argc, char** argv) try {
     if (argc < 4) return 2;
     const std::string policy = argv[1];
     if (argc > 4 && std::string(argv[4]) != "-") {
-        struct stat st {};
-        while (::stat(argv[4], &st) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (!test::wait_for_file(argv[4])) return 5;
     }
     slow = argc > 5 && std::string(argv[5]) == "slow";
     const std::int64_t upto = std::atoll(argv[3]);

@@ -5,13 +5,12 @@
 // the transactional ones (1-3): a non-transactional migration needs the migrate lock to tell
 // one still running from one that crashed.
 #include "herd.hpp"
+#include "support.hpp"
 
 #include <persist/postgres.hpp>
 
 #include <cstdio>
 #include <string>
-#include <sys/stat.h>
-#include <thread>
 
 using namespace persist;
 
@@ -44,8 +43,7 @@ int main(int argc, char** argv) try {
     if (argc < 3) return 2;
     const std::string policy = argv[1];
     if (argc > 3 && std::string(argv[3]) != "-") {
-        struct stat st {};
-        while (::stat(argv[3], &st) != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (!test::wait_for_file(argv[3])) return 5;
     }
     if (policy == "advisory") return run<postgres::AdvisoryLock>(argv[2]);
     if (policy == "table") return run<postgres::TableLock>(argv[2]);

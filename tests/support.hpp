@@ -34,6 +34,13 @@ inline bool wait_for(const std::function<bool()>& condition,
     return true;
 }
 
+/// For helper processes: waits until the test creates `path`, their start signal, for at most
+/// five minutes; false when it never came (the test died), so that no helper waits forever.
+inline bool wait_for_file(const std::string& path) {
+    struct stat st {};
+    return wait_for([&] { return ::stat(path.c_str(), &st) == 0; }, std::chrono::minutes(5));
+}
+
 /// A fresh directory under /tmp (mode 0755 so an unprivileged child can enter it), removed
 /// with everything in it on destruction.
 struct TempDir {

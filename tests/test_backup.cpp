@@ -362,13 +362,11 @@ TEST_CASE("a backup killed with SIGKILL leaves nothing under the final name") {
         ::_exit(0);
     }
     // Wait until the copy is under way, then kill it.
-    bool started = false;
-    for (int i = 0; i < 500 && !started; ++i) {
+    CHECK(test::wait_for([&] {
         for (const auto& entry : fs::directory_iterator(dir / "backups"))
-            if (entry.path().string().find(".tmp-") != std::string::npos) started = true;
-        if (!started) std::this_thread::sleep_for(10ms);
-    }
-    CHECK(started);
+            if (entry.path().string().find(".tmp-") != std::string::npos) return true;
+        return false;
+    }));
     std::this_thread::sleep_for(60ms);
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);

@@ -78,7 +78,7 @@ TEST_CASE("a deadlock between two writers is retried by Store, and both commit")
             tx.execute("UPDATE pair SET v = v + 1 WHERE id = $1", first);
             if (attempt++ == 0) { // only the first attempt waits for the other, to make the cycle
                 ++ready;
-                while (ready < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                CHECK(test::wait_for([&] { return ready.load() >= 2; }));
             }
             tx.execute("UPDATE pair SET v = v + 1 WHERE id = $1", second);
         });
@@ -214,8 +214,8 @@ TEST_CASE("reconnecting backs off while the server refuses, and recovers when it
             CHECK_MESSAGE((refused || cut), retries[i]);
         }
     }
+    // The next read waits out what is left of the last pause (at most 100 ms) within its 400 ms.
     admin.execute_script("ALTER DATABASE backoff ALLOW_CONNECTIONS true");
-    std::this_thread::sleep_for(std::chrono::milliseconds(150)); // past the last backoff
     CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT 1"); }) == std::vector<int>{1});
 }
 
@@ -239,7 +239,7 @@ std::int64_t write_skew(Isolation isolation, int* retries) {
             const auto on_call = *tx.template query_one<std::int64_t>("SELECT count(*) FROM doctors WHERE on_call");
             if (attempt++ == 0) { // both count before either writes
                 ++counted;
-                while (counted < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                CHECK(test::wait_for([&] { return counted.load() >= 2; }));
             }
             if (on_call >= 2) tx.execute("UPDATE doctors SET on_call = false WHERE id = $1", id);
         });

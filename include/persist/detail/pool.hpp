@@ -114,13 +114,16 @@ public:
     /// given) and the pool's current one, otherwise closed. Nothing to do for an empty pointer.
     void release(std::unique_ptr<C> connection, bool keep, const std::uint64_t* generation = nullptr) noexcept {
         if (!connection) return;
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         if (keep && (!generation || *generation == generation_)) {
             idle_.push_back(std::move(connection));
         } else {
             connection.reset();
             --open_;
         }
+        // Woken after the unlock: a waiter woken under the lock would only block on it again,
+        // one more context switch per hand-over (measured: bench_postgres pool_32_threads).
+        lock.unlock();
         freed_.notify_one();
     }
 

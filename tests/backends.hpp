@@ -14,6 +14,9 @@
 #include <atomic>
 #include <string>
 
+/// The fixtures a TEST_CASE_TEMPLATE runs over to cover both backends.
+#define BOTH_BACKENDS test::SqliteBackend, test::PostgresBackend
+
 namespace test {
 
 /// A Config for `app` on the shared server's "postgres" database (public schema). db_path

@@ -19,8 +19,6 @@
 using namespace persist;
 using namespace persist::schema;
 
-#define BOTH_BACKENDS test::SqliteBackend, test::PostgresBackend
-
 namespace {
 
 crypto::Bytes from_hex(const std::string& hex) {

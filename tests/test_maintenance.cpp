@@ -20,8 +20,6 @@
 using namespace persist;
 using namespace persist::schema;
 
-#define BOTH_BACKENDS test::SqliteBackend, test::PostgresBackend
-
 namespace {
 
 using Time = std::chrono::system_clock::time_point;

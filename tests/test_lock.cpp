@@ -1,71 +1,12 @@
 // Lock policies. Behaviour every policy shares is one TEST_CASE_TEMPLATE over all of them;
-// cross-process behaviour uses tests/lock_helper as the other process.
-#include "process.hpp"
-#include "support.hpp"
-
-#include <ostream> // doctest prints std::error_code through it
-#include <doctest/doctest.h>
-#include <persist/lock/boost_file_lock.hpp>
-#include <persist/sqlite.hpp>
-
-#include <atomic>
-#include <fstream>
-#include <fcntl.h>
-#include <mutex>
-#include <thread>
+// cross-process behaviour uses tests/lock_helper as the other process. What the Store asks of
+// its policy (guard_writes, refused requests, in-memory databases): test_lock_usage.cpp.
+#include "lock_support.hpp"
 
 using namespace persist;
 using namespace std::chrono;
 using namespace std::chrono_literals;
-
-namespace {
-using OfdFile = lock::File<lock::Ofd>;
-using FlockFile = lock::File<lock::Flock>;
-using BoostFile = lock::File<lock::BoostFileLock>;
-
-template <class P> constexpr const char* helper_policy() {
-    if constexpr (std::is_same_v<P, OfdFile>) return "ofd";
-    else if constexpr (std::is_same_v<P, FlockFile>) return "flock";
-    else if constexpr (std::is_same_v<P, BoostFile>) return "boost";
-    else return "table";
-}
-template <class P> constexpr bool is_table = std::is_same_v<P, lock::Table>;
-
-lock::Request exclusive(milliseconds timeout, std::string_view purpose = "") {
-    return {lock::Mode::exclusive, steady_clock::now() + timeout, purpose};
-}
-lock::Request shared(milliseconds timeout) { return {lock::Mode::shared, steady_clock::now() + timeout, ""}; }
-
-Config file_config(const test::TempDir& dir) {
-    Config config = Config::for_app("lock-test");
-    config.db_path = dir / "locks.db";
-    config.lease_ttl = 300ms;
-    return config;
-}
-
-// `config` for a Store with policy P: lease_ttl only where P reads it (a Store refuses a
-// setting its policy ignores).
-template <class P>
-Config for_policy(Config config) {
-    if constexpr (!is_table<P>) config.lease_ttl = Config{}.lease_ttl;
-    return config;
-}
-
-// Starts lock_helper holding `name` for `hold_ms` and waits until it says it holds it.
-// `line`, if given, receives what the helper printed ("held <pid> <fence> [child <pid>]").
-template <class P>
-test::Process holder(const Config& config, const std::string& name, const char* command = "hold", long hold_ms = 60'000,
-                     std::string* line = nullptr) {
-    test::Process process({PERSIST_LOCK_HELPER, helper_policy<P>(), config.db_path, name, command, std::to_string(hold_ms)},
-                          {"LEASE_TTL_MS=" + std::to_string(config.lease_ttl.count())});
-    const auto first = process.line();
-    REQUIRE_MESSAGE(first.starts_with("held " + std::to_string(process.pid())), first);
-    if (line) *line = first;
-    return process;
-}
-
-using test::message_of;
-} // namespace
+using namespace lock_test;
 
 TEST_CASE_TEMPLATE("with_lock runs the function, returns its value and releases", P, lock::None, lock::InProcess, OfdFile,
                    FlockFile, BoostFile, lock::Table) {
@@ -450,93 +391,4 @@ TEST_CASE("force_unlock: breaks a lease; refuses OS and in-process locks with th
         CHECK(message_of<usage_error>([&] { store.force_unlock("job"); })
                   .ends_with("(exclusive, purpose: testing); it cannot be forced: it is released when that thread's guard ends"));
     }
-}
-
-TEST_CASE("guard_writes: every write transaction holds the exclusive write lock") {
-    test::TempDir dir;
-    Config config = file_config(dir);
-    config.guard_writes = true;
-    for (const bool group : {false, true}) {
-        INFO("group_commit " << group);
-        config.group_commit = group;
-        config.db_path = dir / (group ? "grouped.db" : "alone.db");
-        Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
-        store.write([](auto& tx) { tx.execute("CREATE TABLE t (v INTEGER)"); });
-        std::vector<std::thread> threads;
-        for (int t = 0; t < 4; ++t)
-            threads.emplace_back([&, t] {
-                for (int i = 0; i < 20; ++i) store.write([&](auto& tx) { tx.execute("INSERT INTO t VALUES (?)", t * 100 + i); });
-            });
-        for (auto& thread : threads) thread.join();
-        CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM t")[0]; }) == 80);
-        // One acquisition per transaction: per write alone; per group (of one or more writes) with group commit.
-        const auto acquisitions = store.lock_stats().at("persist.write").acquisitions;
-        if (group) {
-            CHECK(acquisitions >= 2);
-            CHECK(acquisitions <= 81);
-        } else {
-            CHECK(acquisitions == 81);
-        }
-    }
-    config.group_commit = true;
-    // Held by another process, the guard turns into a busy_error at the deadline.
-    config.busy_timeout = 100ms;
-    auto other = holder<OfdFile>(config, "persist.write");
-    Store<sqlite::Backend, OfdFile> blocked(for_policy<OfdFile>(config));
-    const auto message = message_of<busy_error>([&] { blocked.write([](auto&) {}); });
-    CHECK(message.find("store.write() could not start within busy_timeout (100 ms): the write guard exclusive lock "
-                       "'persist.write' not granted within ") != std::string::npos);
-}
-
-TEST_CASE("bad requests are refused with the reason") {
-    test::TempDir dir;
-    Config config = file_config(dir);
-    lock::InProcess locks(config);
-    CHECK(message_of<usage_error>([&] { locks.acquire("no spaces", exclusive(1s)); }) ==
-          "lock name \"no spaces\" is not valid; use 1-64 characters from A-Z, a-z, 0-9, '.', '_' and '-'");
-    CHECK_THROWS_AS(locks.acquire("", exclusive(1s)), usage_error);
-    CHECK_THROWS_AS(locks.acquire("../escape", exclusive(1s)), usage_error);
-    Config memory;
-    memory.db_path = ":memory:";
-    CHECK(message_of<config_error>([&] { lock::Table lease(memory); }) ==
-          "lock::Table keeps leases in the database, and \":memory:\" is private to one connection; use "
-          "lock::InProcess for an in-memory database");
-    Config short_ttl = config;
-    short_ttl.lease_ttl = 10ms;
-    CHECK(message_of<config_error>([&] { lock::Table lease(short_ttl); }) ==
-          "lease_ttl is 10 ms; use at least 30 ms (renewal runs every lease_ttl / 3)");
-}
-
-TEST_CASE("a lock file that cannot be created is a permission_error naming it") {
-    if (::geteuid() != 0) return; // needs a second uid
-    test::TempDir dir;
-    Config config = file_config(dir); // dir: owned by root, 0755
-    const auto result = test::run_in_child([&] {
-        OfdFile locks(config);
-        locks.acquire("job", exclusive(100ms));
-    });
-    CHECK(result == "permission_error: cannot open lock file " + dir.path + "/locks.db.job.lock: Permission denied. "
-                    "Fix: make its directory writable for uid 65534");
-}
-
-TEST_CASE("lock::File on an in-memory database coordinates the process's threads and makes no file") {
-    test::TempDir dir;
-    const auto previous = std::filesystem::current_path();
-    std::filesystem::current_path(dir.path);
-    struct Back {
-        std::filesystem::path to;
-        ~Back() { std::filesystem::current_path(to); }
-    } back{previous};
-    Config memory;
-    memory.db_path = ":memory:";
-    OfdFile a(memory), b(memory);
-    auto held = a.acquire("job", exclusive(1s));
-    CHECK(held.owns_lock());
-    CHECK(b.status("job").held);
-    CHECK(b.status("job").holder->pid == ::getpid());
-    CHECK_THROWS_AS(b.acquire("job", exclusive(50ms)), lock_timeout_error);
-    held = {};
-    CHECK_FALSE(b.status("job").held);
-    CHECK(b.acquire("job", exclusive(1s)).owns_lock());
-    CHECK(std::filesystem::is_empty(dir.path));
 }

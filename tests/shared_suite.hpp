@@ -66,6 +66,16 @@ inline User user(std::string email, double score = 1.5) {
 }
 
 
+// The schema, with users a@x (id 1) and b@x (id 2).
+template <class Fixture>
+void create_schema_with_two_users(StoreOf<Fixture>& store) {
+    create_schema<Fixture>(store);
+    store.write([](auto& tx) {
+        insert<Users>(tx, user("a@x"));
+        insert<Users>(tx, user("b@x"));
+    });
+}
+
 // Parameters in the backend's placeholders: "?" becomes $1, $2, ... on PostgreSQL.
 template <class Tx>
 std::string sql_for(const std::string& text) {

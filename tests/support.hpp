@@ -1,17 +1,21 @@
-// Helpers shared by the tests: temporary directories, environment variables, and running
-// code as an unprivileged user in a forked child.
+// Helpers shared by the tests: temporary directories, files, configs, waiting with a deadline,
+// environment variables, and running code as an unprivileged user in a forked child.
 #pragma once
 
+#include <persist/config.hpp>
 #include <persist/error.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +43,33 @@ inline bool wait_for(const std::function<bool()>& condition,
 inline bool wait_for_file(const std::string& path) {
     struct stat st {};
     return wait_for([&] { return ::stat(path.c_str(), &st) == 0; }, std::chrono::minutes(5));
+}
+
+/// A Config for application `app` with its database at `path`.
+inline persist::Config config_at(const std::string& path, const char* app = "test") {
+    persist::Config config = persist::Config::for_app(app);
+    config.db_path = path;
+    return config;
+}
+
+/// The whole content of the file at `path` ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+/// Replaces the content of the file at `path` with `bytes`.
+inline void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+}
+
+/// The names of the entries of `directory`, sorted.
+inline std::vector<std::string> names_in(const std::string& directory) {
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(directory)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
 }
 
 /// A fresh directory under /tmp (mode 0755 so an unprivileged child can enter it), removed

@@ -1,5 +1,6 @@
 // Online backup, verify and restore (persist/sqlite/backup.hpp); dump, load and info are in
 // test_dump.cpp.
+#include "notes_table.hpp"
 #include "support.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
@@ -25,33 +26,11 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-Config config_at(const std::string& path) {
-    Config config = Config::for_app("backup-test");
-    config.db_path = path;
-    return config;
-}
-
-std::int64_t rows(SqliteStore& store) {
-    return store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; });
-}
-
-void seed(SqliteStore& store, int count) {
-    store.write([&](auto& tx) {
-        tx.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
-        for (int i = 0; i < count; ++i) tx.execute("INSERT INTO notes (body) VALUES (?)", "note " + std::to_string(i));
-    });
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-}
-
+using test::rows;
+using test::seed;
+Config config_at(const std::string& path) { return test::config_at(path, "backup-test"); }
+using test::read_file;
+using test::write_file;
 std::string integrity(const std::string& path) {
     sqlite3* db = nullptr;
     sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);

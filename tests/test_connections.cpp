@@ -18,10 +18,8 @@ using namespace persist;
 using namespace std::chrono_literals;
 
 namespace {
-Config file_config(const test::TempDir& dir, std::string name = "store.db") {
-    Config config = Config::for_app("store-test");
-    config.db_path = dir / name;
-    return config;
+Config file_config(const test::TempDir& dir, const std::string& name = "store.db") {
+    return test::config_at(dir / name, "store-test");
 }
 
 using test::message_of;

@@ -1,6 +1,7 @@
 // Dump and load (persist/sqlite/dump.hpp) and info (persist/sqlite/info.hpp): every table,
 // value type and index carried into an empty database, refusals that change nothing, and a
 // report that changes nothing.
+#include "notes_table.hpp"
 #include "support.hpp"
 
 #include <ostream> // doctest prints std::error_code through it
@@ -26,27 +27,10 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
 namespace {
-Config config_at(const std::string& path) {
-    Config config = Config::for_app("backup-test");
-    config.db_path = path;
-    return config;
-}
-
-std::int64_t rows(SqliteStore& store) {
-    return store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; });
-}
-
-void seed(SqliteStore& store, int count) {
-    store.write([&](auto& tx) {
-        tx.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
-        for (int i = 0; i < count; ++i) tx.execute("INSERT INTO notes (body) VALUES (?)", "note " + std::to_string(i));
-    });
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-}
+using test::rows;
+using test::seed;
+Config config_at(const std::string& path) { return test::config_at(path, "backup-test"); }
+using test::write_file;
 } // namespace
 
 TEST_CASE("dump and load carry every table, value type and index into an empty database") {

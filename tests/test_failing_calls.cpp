@@ -20,11 +20,7 @@ using namespace persist;
 namespace fs = std::filesystem;
 
 namespace {
-Config config_at(const std::string& path) {
-    Config config = Config::for_app("hostile-test");
-    config.db_path = path;
-    return config;
-}
+Config config_at(const std::string& path) { return test::config_at(path, "hostile-test"); }
 } // namespace
 
 TEST_CASE("a COMMIT whose fsync fails is outcome-unknown, never 'rolled back', and the writer is replaced") {

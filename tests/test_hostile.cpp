@@ -30,22 +30,10 @@ using namespace persist;
 namespace fs = std::filesystem;
 
 namespace {
-Config config_at(const std::string& path) {
-    Config config = Config::for_app("hostile-test");
-    config.db_path = path;
-    return config;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-}
-
+Config config_at(const std::string& path) { return test::config_at(path, "hostile-test"); }
+using test::read_file;
+using test::write_file;
+using test::names_in;
 /// Runs raw SQL on a database file with the plain sqlite3 API (as an attacker would).
 void raw(const std::string& path, const std::string& sql) {
     sqlite3* db = nullptr;
@@ -56,13 +44,6 @@ void raw(const std::string& path, const std::string& sql) {
     sqlite3_free(message);
     sqlite3_close(db);
     REQUIRE(rc == SQLITE_OK);
-}
-
-std::vector<std::string> names_in(const std::string& directory) {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
 }
 
 unsigned mode_of(const std::string& path) {

@@ -22,23 +22,9 @@ using namespace persist;
 namespace fs = std::filesystem;
 
 namespace {
-Config config_at(const std::string& path) {
-    Config config = Config::for_app("hostile-test");
-    config.db_path = path;
-    return config;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-std::vector<std::string> names_in(const std::string& directory) {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
+Config config_at(const std::string& path) { return test::config_at(path, "hostile-test"); }
+using test::read_file;
+using test::names_in;
 } // namespace
 
 namespace {

@@ -100,11 +100,7 @@ TEST_CASE_TEMPLATE("a statement run through a transaction cannot commit, roll ba
 TEST_CASE_TEMPLATE("persist::as<T> names the row type without the template keyword", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
-    create_schema<Fixture>(store);
-    store.write([](auto& tx) {
-        insert<Users>(tx, user("a@x"));
-        insert<Users>(tx, user("b@x"));
-    });
+    create_schema_with_two_users<Fixture>(store);
     store.read([](auto& tx) {
         CHECK(tx.query(as<std::int64_t>, "SELECT id FROM users ORDER BY id") == std::vector<std::int64_t>{1, 2});
         const auto first = tx.query_one(as<std::tuple<std::int64_t, std::string>>, "SELECT id, email FROM users ORDER BY id");

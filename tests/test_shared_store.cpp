@@ -52,11 +52,7 @@ TEST_CASE_TEMPLATE("an exception in the function rolls back and propagates uncha
 TEST_CASE_TEMPLATE("query_row visits the first row only and says whether there was one", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
-    create_schema<Fixture>(store);
-    store.write([](auto& tx) {
-        insert<Users>(tx, user("a@x"));
-        insert<Users>(tx, user("b@x"));
-    });
+    create_schema_with_two_users<Fixture>(store);
     store.read([](auto& tx) {
         using Tx = std::remove_cvref_t<decltype(tx)>;
         int visits = 0;

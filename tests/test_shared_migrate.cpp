@@ -54,6 +54,26 @@ bool table_exists(Store& store, const std::string& name) {
 }
 } // namespace
 
+namespace {
+using U1 = migrate::Sql<1, "create_users", "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)", "DROP TABLE users">;
+using U2 = migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT", "ALTER TABLE users DROP COLUMN email">;
+using U3 = migrate::Code<3, "seed", "seed v1", [](auto& tx) { tx.execute("INSERT INTO users (id, name) VALUES (1, 'seed')"); }>;
+using U3Sql = migrate::Sql<3, "index_name", "CREATE INDEX users_name ON users (name)", "DROP INDEX users_name">;
+using UsersThree = migrate::Embedded<U1, U2, U3>;
+
+template <class Fn>
+migrate::migration_refused refusal(Fn&& fn) {
+    try {
+        fn();
+    } catch (const migrate::migration_refused& e) {
+        CHECK(e.code() == errc::migration);
+        return e;
+    }
+    FAIL("no migration_refused");
+    return migrate::migration_refused(migrate::Reason::usage, 0, "");
+}
+} // namespace
+
 TEST_CASE_TEMPLATE("migrations apply once, record history, and report status", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
@@ -88,14 +108,10 @@ TEST_CASE_TEMPLATE("code migrations written once run on both backends, inside th
 
     Fixture other;
     StoreOf<Fixture> failing(other.config());
-    try {
-        failing.migrate(FailingCode{});
-        FAIL("expected migration_refused");
-    } catch (const migrate::migration_refused& e) {
-        CHECK(e.reason() == migrate::Reason::failed);
-        CHECK(e.version() == 2);
-        CHECK(std::string(e.what()).find("the backfill found a bad row") != std::string::npos);
-    }
+    const auto e = refusal([&] { failing.migrate(FailingCode{}); });
+    CHECK(e.reason() == migrate::Reason::failed);
+    CHECK(e.version() == 2);
+    CHECK(std::string(e.what()).find("the backfill found a bad row") != std::string::npos);
     CHECK(notes(failing) == 0); // the row it inserted went with its transaction
     CHECK(migrate::Migrator(failing, FailingCode{}).status()[1].state == migrate::VersionStatus::State::pending);
 }
@@ -103,15 +119,11 @@ TEST_CASE_TEMPLATE("code migrations written once run on both backends, inside th
 TEST_CASE_TEMPLATE("a failing migration rolls back whole (transactional DDL); earlier ones stay", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
-    try {
-        store.migrate(Broken{});
-        FAIL("expected migration_refused");
-    } catch (const migrate::migration_refused& e) {
-        CHECK(e.reason() == migrate::Reason::failed);
-        CHECK(e.version() == 2);
-        CHECK(std::string(e.what()).find("migration 2 (half) failed") != std::string::npos);
-        CHECK(std::string(e.what()).find("it was rolled back, earlier migrations stay applied") != std::string::npos);
-    }
+    const auto e = refusal([&] { store.migrate(Broken{}); });
+    CHECK(e.reason() == migrate::Reason::failed);
+    CHECK(e.version() == 2);
+    CHECK(std::string(e.what()).find("migration 2 (half) failed") != std::string::npos);
+    CHECK(std::string(e.what()).find("it was rolled back, earlier migrations stay applied") != std::string::npos);
     CHECK(table_exists(store, "notes"));
     CHECK_FALSE(table_exists(store, "half"));
     CHECK(migrate::Migrator(store, Broken{}).status()[1].state == migrate::VersionStatus::State::pending);
@@ -124,14 +136,10 @@ TEST_CASE_TEMPLATE("migration SQL that would take over the transaction is malfor
     using Sneaky = migrate::Embedded<migrate::Sql<1, "first", "CREATE TABLE first_table (x INTEGER)">,
                                      migrate::Sql<2, "sneaky", "CREATE TABLE second_table (x INTEGER); COMMIT; BEGIN; "
                                                                "DROP TABLE first_table">>;
-    try {
-        store.migrate(Sneaky{});
-        FAIL("expected migration_refused");
-    } catch (const migrate::migration_refused& e) {
-        CHECK(e.reason() == migrate::Reason::malformed_source);
-        CHECK(e.version() == 2);
-        CHECK(std::string(e.what()).find("COMMIT controls the transaction") != std::string::npos);
-    }
+    const auto e = refusal([&] { store.migrate(Sneaky{}); });
+    CHECK(e.reason() == migrate::Reason::malformed_source);
+    CHECK(e.version() == 2);
+    CHECK(std::string(e.what()).find("COMMIT controls the transaction") != std::string::npos);
     // Refused before anything ran: not even migration 1.
     CHECK_FALSE(table_exists(store, "first_table"));
     CHECK_FALSE(table_exists(store, "second_table"));
@@ -141,13 +149,9 @@ TEST_CASE_TEMPLATE("an edited migration is refused by checksum until repaired", 
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
     store.migrate(Migrations{});
-    try {
-        store.migrate(Edited{});
-        FAIL("expected migration_refused");
-    } catch (const migrate::migration_refused& e) {
-        CHECK(e.reason() == migrate::Reason::checksum_mismatch);
-        CHECK(std::string(e.what()).find("was applied with checksum") != std::string::npos);
-    }
+    const auto e = refusal([&] { store.migrate(Edited{}); });
+    CHECK(e.reason() == migrate::Reason::checksum_mismatch);
+    CHECK(std::string(e.what()).find("was applied with checksum") != std::string::npos);
     CHECK(migrate::Migrator(store, Edited{}).repair(1));
     CHECK_FALSE(migrate::Migrator(store, Edited{}).repair(1));
     // Versions 2 and 3 are applied but no longer in the source.
@@ -191,26 +195,6 @@ TEST_CASE_TEMPLATE("eight Stores migrating at once: each version applied exactly
     StoreOf<Fixture> store(fixture.config());
     CHECK(notes(store) == 1);
 }
-
-namespace {
-using U1 = migrate::Sql<1, "create_users", "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)", "DROP TABLE users">;
-using U2 = migrate::Sql<2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT", "ALTER TABLE users DROP COLUMN email">;
-using U3 = migrate::Code<3, "seed", "seed v1", [](auto& tx) { tx.execute("INSERT INTO users (id, name) VALUES (1, 'seed')"); }>;
-using U3Sql = migrate::Sql<3, "index_name", "CREATE INDEX users_name ON users (name)", "DROP INDEX users_name">;
-using UsersThree = migrate::Embedded<U1, U2, U3>;
-
-template <class Fn>
-migrate::migration_refused refusal(Fn&& fn) {
-    try {
-        fn();
-    } catch (const migrate::migration_refused& e) {
-        CHECK(e.code() == errc::migration);
-        return e;
-    }
-    FAIL("no migration_refused");
-    return migrate::migration_refused(migrate::Reason::usage, 0, "");
-}
-} // namespace
 
 TEST_CASE_TEMPLATE("refusals name the versions and both checksums, and change nothing", Fixture, BOTH_BACKENDS) {
     Fixture fixture;

@@ -92,6 +92,10 @@ public:
             });
     }
     /// Calls `visit(row)` for the first row of `sql` only, and returns whether there was one.
+    /// Throws as query() does (usage_error for statements that control the transaction or a
+    /// second statement in a single-statement read; the mapped error of a failing statement,
+    /// which also aborts the transaction); what `visit` throws (schema_error from
+    /// row.get<V>()) propagates.
     template <class Visit, class... Params>
     bool query_row(std::string_view sql, Visit&& visit, const Params&... params) {
         if constexpr (persist::detail::check_parameters<Params...>())

@@ -122,7 +122,10 @@ public:
 
     /// Calls `visit(row)` with a RowView for the first row of `sql` only, and returns whether
     /// there was one: a lookup that reads its columns straight into their destination.
-    /// `visit` must not run other statements on this transaction.
+    /// `visit` must not run other statements on this transaction. Throws as query() does
+    /// (usage_error when the values do not match the placeholders, a write in a read, a second
+    /// statement in a single-statement read; the mapped error of a failing statement); what
+    /// `visit` throws (schema_error from row.get<V>() for a column that is no V) propagates.
     template <class Visit, class... Params>
     bool query_row(std::string_view sql, Visit&& visit, const Params&... params) {
         bool found = false;

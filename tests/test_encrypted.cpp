@@ -239,7 +239,7 @@ TEST_CASE_TEMPLATE("an encrypted column round-trips and stores no plaintext", Fi
     // A value copied into another column of its own row does not open there.
     store.write([](auto& tx) { tx.execute("UPDATE secrets SET extra = token"); });
     CHECK(test::message_of<decryption_error>([&] { store.read([&](auto& tx) { get<Secrets>(tx, id); }); })
-              .find("cannot decrypt column secrets.extra of the row (" + boost::uuids::to_string(id) +
+              .find("cannot decrypt column secrets.extra of the row (" + persist::schema::uuid_text(id) +
                     "): authentication failed") == 0);
     // The same plaintext twice: different bytes (a fresh nonce each time).
     store.write([&](auto& tx) { upsert<Notes>(tx, Note{7, "b", Encrypted<std::string>("same")}); });

@@ -5,6 +5,8 @@
 #include <persist/schema/uuid.hpp>
 #include <persist/sqlite.hpp>
 
+#include "support.hpp"
+
 using namespace persist;
 using namespace persist::schema;
 
@@ -284,6 +286,38 @@ TEST_CASE("mixins: generated UUID keys, maintained timestamps, soft delete") {
         CHECK(purge<Notes>(tx, id));
         CHECK(count<Notes>(tx, all_rows(), Deleted::include) == 1);
     });
+}
+
+TEST_CASE("UUID columns: the canonical text both ways, version 4 keys, and a typed error for other text") {
+    const auto id = persist::schema::random_uuid();
+    CHECK(id.version() == boost::uuids::uuid::version_random_number_based);
+    CHECK(id.variant() == boost::uuids::uuid::variant_rfc_4122);
+    CHECK(persist::schema::random_uuid() != id);
+    const std::string text = persist::schema::uuid_text(id);
+    CHECK(text.size() == 36);
+    CHECK(persist::schema::parse_uuid(text) == id);
+
+    boost::uuids::uuid known{};
+    for (std::size_t i = 0; i < 16; ++i) known.data[i] = static_cast<std::uint8_t>(i * 17);
+    CHECK(persist::schema::uuid_text(known) == "00112233-4455-6677-8899-aabbccddeeff");
+    CHECK(persist::schema::parse_uuid("00112233-4455-6677-8899-AABBCCDDEEFF") == known);
+
+    for (const std::string bad : {"", "00112233-4455-6677-8899-aabbccddeef", "00112233-4455-6677-8899-aabbccddeeffa",
+                                  "00112233+4455-6677-8899-aabbccddeeff", "0011223-34455-6677-8899-aabbccddeeff",
+                                  "00112233-4455-6677-8899-aabbccddeefg", "{0112233-4455-6677-8899-aabbccddeef}",
+                                  "0011223344556677-8899-aabbccddeeff--"})
+        CHECK(test::message_of<schema_error>([&] { persist::schema::parse_uuid(bad); }) ==
+              "cannot read \"" + bad + "\" as a UUID; expected the 36-character form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
+
+    // Text another program wrote into a UUID column reads as that error, and changes nothing.
+    auto store = memory_store();
+    store.write([](auto& tx) {
+        tx.execute(create_table<Notes, sqlite::Dialect>());
+        tx.execute("INSERT INTO notes (id, text, created_at, updated_at) VALUES ('not-a-uuid', 'planted', 0, 0)");
+    });
+    CHECK(test::message_of<schema_error>([&] { store.read([](auto& tx) { return all<Notes>(tx); }); })
+              .starts_with("cannot read \"not-a-uuid\" as a UUID"));
+    CHECK(store.read([](auto& tx) { return tx.template query_one<std::string>("SELECT id FROM notes"); }) == "not-a-uuid");
 }
 
 TEST_CASE("the initial migration is the schema's DDL, and migrate() applies it once") {

@@ -14,8 +14,6 @@
 #include <persist/sqlite.hpp>
 #include <persist/sqlite/leases.hpp>
 
-#include <boost/uuid/random_generator.hpp>
-#include <boost/uuid/uuid_io.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -47,7 +45,7 @@ std::optional<std::int64_t> allocate_port(Tx& tx, const Uuid& instance, Time now
         ", allocated_at = " + D::placeholder(2) +
         " WHERE port = (SELECT port FROM port_allocations WHERE is_available ORDER BY port LIMIT 1" +
         (D::name == std::string_view("postgres") ? " FOR UPDATE SKIP LOCKED" : "") + ") RETURNING port";
-    return tx.template query_one<std::int64_t>(sql, boost::uuids::to_string(instance), now);
+    return tx.template query_one<std::int64_t>(sql, persist::schema::uuid_text(instance), now);
 }
 
 /// A new random key as a keyring entry, "1:<64 hex digits>".
@@ -121,7 +119,7 @@ void show_leases(const persist::Config& config) {
 template <class StoreType>
 void run(StoreType& store) {
     using D = typename StoreType::backend_type::dialect;
-    boost::uuids::random_generator new_uuid;
+    const auto new_token = [] { return persist::schema::uuid_text(persist::schema::random_uuid()); };
     const auto now = std::chrono::system_clock::now();
 
     store.write([&](auto& tx) {
@@ -139,7 +137,7 @@ void run(StoreType& store) {
 
         // Start a gmail instance on the lowest free port.
         const auto gmail = select<McpTypes>(tx, col<&McpType::name> == "gmail").front();
-        McpInstance instance{{}, ada, gmail.id, std::nullopt, 4242, boost::uuids::to_string(new_uuid()),
+        McpInstance instance{{}, ada, gmail.id, std::nullopt, 4242, new_token(),
                              "http://localhost", std::nullopt, "running", now + std::chrono::minutes(60), {"{}"},
                              std::nullopt, now, {"{}"}, {}, {}, std::nullopt};
         instance.id = insert<McpInstances>(tx, instance);
@@ -151,13 +149,13 @@ void run(StoreType& store) {
 
         // A second instance, stopped and soft-deleted: typed reads no longer see it.
         const auto stopped = insert<McpInstances>(
-            tx, McpInstance{{}, ada, gmail.id, std::nullopt, std::nullopt, boost::uuids::to_string(new_uuid()),
+            tx, McpInstance{{}, ada, gmail.id, std::nullopt, std::nullopt, new_token(),
                             "http://localhost:0", std::nullopt, "expired", now, {"{}"}, std::nullopt, std::nullopt, {"{}"}, {}, {},
                             std::nullopt});
         remove<McpInstances>(tx, stopped);
 
         // An instance whose time is up: the expiry job below stops it.
-        insert<McpInstances>(tx, McpInstance{{}, ada, gmail.id, std::nullopt, 4343, boost::uuids::to_string(new_uuid()),
+        insert<McpInstances>(tx, McpInstance{{}, ada, gmail.id, std::nullopt, 4343, new_token(),
                                              "http://localhost", std::nullopt, "running", now - std::chrono::minutes(1),
                                              {"{}"}, std::nullopt, now, {"{}"}, {}, {}, std::nullopt});
 
@@ -208,7 +206,7 @@ void run(StoreType& store) {
     std::vector<Uuid> pending(200);
     store.write([&](auto& tx) {
         for (auto& id : pending)
-            id = insert<McpInstances>(tx, McpInstance{{}, ada, gmail, std::nullopt, std::nullopt, boost::uuids::to_string(new_uuid()),
+            id = insert<McpInstances>(tx, McpInstance{{}, ada, gmail, std::nullopt, std::nullopt, new_token(),
                                                       "http://localhost", std::nullopt, "pending", now, {"{}"}, std::nullopt,
                                                       std::nullopt, {"{}"}, {}, {}, std::nullopt});
     });

@@ -100,6 +100,16 @@ concept LeaseStore = requires(L& leases, const L& const_leases, std::string_view
 ///
 /// Leases is where the tables live (see LeaseStore): sqlite::LeaseStore (lock::Table) or
 /// postgres::LeaseStore (postgres::TableLock, on the server's clock).
+namespace detail {
+// A lease this process holds, by owner token. Outside BasicTable so that the map of them is
+// one type, compiled once, whatever the lease store.
+struct HeldLease {
+    std::string name;
+    Mode mode;
+    std::int64_t fence;
+};
+} // namespace detail
+
 template <LeaseStore Leases>
 class BasicTable {
 public:
@@ -368,12 +378,6 @@ private:
 
     static std::string new_owner_token() { return persist::detail::random_hex(16); }
 
-    struct Lease {
-        std::string name;
-        Mode mode;
-        std::int64_t fence;
-    };
-
     Config config_;
     std::string host_ = host_name();
     pid_t owner_pid_ = persist::detail::current_pid();
@@ -383,7 +387,7 @@ private:
     StatsRecorder unrecorded_; // added to persist_lock_stats with the next renewal round
     std::mutex heartbeat_mutex_;
     std::condition_variable heartbeat_wake_;
-    std::map<std::string, Lease> held_; // by owner token: one process may hold a name shared twice
+    std::map<std::string, detail::HeldLease> held_; // by owner token: one process may hold a name shared twice
     bool stopping_ = false;
     std::unique_ptr<std::thread> heartbeat_;
 };

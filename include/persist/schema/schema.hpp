@@ -125,13 +125,17 @@ private:
                 return detail::check_foreign_key_target<T::sql_name, C::sql_name, false>::value;
             } else {
                 using TargetType = typename detail::member_traits<std::remove_cv_t<decltype(FK::target)>>::type;
-                return detail::check_foreign_key_type<T::sql_name, C::sql_name,
-                                                      std::is_same_v<typename unwrap_optional<TargetType>::type,
-                                                                     typename C::value_type>>::value;
+                constexpr bool same_type = std::is_same_v<typename unwrap_optional<TargetType>::type, typename C::value_type>;
+                if constexpr (same_type) return true; // the check_* template only when it fails, for its message
+                else return detail::check_foreign_key_type<T::sql_name, C::sql_name, false>::value;
             }
         }
     }
-    static_assert((detail::check_unique_table<Tables::sql_name, tables_named_like<Tables>() == 1>::value && ...));
+    static constexpr bool tables_ok() {
+        if constexpr (names_unique) return true;
+        else return (detail::check_unique_table<Tables::sql_name, tables_named_like<Tables>() == 1>::value && ...);
+    }
+    static_assert(tables_ok());
     static_assert(!names_unique || references_ok());
 };
 

@@ -309,8 +309,9 @@ private:
     static constexpr bool index_ok() {
         constexpr bool known = std::apply([](auto... member) { return (has_member_value(member) && ...); }, I::members);
         constexpr bool plain = std::apply([](auto... member) { return (!sealed_member(member) && ...); }, I::members);
-        return detail::check_index_columns<Name, I::sql_name, known>::value &&
-               detail::check_encrypted_index<Name, I::sql_name, plain>::value;
+        if constexpr (known && plain) return true;
+        else return detail::check_index_columns<Name, I::sql_name, known>::value &&
+                    detail::check_encrypted_index<Name, I::sql_name, plain>::value;
     }
     template <class M>
     static constexpr bool has_member_value(M member) {
@@ -357,11 +358,14 @@ private:
             return index_ok<C>();
         } else if constexpr (detail::is_timestamps<C>::value) {
             constexpr bool ok = has_member_of_type<Time>(C::created_at) && has_member_of_type<Time>(C::updated_at);
-            return detail::check_timestamps_columns<Name, ok>::value;
+            if constexpr (ok) return true;
+            else return detail::check_timestamps_columns<Name, ok>::value;
         } else if constexpr (detail::is_partitions<C>::value) {
-            return detail::check_partition_column<Name, partition_ok(C::time)>::value;
+            if constexpr (partition_ok(C::time)) return true;
+            else return detail::check_partition_column<Name, false>::value;
         } else if constexpr (detail::is_soft_delete<C>::value) {
-            return detail::check_soft_delete_column<Name, has_member_of_type<std::optional<Time>>(C::deleted_at)>::value;
+            if constexpr (has_member_of_type<std::optional<Time>>(C::deleted_at)) return true;
+            else return detail::check_soft_delete_column<Name, false>::value;
         } else {
             return column_ok_impl<C>();
         }
@@ -380,17 +384,32 @@ private:
         else return false;
     }
 
+    // How many columns are named `name`, from the plain data: a loop, not a fold per column.
+    static constexpr int columns_named(std::string_view name) {
+        int count = 0;
+        for (const auto& info : column_infos) count += info.name == name;
+        return count;
+    }
+
+    // The check_* templates are instantiated only when a check fails, for their message: a
+    // table that passes costs no class instantiation per column.
     template <class C>
     static constexpr bool column_ok_impl() {
         constexpr bool same_struct = std::is_same_v<typename C::row_type, row_type>;
-        constexpr int same_name =
-            detail::apply_types<columns>([](auto... c) { return ((decltype(c)::name == C::name) + ... + 0); });
-        return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
-               detail::check_column_type<Name, C::sql_name, C::supported>::value &&
-               detail::check_unique_column<Name, C::sql_name, same_name == 1>::value &&
-               detail::check_primary_key_not_nullable<Name, C::sql_name, !(C::is_primary_key && C::nullable)>::value &&
-               detail::check_generated_column<Name, C::sql_name, !C::is_generated || generatable<typename C::value_type>()>::value &&
-               detail::check_encrypted_column<Name, C::sql_name, !(C::is_sealed && (C::is_primary_key || C::is_unique))>::value;
+        constexpr bool unique_name = columns_named(C::name) == 1;
+        constexpr bool key_not_null = !(C::is_primary_key && C::nullable);
+        constexpr bool generatable_ok = !C::is_generated || generatable<typename C::value_type>();
+        constexpr bool sealing_allowed = !(C::is_sealed && (C::is_primary_key || C::is_unique));
+        if constexpr (same_struct && C::supported && unique_name && key_not_null && generatable_ok && sealing_allowed) {
+            return true;
+        } else {
+            return detail::check_member_of_row<Name, C::sql_name, same_struct>::value &&
+                   detail::check_column_type<Name, C::sql_name, C::supported>::value &&
+                   detail::check_unique_column<Name, C::sql_name, unique_name>::value &&
+                   detail::check_primary_key_not_nullable<Name, C::sql_name, key_not_null>::value &&
+                   detail::check_generated_column<Name, C::sql_name, generatable_ok>::value &&
+                   detail::check_encrypted_column<Name, C::sql_name, sealing_allowed>::value;
+        }
     }
     static constexpr bool any_primary_key =
         detail::apply_types<columns>([](auto... c) { return (decltype(c)::is_primary_key || ...); });
@@ -405,9 +424,12 @@ private:
         if constexpr (!has_sealed_columns) return true;
         else return detail::apply_types<columns>([](auto... c) { return (key_ok_for_sealing<decltype(c)>() && ...); });
     }
-    static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) &&
-                                    detail::check_has_primary_key<Name, any_primary_key>::value &&
-                                    detail::check_encrypted_table_key<Name, sealing_ok()>::value;
+    static constexpr bool table_ok() {
+        if constexpr (any_primary_key && sealing_ok()) return true;
+        else return detail::check_has_primary_key<Name, any_primary_key>::value &&
+                    detail::check_encrypted_table_key<Name, sealing_ok()>::value;
+    }
+    static constexpr bool checked = (column_ok<First>() && ... && column_ok<Rest>()) && table_ok();
     static_assert(checked);
 };
 

@@ -256,7 +256,10 @@ TEST_CASE("server restarts under 8 writer threads: no acknowledged write lost, n
     CHECK(eventually([&] { return written.load() >= before + 100; }));
     done = true;
     for (auto& writer : writers) writer.join();
-    CHECK_FALSE(ledger.failed.empty());
+    // The restarts hit writes in flight: ones whose COMMIT got no answer, or that failed. (A
+    // write whose first statement, sent with its BEGIN, found the connection dead runs again on
+    // a new one, so it counts as acknowledged.)
+    CHECK(ledger.failed.size() + ledger.unknown.size() > 0);
     store.write([](auto& tx) { tx.execute("INSERT INTO ledger (id) VALUES (-1)"); }); // healed
     ledger.acknowledged.insert(-1);
     ledger.check();

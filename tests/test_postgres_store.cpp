@@ -57,6 +57,109 @@ TEST_CASE("the pool replaces connections the server terminated while idle") {
     CHECK(after != pid);
 }
 
+TEST_CASE("BEGIN goes out with the first statement: the transaction it starts is the one asked for") {
+    PgStore store(pg_config());
+    using Settings = std::tuple<std::string, std::string>;
+    const std::string sql = "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')";
+    CHECK(store.write([&](auto& tx) { return *tx.template query_one<Settings>(sql); }) == Settings{"read committed", "off"});
+    CHECK(store.write(Isolation::serializable, [&](auto& tx) { return *tx.template query_one<Settings>(sql); }) ==
+          Settings{"serializable", "off"});
+    CHECK(store.read([&](auto& tx) { return *tx.template query_one<Settings>(sql); }) == Settings{"read committed", "on"});
+    CHECK(store.read(single_statement, [&](auto& tx) { return *tx.template query_one<Settings>(sql); }) ==
+          Settings{"read committed", "on"});
+    // Statements after the first run in the same transaction; a failing first statement
+    // aborts it as any other would.
+    store.write([](auto& tx) {
+        const auto first = tx.template query<std::int64_t>("SELECT txid_current()");
+        CHECK(tx.template query<std::int64_t>("SELECT txid_current()") == first);
+    });
+    CHECK_THROWS_WITH_AS(store.write([](auto& tx) { CHECK_THROWS_AS(tx.execute("SELECT * FROM no_such_table"), schema_error); }),
+                         doctest::Contains("[SELECT * FROM no_such_table]"), transaction_aborted);
+    // A transaction that runs nothing sends nothing; the connection goes back to the pool idle,
+    // and raw use of it (tx.connection()) finds the transaction begun.
+    store.write([](auto&) {});
+    store.read([](auto&) {});
+    store.write([](auto& tx) { CHECK(PQtransactionStatus(tx.connection().handle()) == PQTRANS_INTRANS); });
+    CHECK(store.read([](auto& tx) { return PQtransactionStatus(tx.connection().handle()); }) == PQTRANS_INTRANS);
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT 1"); }) == std::vector<int>{1});
+}
+
+TEST_CASE("first statements sent with their BEGIN: prepared or not, evicting others, failing, on one connection throughout") {
+    for (const std::size_t capacity : {0, 1, 64}) {
+        CAPTURE(capacity);
+        Config config = pg_config();
+        config.pool.min_connections = 1;
+        config.pool.max_connections = 1;
+        config.statement_cache_capacity = capacity;
+        PgStore store(config);
+        const auto pid = store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; });
+        for (int round = 0; round < 3; ++round) {
+            CHECK(store.read([&](auto& tx) { return tx.template query<int>("SELECT $1::int + 1", round)[0]; }) == round + 1);
+            CHECK(store.read([&](auto& tx) { return tx.template query<int>("SELECT $1::int * 10", round)[0]; }) == round * 10);
+            // A first statement the server cannot prepare, then one it cannot run: each is the
+            // error it is, the transaction is not committed, and the connection stays.
+            CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<int>("SELEC 1"); }),
+                                 doctest::Contains("syntax error"), schema_error);
+            CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<int>("SELECT 1 / $1::int", 0); }),
+                                 doctest::Contains("division by zero"), data_error);
+        }
+        CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; }) == pid);
+        CHECK(store.read([](auto& tx) { return tx.connection().cached_statements(); }) <= capacity);
+    }
+}
+
+TEST_CASE("COPY FROM STDIN is refused and COPY TO STDOUT drained, first or later in a transaction, within the deadline") {
+    PgStore store(pg_config());
+    store.write([](auto& tx) {
+        tx.execute_script("DROP TABLE IF EXISTS copied; CREATE TABLE copied (v INT, padding TEXT)");
+        tx.execute("INSERT INTO copied SELECT g, repeat('x', 100) FROM generate_series(1, 50000) AS g");
+    });
+    for (const bool first : {true, false}) {
+        CAPTURE(first);
+        // persist sends no COPY data: the server is told the COPY failed, and rolls it back.
+        const auto message = test::message_of<transaction_aborted>([&] {
+            store.write([&](auto& tx) {
+                if (!first) tx.execute("DELETE FROM copied WHERE v = 1");
+                CHECK(test::message_of<usage_error>([&] { tx.execute("COPY copied FROM STDIN"); }) ==
+                      "persist does not run COPY ... FROM STDIN (it sends no COPY data), so the server rolled it back "
+                      "[COPY copied FROM STDIN]; insert the rows with tx.execute(), many in one write, or load them "
+                      "with psql's \\copy");
+            });
+        });
+        CHECK(message.find("[COPY copied FROM STDIN]") != std::string::npos);
+        // The rows of a COPY TO STDOUT (5 MB here, more than a socket holds) are read and dropped.
+        CHECK(store.write([&](auto& tx) {
+            if (!first) tx.execute("DELETE FROM copied WHERE v = 1");
+            return tx.execute("COPY copied TO STDOUT");
+        }) == (first ? 50000 : 49999));
+    }
+    CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM copied")[0]; }) == 49999);
+}
+
+TEST_CASE("a connection the server ended after the pool checked it: the first statement and its BEGIN go to a new one") {
+    Config config = pg_config();
+    config.pool.min_connections = 1;
+    config.pool.max_connections = 1;
+    PgStore store(config);
+    store.write([](auto& tx) { tx.execute_script("DROP TABLE IF EXISTS relay; CREATE TABLE relay (v INT)"); });
+    postgres::Connection admin(test::pg_server().conninfo());
+    for (const bool savepoint_first : {false, true}) {
+        const auto pid = store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; });
+        int attempts = 0;
+        store.write([&](auto& tx) {
+            ++attempts;
+            // The only pooled connection, checked when this write took it, dies before any
+            // statement of the transaction was sent.
+            admin.run("SELECT pg_terminate_backend($1, 5000)", pid);
+            if (savepoint_first) tx.savepoint([&] { tx.execute("INSERT INTO relay VALUES (2)"); });
+            else tx.execute("INSERT INTO relay VALUES (1)");
+            CHECK(tx.template query<int>("SELECT pg_backend_pid()")[0] != pid);
+        });
+        CHECK(attempts == 1);
+    }
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT v FROM relay ORDER BY v"); }) == std::vector<int>{1, 2});
+}
+
 TEST_CASE("a deadlock between two writers is retried by Store, and both commit") {
     PgStore store(pg_config());
     store.write([](auto& tx) {

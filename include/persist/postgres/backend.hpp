@@ -71,39 +71,32 @@ public:
     /// One transaction on a pooled connection; its function receives a Tx (Transaction, or
     /// ReadTransaction for a READ ONLY one).
     template <class Tx>
-    class Session {
+    class Session : private detail::Reconnect {
     public:
         Session(Backend& backend, Deadline deadline, bool read_only, Isolation isolation = Isolation::read_committed)
             : backend_(backend), connection_(backend.acquire(deadline)), read_only_(read_only), isolation_(isolation),
               transaction_(*connection_) {}
         Session(Session&&) = delete;
         ~Session() {
-            if (begun_ && !finished_ && connection_->ok()) {
-                try {
-                    connection_->execute_script("ROLLBACK");
-                } catch (...) {
+            if (begun_ && !finished_ && connection_ && connection_->ok()) {
+                if (connection_->begin_deferred()) {
+                    connection_->drop_deferred_begin(); // nothing was sent: nothing to roll back
+                } else {
+                    try {
+                        connection_->execute_script("ROLLBACK");
+                    } catch (...) {
+                    }
                 }
             }
             backend_.release(std::move(connection_));
         }
+        /// Starts the transaction: its BEGIN goes to the server with the first statement, in one
+        /// round trip (see Connection::defer_begin). A pooled connection found dead then (the
+        /// server restarted, or ended it, while it was idle) is replaced and the statement sent
+        /// again, since nothing of the transaction had run; a response timeout is not retried.
         void begin() {
-            const bool serializable = isolation_ == Isolation::serializable;
-            const char* sql = read_only_ ? (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
-                                                         : "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
-                                         : (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                         : "BEGIN ISOLATION LEVEL READ COMMITTED");
-            try {
-                connection_->execute_script(sql);
-            } catch (const response_timeout_error&) {
-                throw; // the path to the server is stuck: another connection would wait as long
-            } catch (const connection_error&) {
-                // The pooled connection had died while idle (server restart, pg_terminate_backend,
-                // a network cut). Nothing of this transaction ran, so a new connection is safe.
-                backend_.release(std::move(connection_));
-                connection_ = backend_.acquire(std::chrono::steady_clock::now() + backend_.acquire_timeout());
-                transaction_.rebind(*connection_);
-                connection_->execute_script(sql);
-            }
+            connection_->defer_begin(begin_sql());
+            transaction_.reconnect_with(this);
             begun_ = true;
         }
         /// COMMIT. A lost connection is commit_outcome_unknown. A COMMIT the server answers with
@@ -111,6 +104,11 @@ public:
         /// Store function caught) is transaction_aborted, naming that statement: nothing was
         /// committed, and the caller must not be told otherwise.
         void commit() {
+            if (connection_->begin_deferred()) { // no statement ran: there is nothing to commit
+                connection_->drop_deferred_begin();
+                finished_ = true;
+                return;
+            }
             std::string status;
             try {
                 status = connection_->execute_script("COMMIT");
@@ -139,6 +137,21 @@ public:
         Tx& transaction() noexcept { return transaction_; }
 
     private:
+        const char* begin_sql() const noexcept {
+            const bool serializable = isolation_ == Isolation::serializable;
+            return read_only_ ? (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"
+                                              : "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+                              : (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL READ COMMITTED");
+        }
+        // The connection was lost before its BEGIN was answered: another, with BEGIN deferred.
+        Connection& reconnect() override {
+            backend_.release(std::move(connection_));
+            connection_ = backend_.acquire(std::chrono::steady_clock::now() + backend_.acquire_timeout());
+            transaction_.rebind(*connection_);
+            connection_->defer_begin(begin_sql());
+            return *connection_;
+        }
+
         Backend& backend_;
         std::unique_ptr<Connection> connection_;
         bool read_only_;

@@ -9,6 +9,7 @@
 #include "persist/detail/row.hpp"
 #include "persist/postgres/async.hpp"
 #include "persist/postgres/errors.hpp"
+#include "persist/postgres/result.hpp"
 #include "persist/postgres/values.hpp"
 
 #include <libpq-fe.h>
@@ -17,48 +18,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace persist::postgres {
-
-/// A query result (owns the PGresult).
-class Result {
-public:
-    explicit Result(PGresult* result) : result_(result, &PQclear) {}
-    int rows() const noexcept { return PQntuples(result_.get()); }
-    int columns() const noexcept { return PQnfields(result_.get()); }
-    /// The text of row `r`, column `c`, or nullopt for NULL.
-    std::optional<std::string> value(int r, int c) const {
-        if (PQgetisnull(result_.get(), r, c)) return std::nullopt;
-        return std::string(PQgetvalue(result_.get(), r, c), static_cast<std::size_t>(PQgetlength(result_.get(), r, c)));
-    }
-    /// Rows changed by an INSERT, UPDATE or DELETE.
-    std::int64_t changes() const {
-        const char* count = PQcmdTuples(result_.get());
-        return count && *count ? std::stoll(count) : 0;
-    }
-    PGresult* get() const noexcept { return result_.get(); }
-
-private:
-    std::unique_ptr<PGresult, decltype(&PQclear)> result_;
-};
-
-/// One result row seen by Connection::for_each_row: column names and typed access.
-class RowView {
-public:
-    RowView(const PGresult* result, int row) noexcept : result_(result), columns_(result, row), row_(row) {}
-    int size() const noexcept { return PQnfields(result_); }
-    std::string_view name(int index) const noexcept { return PQfname(result_, index); }
-    bool is_null(int index) const noexcept { return PQgetisnull(result_, row_, index); }
-    /// Column `index` as V; schema_error when the text is not a V (see Columns).
-    template <class V>
-    V get(int index) const { return columns_.get<V>(index); }
-
-private:
-    const PGresult* result_;
-    Columns columns_;
-    int row_;
-};
 
 /// One connection to the server.
 ///
@@ -181,20 +144,19 @@ public:
         for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
         const int count = static_cast<int>(values.size());
         const char* const* data = values.empty() ? nullptr : values.data();
+        if (deferred_begin_) {
+#ifdef LIBPQ_HAS_PIPELINING
+            return execute_after_begin(sql, count, data);
+#else
+            send_deferred_begin(); // libpq before 14 has no pipeline mode
+#endif
+        }
         if (capacity_ == 0) {
             const std::string text(sql);
             return checked(await(PQsendQueryParams(connection_.get(), text.c_str(), count, nullptr, data, nullptr, nullptr, 0), sql), sql);
         }
         const std::string& name = prepared(sql);
-        Result result(await(PQsendQueryPrepared(connection_.get(), name.c_str(), count, data, nullptr, nullptr, 0), sql));
-        const auto status = PQresultStatus(result.get());
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
-            // A plan invalidated by DDL, or a statement the session lost (DISCARD ALL).
-            if (state && (std::string_view(state) == "0A000" || std::string_view(state) == "26000")) forget(sql);
-            throw_result_error(connection_.get(), result.get(), sql);
-        }
-        return result;
+        return statement_result(Result(await(PQsendQueryPrepared(connection_.get(), name.c_str(), count, data, nullptr, nullptr, 0), sql)), sql);
     }
 
     /// Prepared statements in the cache now.
@@ -204,9 +166,35 @@ public:
     /// command status of the last one ("COMMIT", or "ROLLBACK" for a COMMIT of an aborted
     /// transaction).
     std::string execute_script(const std::string& sql) {
+        send_deferred_begin();
         const Result result = checked(await(PQsendQuery(connection_.get(), sql.c_str()), sql), sql);
         return PQcmdStatus(result.get());
     }
+
+    /// Holds `begin_sql` (a BEGIN without parameters, which must outlive the transaction: a
+    /// string literal) back, to send it with the transaction's first statement in one round
+    /// trip (libpq's pipeline mode; see execute). A script sends it on its own first, as does
+    /// send_deferred_begin(). A transaction that runs no statement never sends it.
+    void defer_begin(const char* begin_sql) noexcept {
+        deferred_begin_ = begin_sql;
+        begin_unconfirmed_ = true;
+    }
+    /// Whether a deferred BEGIN has not been sent yet (the transaction has run nothing).
+    bool begin_deferred() const noexcept { return deferred_begin_ != nullptr; }
+    /// Forgets a deferred BEGIN that was never sent.
+    void drop_deferred_begin() noexcept {
+        deferred_begin_ = nullptr;
+        begin_unconfirmed_ = false;
+    }
+    /// Sends a deferred BEGIN now, on its own.
+    void send_deferred_begin() {
+        if (!deferred_begin_) return;
+        execute_script(std::exchange(deferred_begin_, nullptr));
+        begin_unconfirmed_ = false;
+    }
+    /// Whether the connection was lost before the server confirmed the transaction's BEGIN:
+    /// then nothing of the transaction ran, and it may start afresh on another connection.
+    bool lost_before_begin() const noexcept { return begin_unconfirmed_ && !ok(); }
 
     /// The time each request has to be answered in (see the constructor).
     std::chrono::milliseconds response_timeout() const noexcept { return response_timeout_; }
@@ -273,37 +261,11 @@ private:
         PGconn* connection = connection_.get();
         if (!sent) throw_result_error(connection, nullptr, sql);
         const auto deadline = std::chrono::steady_clock::now() + response_timeout_;
-        // Send everything (non-blocking mode buffers what the socket does not take at once).
-        for (;;) {
-            const int flushed = PQflush(connection);
-            if (flushed == 0) break;
-            if (flushed < 0) throw_result_error(connection, nullptr, sql);
-            if (!detail::wait_socket(PQsocket(connection), POLLIN | POLLOUT, deadline)) give_up(sql);
-            if (!PQconsumeInput(connection)) throw_result_error(connection, nullptr, sql);
-        }
+        refused_copy_ = false;
+        flush(deadline, sql);
         PGresult* last = nullptr;
         try {
-            for (;;) {
-                while (PQisBusy(connection)) {
-                    if (!detail::wait_socket(PQsocket(connection), POLLIN, deadline)) give_up(sql);
-                    if (!PQconsumeInput(connection)) throw_result_error(connection, nullptr, sql);
-                }
-                PGresult* result = PQgetResult(connection);
-                if (!result) break;
-                const auto status = PQresultStatus(result);
-                if (status == PGRES_COPY_IN) {
-                    // persist sends no COPY data: end it with an error, so the server rolls it back.
-                    PQclear(result);
-                    if (PQputCopyEnd(connection, "persist does not run COPY ... FROM STDIN") < 0)
-                        throw_result_error(connection, nullptr, sql);
-                    continue;
-                }
-                if (status == PGRES_COPY_OUT) {
-                    PQclear(result);
-                    char* row = nullptr;
-                    while (PQgetCopyData(connection, &row, 1) > 0) PQfreemem(row);
-                    continue;
-                }
+            while (PGresult* result = next_result(deadline, sql)) {
                 PQclear(last);
                 last = result;
             }
@@ -313,6 +275,114 @@ private:
         }
         if (!last) throw_result_error(connection, nullptr, sql);
         return last;
+    }
+
+    // The deferred BEGIN and `sql` (prepared first when the cache does not hold it) sent as
+    // one pipeline: one flush, one wait, and the results in order (BEGIN's, the PREPARE's, the
+    // statement's, the end of the pipeline). A failed statement is thrown once the pipeline has
+    // ended, leaving the connection usable (its transaction aborted, as without pipelining);
+    // anything else closes the connection, so that none is reused in an unknown state.
+#ifdef LIBPQ_HAS_PIPELINING
+    Result execute_after_begin(std::string_view sql, int count, const char* const* data) {
+        const std::string begin = std::exchange(deferred_begin_, nullptr);
+        PGconn* connection = connection_.get();
+        const std::string text(sql);
+        const std::string* cached = capacity_ ? statements_.find(sql) : nullptr;
+        const std::string name = capacity_ && !cached ? "p" + std::to_string(prepared_count_ + 1) : std::string();
+        const char* statement = cached ? cached->c_str() : name.c_str();
+        try {
+            bool sent = PQenterPipelineMode(connection) == 1 &&
+                        PQsendQueryParams(connection, begin.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+            if (!name.empty()) sent = sent && PQsendPrepare(connection, statement, text.c_str(), 0, nullptr) == 1;
+            sent = sent && (capacity_ ? PQsendQueryPrepared(connection, statement, count, data, nullptr, nullptr, 0)
+                                      : PQsendQueryParams(connection, text.c_str(), count, nullptr, data, nullptr, nullptr, 0)) == 1;
+            if (!sent || PQpipelineSync(connection) != 1) throw_result_error(connection, nullptr, sql);
+            const auto deadline = std::chrono::steady_clock::now() + response_timeout_;
+            refused_copy_ = false;
+            flush(deadline, sql);
+            const Result begun = command_result(deadline, sql);
+            const bool begin_ok = PQresultStatus(begun.get()) == PGRES_COMMAND_OK;
+            if (begin_ok) begin_unconfirmed_ = false;
+            std::optional<Result> prepare;
+            if (!name.empty()) prepare.emplace(command_result(deadline, sql));
+            Result result = command_result(deadline, sql);
+            const Result end(next_result(deadline, sql));
+            if (PQresultStatus(end.get()) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(connection) != 1)
+                throw_result_error(connection, nullptr, sql);
+            if (!begin_ok) throw_result_error(connection, begun.get(), begin);
+            if (prepare && PQresultStatus(prepare->get()) != PGRES_COMMAND_OK) throw_result_error(connection, prepare->get(), sql);
+            if (prepare) insert_prepared(text, name);
+            return statement_result(std::move(result), sql);
+        } catch (...) {
+            // A server error in one of the statements came after the pipeline ended: the
+            // connection is fine. Anything else leaves it in pipeline mode, or broken: closed.
+            if (connection_ && PQpipelineStatus(connection) == PQ_PIPELINE_OFF && ok()) throw;
+            connection_.reset();
+            statements_.clear();
+            throw;
+        }
+    }
+#endif
+
+    // Sends everything (non-blocking mode buffers what the socket does not take at once).
+    void flush(Deadline deadline, std::string_view sql) {
+        PGconn* connection = connection_.get();
+        for (;;) {
+            const int flushed = PQflush(connection);
+            if (flushed == 0) return;
+            if (flushed < 0) throw_result_error(connection, nullptr, sql);
+            if (!detail::wait_socket(PQsocket(connection), POLLIN | POLLOUT, deadline)) give_up(sql);
+            if (!PQconsumeInput(connection)) throw_result_error(connection, nullptr, sql);
+        }
+    }
+    // The next result, waiting for it until `deadline`: null at the end of a command's results.
+    // persist sends no COPY data and reads none: a COPY FROM STDIN is ended with an error (the
+    // server rolls it back), the rows of a COPY TO STDOUT are read and dropped.
+    PGresult* next_result(Deadline deadline, std::string_view sql) {
+        PGconn* connection = connection_.get();
+        for (;;) {
+            while (PQisBusy(connection)) wait_for_input(deadline, sql);
+            PGresult* result = PQgetResult(connection);
+            const auto status = result ? PQresultStatus(result) : PGRES_COMMAND_OK;
+            if (status != PGRES_COPY_IN && status != PGRES_COPY_OUT && status != PGRES_COPY_BOTH) return result;
+            PQclear(result);
+            if (status != PGRES_COPY_OUT) {
+                refused_copy_ = true;
+                if (PQputCopyEnd(connection, "persist does not run COPY ... FROM STDIN") < 0) throw_result_error(connection, nullptr, sql);
+                flush(deadline, sql);
+                continue;
+            }
+            for (;;) {
+                char* row = nullptr;
+                const int got = PQgetCopyData(connection, &row, 1);
+                if (got > 0) PQfreemem(row);
+                else if (got == 0) wait_for_input(deadline, sql);
+                else if (got == -1) break; // the end of the rows; the COPY's result follows
+                else throw_result_error(connection, nullptr, sql);
+            }
+        }
+    }
+    void wait_for_input(Deadline deadline, std::string_view sql) {
+        if (!detail::wait_socket(PQsocket(connection_.get()), POLLIN, deadline)) give_up(sql);
+        if (!PQconsumeInput(connection_.get())) throw_result_error(connection_.get(), nullptr, sql);
+    }
+    // The (last) result of the next command of a pipeline; connection_error if there is none.
+    Result command_result(Deadline deadline, std::string_view sql) {
+        Result last(next_result(deadline, sql));
+        if (!last.get()) throw_result_error(connection_.get(), nullptr, sql);
+        while (PGresult* more = next_result(deadline, sql)) last = Result(more);
+        return last;
+    }
+    // `result` of a statement, or its error thrown (see execute).
+    Result statement_result(Result result, std::string_view sql) {
+        const auto status = PQresultStatus(result.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            const char* state = PQresultErrorField(result.get(), PG_DIAG_SQLSTATE);
+            // A plan invalidated by DDL, or a statement the session lost (DISCARD ALL).
+            if (state && (std::string_view(state) == "0A000" || std::string_view(state) == "26000")) forget(sql);
+            throw_failed(result.get(), sql);
+        }
+        return result;
     }
 
     // No answer within response_timeout: ask the server to cancel, close the connection (the
@@ -365,20 +435,34 @@ private:
         return out;
     }
 
-    Result checked(PGresult* raw, std::string_view sql) const {
+    Result checked(PGresult* raw, std::string_view sql) {
         Result result(raw);
         const auto status = PQresultStatus(result.get());
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_result_error(connection_.get(), result.get(), sql);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_failed(result.get(), sql);
         return result;
+    }
+    // The error of a failed statement: usage_error for a COPY FROM STDIN, which next_result ended.
+    [[noreturn]] void throw_failed(const PGresult* result, std::string_view sql) {
+        if (std::exchange(refused_copy_, false))
+            throw usage_error("persist does not run COPY ... FROM STDIN (it sends no COPY data), so the server rolled it "
+                              "back [" + std::string(sql.substr(0, 200)) + "]; insert the rows with tx.execute(), many in one "
+                              "write, or load them with psql's \\copy");
+        throw_result_error(connection_.get(), result, sql);
     }
 
     // The server-side name of `sql`, preparing it first if needed.
     const std::string& prepared(std::string_view sql) {
         if (const auto* name = statements_.find(sql)) return *name;
-        std::string name = "p" + std::to_string(++prepared_count_);
+        std::string name = "p" + std::to_string(prepared_count_ + 1);
         std::string key(sql);
         checked(await(PQsendPrepare(connection_.get(), name.c_str(), key.c_str(), 0, nullptr), sql), sql);
-        if (auto evicted = statements_.insert(std::move(key), std::move(name))) {
+        insert_prepared(std::move(key), std::move(name));
+        return *statements_.find(sql);
+    }
+    // Caches a statement prepared on the server, deallocating the one it evicts.
+    void insert_prepared(std::string sql, std::string name) {
+        ++prepared_count_;
+        if (auto evicted = statements_.insert(std::move(sql), std::move(name))) {
             // Best effort: a failure here (an aborted transaction) leaves a harmless statement
             // behind. A timeout has closed the connection: that one is passed on.
             try {
@@ -388,7 +472,6 @@ private:
             } catch (const error&) {
             }
         }
-        return *statements_.find(sql);
     }
 
     void forget(std::string_view sql) { statements_.erase(sql); }
@@ -400,6 +483,9 @@ private:
     std::chrono::milliseconds response_timeout_;
     persist::detail::LruCache<std::string> statements_; // SQL text -> server-side statement name
     std::uint64_t prepared_count_ = 0;
+    const char* deferred_begin_ = nullptr; // see defer_begin()
+    bool begin_unconfirmed_ = false;       // BEGIN deferred or sent, and not yet answered
+    bool refused_copy_ = false;            // the request being answered was a COPY FROM STDIN
 };
 
 } // namespace persist::postgres

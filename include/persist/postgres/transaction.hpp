@@ -18,11 +18,24 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace persist::postgres {
 
 class Backend;
+
+namespace detail {
+// What a transaction whose connection was lost before the server answered its BEGIN asks of
+// its session: another connection, with the BEGIN deferred on it again (see Backend::Session).
+class Reconnect {
+public:
+    virtual Connection& reconnect() = 0;
+
+protected:
+    ~Reconnect() = default;
+};
+} // namespace detail
 
 /// The connection was lost after COMMIT was sent: the transaction may or may not have been
 /// committed. persist does not run it again; check the data, then decide. The same error as
@@ -110,26 +123,57 @@ public:
     /// persist::TableDescription).
     TableDescription describe_table(const std::string& table) { return postgres::describe_table(*this, table); }
 
-    /// The session's connection, for what persist does not wrap.
-    Connection& connection() noexcept { return *connection_; }
+    /// The session's connection, for what persist does not wrap (the transaction's BEGIN has
+    /// been sent when this returns).
+    Connection& connection() {
+        start_now();
+        return *connection_;
+    }
 
 protected:
     friend class Backend;
     void rebind(Connection& connection) noexcept { connection_ = &connection; }
+    void reconnect_with(detail::Reconnect* session) noexcept { reconnect_ = session; }
 
     // store.read(single_statement, fn): one statement may run, then none.
     void limit_to_one_statement() noexcept { statements_left_ = 1; }
 
     // Runs `run`; a persist error is noted (the server aborted the transaction) and rethrown.
+    // The first statement, whose BEGIN goes with it, runs again on a new connection when the
+    // one it was sent on turned out to be dead (dropped while idle in the pool): nothing of
+    // the transaction had run.
     template <class Run>
     auto noting_failure(std::string_view sql, Run&& run) -> decltype(run()) {
         before_statement(sql);
-        try {
-            return run();
-        } catch (const error& e) {
-            note_failure(sql, e);
-            throw;
+        for (;;) {
+            try {
+                return run();
+            } catch (const error& e) {
+                if (!start_again_elsewhere(e)) {
+                    note_failure(sql, e);
+                    throw;
+                }
+            }
         }
+    }
+
+    // Sends a deferred BEGIN on its own (before a savepoint, or raw use of the connection).
+    void start_now() {
+        for (;;) {
+            try {
+                connection_->send_deferred_begin();
+                return;
+            } catch (const error& e) {
+                if (!start_again_elsewhere(e)) throw;
+            }
+        }
+    }
+
+    bool start_again_elsewhere(const error& e) {
+        const bool lost = dynamic_cast<const connection_error*>(&e) && !dynamic_cast<const response_timeout_error*>(&e);
+        if (!reconnect_ || !lost || !connection_->lost_before_begin()) return false;
+        std::exchange(reconnect_, nullptr)->reconnect(); // once, as a BEGIN sent on its own was
+        return true;
     }
 
     // The checks before a statement (compiled once, not per noting_failure instance).
@@ -147,6 +191,7 @@ protected:
     }
 
     Connection* connection_;
+    detail::Reconnect* reconnect_ = nullptr;
     std::optional<std::string> first_failure_;
     int failures_ = 0;
     int savepoints_ = 0;
@@ -178,6 +223,7 @@ public:
     /// throws transaction_aborted); on SQLite it undoes only itself. Savepoints nest.
     template <class Fn>
     auto savepoint(Fn&& fn) -> decltype(fn()) {
+        start_now();
         const auto failures_before = failures_;
         return persist::detail::run_in_savepoint(
             [this](const std::string& sql) { connection_->execute_script(sql); },
@@ -193,7 +239,11 @@ public:
     /// releases it at COMMIT or ROLLBACK. Waits as long as lock_timeout allows
     /// (lock_timeout_error after it).
     void advisory_xact_lock(std::string_view name) {
-        connection_->run("SELECT pg_advisory_xact_lock($1)", xact_key(name));
+        const std::string_view sql = "SELECT pg_advisory_xact_lock($1)";
+        noting_failure(sql, [&] {
+            connection_->run(sql, xact_key(name));
+            return 0;
+        });
     }
 
     /// The key advisory_xact_lock(name) locks: the first 8 bytes of SHA-256("persist:xact:" +

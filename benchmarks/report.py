@@ -252,8 +252,9 @@ def postgres_section(r):
     r.out(f"| point select, all in one `read()` | | | {fmt_rate(batched)} | "
           f"{fmt_ratio(ratio(batched, r.ips('get/postgres/libpq')))} | |")
     r.out()
-    r.out("A `store.read()` or `store.write()` is a transaction: BEGIN and COMMIT are a round trip each, which "
-          "autocommit libpq does not pay; the explicit columns pay them too.")
+    r.out("A `store.read()` or `store.write()` is a transaction: its BEGIN goes to the server with its first "
+          "statement, and its COMMIT is a round trip of its own, which autocommit libpq does not pay; the explicit "
+          "columns send BEGIN and COMMIT as round trips of their own.")
     r.out()
     lib, mine = r.ips("pool_32_threads/postgres/libpq"), r.ips("pool_32_threads/postgres/persist")
     r.out(f"32 threads committing single rows (BEGIN, INSERT, COMMIT) through 8 connections: libpq with a "

@@ -7,6 +7,8 @@
 //                                          point selects: libpq autocommit (one round trip),
 //                                          libpq with BEGIN READ ONLY / COMMIT around each
 //                                          (what store.read() does), persist one read() each
+//   get/postgres/persist_single_statement  one read(single_statement) each: BEGIN, the
+//                                          statement and COMMIT in one round trip
 //   get_batched/postgres/persist           the same lookups in one read()
 //   commit/postgres/{libpq,libpq_explicit,persist}
 //                                          single-row commits: autocommit INSERT, explicit
@@ -167,16 +169,20 @@ void get_libpq(benchmark::State& state, bool explicit_transaction) {
     state.SetItemsProcessed(state.iterations() * lookups);
 }
 
-void get_persist(benchmark::State& state, bool batched) {
+enum class Reads { one_each, batched, single_statement };
+
+void get_persist(benchmark::State& state, Reads reads) {
     fill();
     PgStore store(store_config());
     std::int64_t sum = 0;
     auto lookup = [&](auto& tx, std::int64_t i) { sum += persist::schema::get<bench::Items>(tx, (i * 7919) % table_rows)->stock; };
     for (auto _ : state) {
-        if (batched) {
+        if (reads == Reads::batched) {
             store.read([&](auto& tx) {
                 for (std::int64_t i = 0; i < lookups; ++i) lookup(tx, i);
             });
+        } else if (reads == Reads::single_statement) {
+            for (std::int64_t i = 0; i < lookups; ++i) store.read(persist::single_statement, [&](auto& tx) { lookup(tx, i); });
         } else {
             for (std::int64_t i = 0; i < lookups; ++i) store.read([&](auto& tx) { lookup(tx, i); });
         }
@@ -299,8 +305,9 @@ BENCHMARK(insert_libpq)->Name("insert/postgres/libpq")->Iterations(heavy)->UseRe
 BENCHMARK(insert_persist)->Name("insert/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(get_libpq, autocommit, false)->Name("get/postgres/libpq")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(get_libpq, explicit, true)->Name("get/postgres/libpq_explicit")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(get_persist, one, false)->Name("get/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(get_persist, batched, true)->Name("get_batched/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(get_persist, one, Reads::one_each)->Name("get/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(get_persist, single, Reads::single_statement)->Name("get/postgres/persist_single_statement")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(get_persist, batched, Reads::batched)->Name("get_batched/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(commit_libpq, autocommit, false)->Name("commit/postgres/libpq")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(commit_libpq, explicit, true)->Name("commit/postgres/libpq_explicit")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(commit_persist)->Name("commit/postgres/persist")->Iterations(heavy)->UseRealTime()->Unit(benchmark::kMillisecond);

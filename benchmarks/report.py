@@ -248,13 +248,19 @@ def postgres_section(r):
         lib, explicit, mine = (r.ips(f"{prefix}/{x}") for x in ("libpq", "libpq_explicit", "persist"))
         r.out(f"| {label} | {fmt_rate(lib)} | {fmt_rate(explicit)} | {fmt_rate(mine)} | "
               f"{fmt_ratio(ratio(mine, lib))} | {fmt_ratio(ratio(mine, explicit))} |")
+    single = r.ips("get/postgres/persist_single_statement")
+    r.out(f"| point select, one `read(single_statement)` each | {fmt_rate(r.ips('get/postgres/libpq'))} | "
+          f"{fmt_rate(r.ips('get/postgres/libpq_explicit'))} | {fmt_rate(single)} | "
+          f"{fmt_ratio(ratio(single, r.ips('get/postgres/libpq')))} | "
+          f"{fmt_ratio(ratio(single, r.ips('get/postgres/libpq_explicit')))} |")
     batched = r.ips("get_batched/postgres/persist")
     r.out(f"| point select, all in one `read()` | | | {fmt_rate(batched)} | "
           f"{fmt_ratio(ratio(batched, r.ips('get/postgres/libpq')))} | |")
     r.out()
     r.out("A `store.read()` or `store.write()` is a transaction: its BEGIN goes to the server with its first "
           "statement, and its COMMIT is a round trip of its own, which autocommit libpq does not pay; the explicit "
-          "columns send BEGIN and COMMIT as round trips of their own.")
+          "columns send BEGIN and COMMIT as round trips of their own. A `read(single_statement)` sends its COMMIT "
+          "in the same round trip too: one in all, as autocommit.")
     r.out()
     lib, mine = r.ips("pool_32_threads/postgres/libpq"), r.ips("pool_32_threads/postgres/persist")
     r.out(f"32 threads committing single rows (BEGIN, INSERT, COMMIT) through 8 connections: libpq with a "

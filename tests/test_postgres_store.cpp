@@ -84,6 +84,39 @@ TEST_CASE("BEGIN goes out with the first statement: the transaction it starts is
     CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT 1"); }) == std::vector<int>{1});
 }
 
+TEST_CASE("read(single_statement): BEGIN, the statement and COMMIT in one round trip, and nothing left open") {
+    Config config = pg_config();
+    config.pool.min_connections = 1;
+    config.pool.max_connections = 1;
+    std::vector<std::string> warnings;
+    config.on_event = [&](const Event& e) {
+        if (e.kind == Event::Kind::warning) warnings.push_back(e.message);
+    };
+    PgStore store(config);
+    const auto pid = store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; });
+    postgres::Connection admin(test::pg_server().conninfo());
+    const auto state = [&] {
+        return admin.query<std::string>("SELECT state FROM pg_stat_activity WHERE pid = $1", pid).at(0);
+    };
+    CHECK(store.read(single_statement, [](auto& tx) { return tx.template query<int>("SELECT 41 + 1")[0]; }) == 42);
+    CHECK(state() == "idle"); // committed, not "idle in transaction"
+    // The function may still throw after its statement: the read is over either way.
+    CHECK_THROWS_AS(store.read(single_statement, [](auto& tx) {
+        tx.template query<int>("SELECT 1");
+        throw std::runtime_error("after the statement");
+    }), std::runtime_error);
+    CHECK(state() == "idle");
+    // A failing statement: its error; the transaction it aborted is rolled back.
+    CHECK_THROWS_AS(store.read(single_statement, [](auto& tx) { tx.template query<int>("SELECT 1 / 0"); }), data_error);
+    CHECK(state() == "idle");
+    // Raw use of the connection sends BEGIN on its own; COMMIT then follows the function.
+    CHECK(store.read(single_statement, [](auto& tx) { return PQtransactionStatus(tx.connection().handle()); }) ==
+          PQTRANS_INTRANS);
+    CHECK(state() == "idle");
+    CHECK(store.read(single_statement, [](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; }) == pid);
+    CHECK(warnings.empty()); // no COMMIT or ROLLBACK sent outside a transaction
+}
+
 TEST_CASE("first statements sent with their BEGIN: prepared or not, evicting others, failing, on one connection throughout") {
     for (const std::size_t capacity : {0, 1, 64}) {
         CAPTURE(capacity);

@@ -136,8 +136,9 @@ public:
     /// BEGIN and COMMIT, as its own implicit read transaction (SQLite's autocommit): two
     /// statement executions fewer per lookup, and still a consistent snapshot, since one
     /// statement always reads one. On PostgreSQL it runs as read(fn) does (a READ ONLY
-    /// transaction, which keeps the statement from writing). On both, a second statement
-    /// throws usage_error; otherwise it throws like read(fn).
+    /// transaction, which keeps the statement from writing), with BEGIN, the statement and
+    /// COMMIT in one round trip. On both, a second statement throws usage_error; otherwise it
+    /// throws like read(fn).
     template <class Fn>
     auto read(single_statement_t, Fn&& fn) {
         if constexpr (detail::check_transaction_function<Fn, read_transaction>())

@@ -86,6 +86,30 @@ inline std::optional<std::chrono::seconds> connect_timeout_of(PGconn* connection
     return timeout;
 }
 
+/// `text` without the newlines and spaces libpq ends its messages with.
+inline std::string trimmed(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text;
+}
+
+/// `conninfo` with every password=... value replaced by ***: connection strings may hold a
+/// password, which never goes into a message.
+inline std::string redacted(const std::string& conninfo) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < conninfo.size()) {
+        const auto at = conninfo.find("password=", i);
+        if (at == std::string::npos) {
+            out += conninfo.substr(i);
+            break;
+        }
+        out += conninfo.substr(i, at - i) + "password=***";
+        i = conninfo.find(' ', at);
+        if (i == std::string::npos) break;
+    }
+    return out;
+}
+
 /// Drives PQconnectStartParams's connection to the end, waiting on its socket until `deadline`.
 /// Returns an empty string when connected, otherwise why not.
 inline std::string finish_connecting(PGconn* connection, Deadline deadline) {

@@ -81,7 +81,7 @@ public:
             if (begun_ && !finished_ && connection_ && connection_->ok()) {
                 if (connection_->begin_deferred()) {
                     connection_->drop_deferred_begin(); // nothing was sent: nothing to roll back
-                } else {
+                } else if (!connection_->pipelined_commit()) { // a committed read has nothing to undo
                     try {
                         connection_->execute_script("ROLLBACK");
                     } catch (...) {
@@ -95,7 +95,7 @@ public:
         /// server restarted, or ended it, while it was idle) is replaced and the statement sent
         /// again, since nothing of the transaction had run; a response timeout is not retried.
         void begin() {
-            connection_->defer_begin(begin_sql());
+            connection_->defer_begin(begin_sql(), single_statement_);
             transaction_.reconnect_with(this);
             begun_ = true;
         }
@@ -104,7 +104,9 @@ public:
         /// Store function caught) is transaction_aborted, naming that statement: nothing was
         /// committed, and the caller must not be told otherwise.
         void commit() {
-            if (connection_->begin_deferred()) { // no statement ran: there is nothing to commit
+            // No statement ran, or the one statement of a single-statement read was committed
+            // with it: there is nothing left to commit.
+            if (connection_->begin_deferred() || connection_->pipelined_commit()) {
                 connection_->drop_deferred_begin();
                 finished_ = true;
                 return;
@@ -130,7 +132,9 @@ public:
         /// For store.read(single_statement, fn): the same READ ONLY transaction as begin(),
         /// limited to one statement as on SQLite. (Without it, PostgreSQL could not keep the
         /// statement read-only.)
+        /// Its COMMIT goes in the same round trip as BEGIN and the statement: one in all.
         void begin_single_statement() {
+            single_statement_ = read_only_;
             begin();
             transaction_.limit_to_one_statement();
         }
@@ -148,7 +152,7 @@ public:
             backend_.release(std::move(connection_));
             connection_ = backend_.acquire(std::chrono::steady_clock::now() + backend_.acquire_timeout());
             transaction_.rebind(*connection_);
-            connection_->defer_begin(begin_sql());
+            connection_->defer_begin(begin_sql(), single_statement_);
             return *connection_;
         }
 
@@ -159,6 +163,7 @@ public:
         Transaction transaction_;
         bool begun_ = false;
         bool finished_ = false;
+        bool single_statement_ = false; // a read of one statement: COMMIT goes with it
     };
 
     /// A session for one write transaction (READ COMMITTED, or `isolation`) on a pooled

@@ -90,11 +90,11 @@ public:
             why = detail::finish_connecting(connection_.get(), connect_deadline);
         }
         if (!why.empty())
-            throw connection_error("cannot connect to PostgreSQL (" + redacted(conninfo) + "): " + trimmed(why));
+            throw connection_error("cannot connect to PostgreSQL (" + detail::redacted(conninfo) + "): " + detail::trimmed(why));
         // Requests are sent without blocking and awaited with a deadline (see await()).
         if (PQsetnonblocking(connection_.get(), 1) != 0)
             throw connection_error("PostgreSQL: cannot make the connection non-blocking: " +
-                                   trimmed(PQerrorMessage(connection_.get())));
+                                   detail::trimmed(PQerrorMessage(connection_.get())));
         // Time points are exchanged as UTC text (see values.hpp). Server-side keepalives where
         // the server's configuration leaves them unset (see above; unknown names are skipped).
         execute_script("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
@@ -114,9 +114,9 @@ public:
         char* message = nullptr;
         PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
         if (!parsed) {
-            const std::string why = message ? trimmed(message) : "out of memory";
+            const std::string why = message ? detail::trimmed(message) : "out of memory";
             PQfreemem(message);
-            throw config_error("the PostgreSQL connection string (" + redacted(conninfo) + ") is malformed: " + why);
+            throw config_error("the PostgreSQL connection string (" + detail::redacted(conninfo) + ") is malformed: " + why);
         }
         std::vector<std::pair<const char*, const char*>> missing;
         for (const auto& [key, value] : defaults) {
@@ -175,23 +175,31 @@ public:
     /// string literal) back, to send it with the transaction's first statement in one round
     /// trip (libpq's pipeline mode; see execute). A script sends it on its own first, as does
     /// send_deferred_begin(). A transaction that runs no statement never sends it.
-    void defer_begin(const char* begin_sql) noexcept {
+    /// With `commit_after_first`, COMMIT goes in the same round trip, after that statement (for
+    /// a transaction of one statement; see pipelined_commit()).
+    void defer_begin(const char* begin_sql, bool commit_after_first = false) noexcept {
         deferred_begin_ = begin_sql;
         begin_unconfirmed_ = true;
+        commit_after_first_ = commit_after_first;
+        committed_ = false;
     }
     /// Whether a deferred BEGIN has not been sent yet (the transaction has run nothing).
     bool begin_deferred() const noexcept { return deferred_begin_ != nullptr; }
     /// Forgets a deferred BEGIN that was never sent.
     void drop_deferred_begin() noexcept {
         deferred_begin_ = nullptr;
-        begin_unconfirmed_ = false;
+        begin_unconfirmed_ = commit_after_first_ = false;
     }
-    /// Sends a deferred BEGIN now, on its own.
+    /// Sends a deferred BEGIN now, on its own (and no COMMIT after the first statement).
     void send_deferred_begin() {
         if (!deferred_begin_) return;
+        commit_after_first_ = false;
         execute_script(std::exchange(deferred_begin_, nullptr));
         begin_unconfirmed_ = false;
     }
+    /// Whether the transaction was committed with its first statement (defer_begin's
+    /// commit_after_first, and the statement succeeded); answers once.
+    bool pipelined_commit() noexcept { return std::exchange(committed_, false); }
     /// Whether the connection was lost before the server confirmed the transaction's BEGIN:
     /// then nothing of the transaction ran, and it may start afresh on another connection.
     bool lost_before_begin() const noexcept { return begin_unconfirmed_ && !ok(); }
@@ -296,6 +304,8 @@ private:
             if (!name.empty()) sent = sent && PQsendPrepare(connection, statement, text.c_str(), 0, nullptr) == 1;
             sent = sent && (capacity_ ? PQsendQueryPrepared(connection, statement, count, data, nullptr, nullptr, 0)
                                       : PQsendQueryParams(connection, text.c_str(), count, nullptr, data, nullptr, nullptr, 0)) == 1;
+            const bool commit = std::exchange(commit_after_first_, false);
+            if (commit) sent = sent && PQsendQueryParams(connection, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
             if (!sent || PQpipelineSync(connection) != 1) throw_result_error(connection, nullptr, sql);
             const auto deadline = std::chrono::steady_clock::now() + response_timeout_;
             refused_copy_ = false;
@@ -306,13 +316,19 @@ private:
             std::optional<Result> prepare;
             if (!name.empty()) prepare.emplace(command_result(deadline, sql));
             Result result = command_result(deadline, sql);
+            // After a failed statement the COMMIT did not run (the transaction stays, aborted).
+            std::optional<Result> committed;
+            if (commit) committed.emplace(command_result(deadline, sql));
             const Result end(next_result(deadline, sql));
             if (PQresultStatus(end.get()) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(connection) != 1)
                 throw_result_error(connection, nullptr, sql);
             if (!begin_ok) throw_result_error(connection, begun.get(), begin);
             if (prepare && PQresultStatus(prepare->get()) != PGRES_COMMAND_OK) throw_result_error(connection, prepare->get(), sql);
             if (prepare) insert_prepared(text, name);
-            return statement_result(std::move(result), sql);
+            result = statement_result(std::move(result), sql);
+            if (committed && PQresultStatus(committed->get()) != PGRES_COMMAND_OK) throw_result_error(connection, committed->get(), "COMMIT");
+            committed_ = committed.has_value();
+            return result;
         } catch (...) {
             // A server error in one of the statements came after the pipeline ended: the
             // connection is fine. Anything else leaves it in pipeline mode, or broken: closed.
@@ -414,27 +430,6 @@ private:
         }
     }
 
-    static std::string trimmed(std::string text) {
-        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-        return text;
-    }
-    // Connection strings may hold a password: never put it in a message.
-    static std::string redacted(const std::string& conninfo) {
-        std::string out;
-        std::size_t i = 0;
-        while (i < conninfo.size()) {
-            const auto at = conninfo.find("password=", i);
-            if (at == std::string::npos) {
-                out += conninfo.substr(i);
-                break;
-            }
-            out += conninfo.substr(i, at - i) + "password=***";
-            i = conninfo.find(' ', at);
-            if (i == std::string::npos) break;
-        }
-        return out;
-    }
-
     Result checked(PGresult* raw, std::string_view sql) {
         Result result(raw);
         const auto status = PQresultStatus(result.get());
@@ -486,6 +481,8 @@ private:
     const char* deferred_begin_ = nullptr; // see defer_begin()
     bool begin_unconfirmed_ = false;       // BEGIN deferred or sent, and not yet answered
     bool refused_copy_ = false;            // the request being answered was a COPY FROM STDIN
+    bool commit_after_first_ = false;      // see defer_begin()
+    bool committed_ = false;               // see pipelined_commit()
 };
 
 } // namespace persist::postgres

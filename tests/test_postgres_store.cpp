@@ -135,6 +135,10 @@ TEST_CASE("first statements sent with their BEGIN: prepared or not, evicting oth
                                  doctest::Contains("syntax error"), schema_error);
             CHECK_THROWS_WITH_AS(store.read([](auto& tx) { tx.template query<int>("SELECT 1 / $1::int", 0); }),
                                  doctest::Contains("division by zero"), data_error);
+            // Two statements where the extended protocol takes one (hostile SQL text): refused.
+            CHECK_THROWS_WITH_AS(store.write([](auto& tx) { tx.execute("DELETE FROM relay_none; SELECT $1::int", 1); }),
+                                 doctest::Contains("cannot insert multiple commands into a prepared statement"),
+                                 schema_error);
         }
         CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT pg_backend_pid()")[0]; }) == pid);
         CHECK(store.read([](auto& tx) { return tx.connection().cached_statements(); }) <= capacity);

@@ -30,6 +30,7 @@ namespace persist::postgres {
 /// the cache's capacity. A prepared SELECT whose tables later change their column types fails
 /// once with "cached plan must not change result type"; persist then drops it from the cache,
 /// so the next run prepares it afresh.
+/// Thread-safety: one thread at a time (a Store's pool hands each connection to one session).
 class Connection {
 public:
     /// The response timeout of a connection made without one (Config::response_timeout's default
@@ -190,7 +191,9 @@ public:
         deferred_begin_ = nullptr;
         begin_unconfirmed_ = commit_after_first_ = false;
     }
-    /// Sends a deferred BEGIN now, on its own (and no COMMIT after the first statement).
+    /// Sends a deferred BEGIN now, on its own (and no COMMIT after the first statement); does
+    /// nothing when none is deferred. Throws as execute_script does (connection_error when the
+    /// connection is gone: then lost_before_begin() is true).
     void send_deferred_begin() {
         if (!deferred_begin_) return;
         commit_after_first_ = false;

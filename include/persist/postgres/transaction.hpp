@@ -124,7 +124,8 @@ public:
     TableDescription describe_table(const std::string& table) { return postgres::describe_table(*this, table); }
 
     /// The session's connection, for what persist does not wrap (the transaction's BEGIN has
-    /// been sent when this returns).
+    /// been sent when this returns, on a new connection if the pooled one had died). Throws
+    /// connection_error when no connection answers, busy_error when none is free in time.
     Connection& connection() {
         start_now();
         return *connection_;

@@ -148,12 +148,11 @@ public:
                               : (serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL READ COMMITTED");
         }
         // The connection was lost before its BEGIN was answered: another, with BEGIN deferred.
-        Connection& reconnect() override {
+        void reconnect() override {
             backend_.release(std::move(connection_));
             connection_ = backend_.acquire(std::chrono::steady_clock::now() + backend_.acquire_timeout());
             transaction_.rebind(*connection_);
             connection_->defer_begin(begin_sql(), single_statement_);
-            return *connection_;
         }
 
         Backend& backend_;

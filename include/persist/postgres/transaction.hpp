@@ -30,7 +30,7 @@ namespace detail {
 // its session: another connection, with the BEGIN deferred on it again (see Backend::Session).
 class Reconnect {
 public:
-    virtual Connection& reconnect() = 0;
+    virtual void reconnect() = 0;
 
 protected:
     ~Reconnect() = default;

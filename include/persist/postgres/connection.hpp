@@ -21,6 +21,13 @@
 #include <utility>
 #include <vector>
 
+// libpq 14 added pipeline mode, which sends a transaction's BEGIN with its first statement.
+// With an older libpq, or PERSIST_POSTGRES_NO_PIPELINE defined, BEGIN goes out on its own
+// (one more round trip per transaction; the tests build both ways).
+#if defined(LIBPQ_HAS_PIPELINING) && !defined(PERSIST_POSTGRES_NO_PIPELINE)
+#define PERSIST_POSTGRES_PIPELINE 1
+#endif
+
 namespace persist::postgres {
 
 /// One connection to the server.
@@ -146,7 +153,7 @@ public:
         const int count = static_cast<int>(values.size());
         const char* const* data = values.empty() ? nullptr : values.data();
         if (deferred_begin_) {
-#ifdef LIBPQ_HAS_PIPELINING
+#ifdef PERSIST_POSTGRES_PIPELINE
             return execute_after_begin(sql, count, data);
 #else
             send_deferred_begin(); // libpq before 14 has no pipeline mode
@@ -293,7 +300,7 @@ private:
     // statement's, the end of the pipeline). A failed statement is thrown once the pipeline has
     // ended, leaving the connection usable (its transaction aborted, as without pipelining);
     // anything else closes the connection, so that none is reused in an unknown state.
-#ifdef LIBPQ_HAS_PIPELINING
+#ifdef PERSIST_POSTGRES_PIPELINE
     Result execute_after_begin(std::string_view sql, int count, const char* const* data) {
         const std::string begin = std::exchange(deferred_begin_, nullptr);
         PGconn* connection = connection_.get();

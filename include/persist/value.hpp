@@ -2,8 +2,8 @@
 // result columns, shared by every backend.
 //
 //   integers (up to 64 bits), bool (0/1), float/double, std::string, std::string_view,
-//   const char*, Blob / std::span<const std::byte>, std::nullptr_t and std::optional<T>
-//   (NULL), and std::chrono::system_clock time points.
+//   const char*, Blob / std::span<const std::byte>, std::optional<T>, std::nullopt and
+//   nullptr (NULL), and std::chrono::system_clock time points.
 //
 // Time points are stored as UTC text in ISO 8601 with microseconds, e.g.
 // "2026-11-23T08:15:30.123456Z": it sorts correctly as text, reads well in the sqlite3
@@ -66,7 +66,8 @@ template <class V> struct is_many<Many<V>> : std::true_type {};
 template <class T>
 concept Parameter = detail::is_many<std::remove_cvref_t<T>>::value ||
     ColumnValue<std::remove_cvref_t<T>> || std::convertible_to<T, std::string_view> ||
-    std::convertible_to<T, std::span<const std::byte>> || std::same_as<std::remove_cvref_t<T>, std::nullptr_t>;
+    std::convertible_to<T, std::span<const std::byte>> || std::same_as<std::remove_cvref_t<T>, std::nullptr_t> ||
+    std::same_as<std::remove_cvref_t<T>, std::nullopt_t>;
 
 /// Formats a time point as persist stores it: "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC).
 template <class Duration>

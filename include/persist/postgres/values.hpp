@@ -42,7 +42,7 @@ void append(TextParams& out, const T& value) {
     if constexpr (persist::detail::is_optional<T>::value) {
         if (value) append(out, *value);
         else out.emplace_back(std::nullopt);
-    } else if constexpr (std::is_same_v<T, std::nullptr_t>) {
+    } else if constexpr (std::is_same_v<T, std::nullptr_t> || std::is_same_v<T, std::nullopt_t>) {
         out.emplace_back(std::nullopt);
     } else if constexpr (std::is_same_v<T, bool>) {
         out.emplace_back(value ? "t" : "f");

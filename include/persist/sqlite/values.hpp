@@ -23,7 +23,7 @@ int bind_value(sqlite3_stmt* statement, int index, const T& value) {
         for (std::size_t i = 0; i < value.values.size(); ++i)
             if (const int rc = bind_value(statement, index + static_cast<int>(i), value.values[i]); rc != SQLITE_OK) return rc;
         return SQLITE_OK;
-    } else if constexpr (std::same_as<V, std::nullptr_t>) {
+    } else if constexpr (std::same_as<V, std::nullptr_t> || std::same_as<V, std::nullopt_t>) {
         return sqlite3_bind_null(statement, index);
     } else if constexpr (detail::is_optional<V>::value) {
         return value ? bind_value(statement, index, *value) : sqlite3_bind_null(statement, index);

@@ -1,7 +1,9 @@
 // What the Store asks of its lock policy: guard_writes takes the exclusive write lock around
 // every write transaction, bad requests and lock files that cannot be created are refused with
-// the reason, and an in-memory database's lock::File coordinates threads without a file.
+// the reason (a lease without the kernel's random generator too), and an in-memory
+// database's lock::File coordinates threads without a file.
 #include "lock_support.hpp"
+#include "no_getrandom.hpp"
 
 using namespace persist;
 using namespace std::chrono;
@@ -61,6 +63,29 @@ TEST_CASE("bad requests are refused with the reason") {
     short_ttl.lease_ttl = 10ms;
     CHECK(message_of<config_error>([&] { lock::Table lease(short_ttl); }) ==
           "lease_ttl is 10 ms; use at least 30 ms (renewal runs every lease_ttl / 3)");
+}
+
+TEST_CASE("without the kernel's random generator a lease is refused with io_error, and retries still back off") {
+    test::TempDir dir;
+    const Config config = file_config(dir);
+    const auto lease = test::run_in_child(
+        [&] {
+            test::deny_getrandom();
+            lock::Table leases(config);
+            leases.acquire("job", exclusive(1s)); // an owner token must be unpredictable
+        },
+        false);
+    CHECK(lease == "io_error: cannot make a random token: the kernel's random generator failed (getrandom: "
+                   "Input/output error)");
+    // Backoff jitter need not be secret: it falls back to the clock instead of spinning.
+    const auto jitter = test::run_in_child(
+        [] {
+            test::deny_getrandom();
+            const auto value = persist::detail::jitter(5, 9);
+            if (value < 5 || value > 9) throw std::runtime_error("jitter out of range: " + std::to_string(value));
+        },
+        false);
+    CHECK(jitter == "ok");
 }
 
 TEST_CASE("a lock file that cannot be created is a permission_error naming it") {

@@ -5,6 +5,7 @@
 #include <persist/schema/uuid.hpp>
 #include <persist/sqlite.hpp>
 
+#include "no_getrandom.hpp"
 #include "support.hpp"
 
 using namespace persist;
@@ -286,6 +287,17 @@ TEST_CASE("mixins: generated UUID keys, maintained timestamps, soft delete") {
         CHECK(purge<Notes>(tx, id));
         CHECK(count<Notes>(tx, all_rows(), Deleted::include) == 1);
     });
+}
+
+TEST_CASE("random_uuid: a kernel random generator that fails is an io_error saying so") {
+    const auto result = test::run_in_child(
+        [] {
+            test::deny_getrandom();
+            persist::schema::random_uuid();
+        },
+        false);
+    CHECK(result == "io_error: cannot make a random UUID: the kernel's random generator failed (getrandom: "
+                    "Input/output error)");
 }
 
 TEST_CASE("UUID columns: the canonical text both ways, version 4 keys, and a typed error for other text") {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <sys/random.h>
 
 namespace persist::schema {
@@ -73,7 +74,10 @@ inline boost::uuids::uuid random_uuid() {
     while (got < sizeof id.data) {
         const auto n = ::getrandom(id.data + got, sizeof id.data - got, 0);
         if (n > 0) got += static_cast<std::size_t>(n);
-        else if (n < 0 && errno != EINTR) throw io_error("cannot read random bytes for a UUID (getrandom failed)", errno);
+        else if (n < 0 && errno != EINTR)
+            throw io_error("cannot make a random UUID: the kernel's random generator failed (getrandom: " +
+                               std::generic_category().message(errno) + ")",
+                           errno);
     }
     id.data[6] = static_cast<boost::uuids::uuid::value_type>((id.data[6] & 0x0f) | 0x40); // version 4
     id.data[8] = static_cast<boost::uuids::uuid::value_type>((id.data[8] & 0x3f) | 0x80); // RFC 4122 variant

@@ -127,6 +127,27 @@ TEST_CASE("path is a directory") {
                         dir.path + "/app.db/data.db");
 }
 
+TEST_CASE("a symbolic link to nothing is refused, and nothing is created where it points") {
+    test::TempDir dir;
+    ::symlink((dir / "elsewhere/app.db").c_str(), (dir / "app.db").c_str());
+    const auto message = test::message_of<config_error>([&] { open_store(dir / "app.db"); });
+    CHECK(message == "cannot use database " + dir.path + "/app.db: it is a symbolic link to " + dir.path +
+                         "/elsewhere/app.db, which does not exist, and persist does not create a database through a "
+                         "link. Fix: create the database where the link points, or point Config::db_path at a path "
+                         "that names nothing yet");
+    CHECK_FALSE(std::filesystem::exists(dir / "elsewhere"));
+    // A loop of links.
+    ::symlink((dir / "b.db").c_str(), (dir / "a.db").c_str());
+    ::symlink((dir / "a.db").c_str(), (dir / "b.db").c_str());
+    CHECK(test::message_of<config_error>([&] { open_store(dir / "a.db"); })
+              .starts_with("cannot use database " + dir.path + "/a.db: it is a symbolic link to " + dir.path +
+                           "/b.db, which cannot be followed (Too many levels of symbolic links)"));
+    // A link to an existing database is followed.
+    open_store(dir / "real.db");
+    ::symlink((dir / "real.db").c_str(), (dir / "linked.db").c_str());
+    open_store(dir / "linked.db");
+}
+
 TEST_CASE("parent is a file") {
     test::TempDir dir;
     touch(dir / "config", 0644);

@@ -125,7 +125,21 @@ inline bool check_existing_database(const std::string& database, const std::stri
     const std::string directory = parent_of(database);
     check_ancestors(database, directory, setting);
     struct stat st {};
-    if (::stat(database.c_str(), &st) != 0) return false;
+    if (::stat(database.c_str(), &st) != 0) {
+        const int code = errno;
+        struct stat link {};
+        if (::lstat(database.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) return false;
+        // A link to nothing: creating the database would put it wherever the link points.
+        char target[4096];
+        const ssize_t length = ::readlink(database.c_str(), target, sizeof target);
+        throw config_error("cannot use database " + database + ": it is a symbolic link to " +
+                               (length > 0 ? std::string(target, static_cast<std::size_t>(length)) : "?") +
+                               (code == ENOENT ? ", which does not exist"
+                                               : ", which cannot be followed (" + std::string(std::strerror(code)) + ")") +
+                               ", and persist does not create a database through a link. Fix: create the database "
+                               "where the link points, or point " + setting + " at a path that names nothing yet",
+                           code);
+    }
     if (S_ISDIR(st.st_mode))
         throw config_error("cannot use database " + database + ": it is a directory (" +
                                describe(st) + "; current uid " + std::to_string(::geteuid()) +
@@ -159,8 +173,8 @@ inline bool check_existing_database(const std::string& database, const std::stri
 /// loss could undo), fsynced, linked to the final name (which fails if another process
 /// created it first), and the directory fsynced.
 /// Returns true if the file was created by this call.
-/// Throws config_error (path is a directory or another non-regular file, a parent is a
-/// file), permission_error
+/// Throws config_error (path is a directory or another non-regular file, a symbolic link to
+/// nothing, a parent is a file), permission_error
 /// (directory not writable, file owned by another uid, read-only file), io_error.
 /// `setting` names what chose the path in the fix the errors suggest (Config::path_setting()).
 inline bool prepare_database_file(const std::string& database,

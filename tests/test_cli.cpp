@@ -372,3 +372,31 @@ TEST_CASE("<PREFIX>_MIGRATIONS_DIR and <PREFIX>_DB_PATH stand in for --migration
     SqliteStore store(cli.config());
     CHECK(store.read([](auto& tx) { return tx.template query<std::int64_t>("SELECT count(*) FROM notes")[0]; }) == 2);
 }
+
+TEST_CASE("names from a crafted database reach the terminal escaped, never as control characters") {
+    Fixture cli;
+    REQUIRE(cli({"migrate"}).code == 0);
+    {
+        lock::Table leases(cli.config()); // creates the lease tables
+        SQLite::Database db(cli.db, SQLite::OPEN_READWRITE);
+        db.exec("CREATE TABLE \"evil\x1b]0;pwned\x07\x1b[2J\nforged\" (a)");
+        db.exec("INSERT INTO persist_locks VALUES ('migrate', 'token', 1, 'host\x1b[1A\rfake', 'purpose\xc2\x9b" "31m', "
+                "'exclusive', '2026-11-30T12:00:00.000000Z', 9000000000000000000, 1)");
+    }
+    auto r = cli({"info"});
+    CHECK(r.code == 0);
+    CHECK(r.out.find("  evil\\x1b]0;pwned\\x07\\x1b[2J\\nforged  0 rows\n") != std::string::npos);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    r = cli({"--lock", "table", "lock-status", "migrate"});
+    CHECK(r.out.find("on host\\x1b[1A\\rfake since") != std::string::npos);
+    CHECK(r.out.find("purpose\\u009b31m") != std::string::npos);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    // An error message names a path as given, escaped the same way (bytes that are not UTF-8 too).
+    r = run({"--db", cli.dir / "gone\x1b[2J\xff.db", "info"}, cli.dir.path);
+    CHECK(r.code == 3);
+    CHECK(r.err.find("gone\\x1b[2J\\xff.db") != std::string::npos);
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    // JSON escapes them itself.
+    r = cli({"--json", "info"});
+    CHECK(r.out.find("evil\\u001b]0;pwned\\u0007\\u001b[2J\\nforged") != std::string::npos);
+}

@@ -91,7 +91,7 @@ persist::Config make_config(const Options& options) {
     config.busy_timeout = std::chrono::milliseconds(options.timeout_ms);
     config.lock_wait_notice = std::chrono::milliseconds(1000);
     config.on_event = [](const persist::Event& event) {
-        if (event.kind == persist::Event::Kind::wait) std::fprintf(stderr, "%s\n", event.message.c_str());
+        if (event.kind == persist::Event::Kind::wait) std::fprintf(stderr, "%s\n", terminal_text(event.message).c_str());
     };
     return config;
 }
@@ -152,7 +152,7 @@ int run_on_sqlite(const std::string& command, StoreT& storage, const Options& op
                 << "journal mode " << i.journal_mode << ", durability " << durability << ", SQLite " << i.sqlite_version << "\n"
                 << "wal reset    " << i.wal_reset << "\n"
                 << contents_text(i);
-            std::cout << out.str();
+            std::cout << terminal_text(out.str());
         }
         return ok;
     }
@@ -209,7 +209,7 @@ int run(const std::string& command, Options options) {
     // --migrations, or else <PREFIX>_MIGRATIONS_DIR.
     if (options.migrations.empty()) options.migrations = make_config(options).migrations_dir;
     auto say = [&](const std::string& human, const JsonValue& json) {
-        std::cout << (options.json ? dump_json(json) : human) << "\n";
+        std::cout << (options.json ? dump_json(json) : terminal_text(human)) << "\n";
     };
     if (command == "verify" && is_pg_dump(options.file)) {
         const auto m = persist::postgres::verify(options.file);
@@ -259,7 +259,7 @@ int run(const std::string& command, Options options) {
             std::vector<JsonValue> rows;
             std::ostringstream out;
             for (const auto& v : migrator.status()) {
-                out << v.version << "  " << v.name << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + v.applied_at) << "\n";
+                out << v.version << "  " << shown(v.name) << "  " << state_name(v.state) << (v.applied_at.empty() ? "" : "  " + shown(v.applied_at)) << "\n";
                 rows.push_back(Json().number("version", v.version).text("name", v.name).text("state", state_name(v.state)).text("applied_at", v.applied_at).value());
             }
             const std::string human = out.str().empty() ? "no migrations in the source or the database" : out.str();
@@ -268,7 +268,7 @@ int run(const std::string& command, Options options) {
             std::vector<JsonValue> rows;
             std::string human;
             for (const auto& m : migrator.plan()) {
-                human += "would apply " + std::to_string(m.version) + " " + m.name + "\n";
+                human += "would apply " + std::to_string(m.version) + " " + shown(m.name) + "\n";
                 rows.push_back(Json().number("version", m.version).text("name", m.name).value());
             }
             if (human.empty()) human = "nothing to apply\n";
@@ -311,7 +311,7 @@ int run(const std::string& command, Options options) {
         std::string human;
         for (const auto& name : names) {
             const auto status = store->lock_status(name);
-            human += name + "  " + holder_text(status) + "\n";
+            human += shown(name) + "  " + holder_text(status) + "\n";
             rows.push_back(holder_json(name, status));
         }
         say(human.substr(0, human.size() - 1), json_array(rows));
@@ -355,7 +355,7 @@ int run(const std::string& command, Options options) {
 
 int report(int code, const std::string& kind, const std::string& message, bool json) {
     if (json) std::cout << Json().boolean("ok", false).text("error", kind).text("message", message).number("exit_code", code).str() << "\n";
-    else std::cerr << "persist: " << message << "\n";
+    else std::cerr << "persist: " << terminal_text(message) << "\n";
     return code;
 }
 

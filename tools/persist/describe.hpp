@@ -28,8 +28,8 @@ inline std::string holder_text(const persist::lock::Status& status) {
     if (!status.held) return "free";
     if (!status.holder) return "held (holder unknown)";
     const auto& h = *status.holder;
-    return "held by pid " + std::to_string(h.pid) + " on " + h.host + " since " + persist::lock::clock_time(h.since) + " (" +
-           persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + h.purpose) + ")";
+    return "held by pid " + std::to_string(h.pid) + " on " + shown(h.host) + " since " + persist::lock::clock_time(h.since) +
+           " (" + persist::lock::mode_name(h.mode) + (h.purpose.empty() ? "" : ", " + shown(h.purpose)) + ")";
 }
 
 inline JsonValue holder_json(const std::string& name, const persist::lock::Status& status) {
@@ -80,14 +80,14 @@ ContentsJson contents_json(const Info& i) {
 template <class Info>
 std::string contents_text(const Info& i) {
     std::string out = "tables\n";
-    for (const auto& [table, rows] : i.row_counts) out += "  " + table + "  " + std::to_string(rows) + " rows\n";
+    for (const auto& [table, rows] : i.row_counts) out += "  " + shown(table) + "  " + std::to_string(rows) + " rows\n";
     out += "migrations\n";
     if (i.migrations.empty()) out += "  (none recorded)\n";
     for (const auto& m : i.migrations)
-        out += "  " + std::to_string(m.version) + " " + m.name + "  " + m.state + " " + m.applied_at + "\n";
-    for (const auto& [version, name] : i.pending) out += "  " + std::to_string(version) + " " + name + "  pending\n";
+        out += "  " + std::to_string(m.version) + " " + shown(m.name) + "  " + shown(m.state) + " " + shown(m.applied_at) + "\n";
+    for (const auto& [version, name] : i.pending) out += "  " + std::to_string(version) + " " + shown(name) + "  pending\n";
     out += "locks\n";
-    for (const auto& [name, status] : i.locks) out += "  " + name + "  " + holder_text(status) + "\n";
+    for (const auto& [name, status] : i.locks) out += "  " + shown(name) + "  " + holder_text(status) + "\n";
     return out;
 }
 

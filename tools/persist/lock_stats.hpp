@@ -28,7 +28,7 @@ inline std::pair<std::string, JsonValue> stats_report(const persist::lock::Stats
         std::snprintf(waits, sizeof waits, "waited %.1f ms on average, %.1f ms at most",
                       requests ? static_cast<double>(total_us) / 1000.0 / static_cast<double>(requests) : 0.0,
                       static_cast<double>(max_us) / 1000.0);
-        human += name + "  " + std::to_string(s.acquisitions) + " acquired (" + std::to_string(s.contended) +
+        human += shown(name) + "  " + std::to_string(s.acquisitions) + " acquired (" + std::to_string(s.contended) +
                  " after waiting), " + std::to_string(s.timeouts) + " timed out, " + waits + "\n";
         rows.push_back(Json()
                            .text("name", name)

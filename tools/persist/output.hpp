@@ -28,6 +28,60 @@ inline std::string dump_json(const JsonValue& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+/// `text` made safe to print on a terminal. A crafted database can hold names with control
+/// characters that move the cursor, rewrite the terminal's title or clipboard, or forge lines
+/// of output. Those (C0 and DEL, the C1 controls U+0080-U+009F, and bytes that are not UTF-8)
+/// are shown escaped: \n, \t, \r, \xNN, \u0080. With `keep_newlines`, '\n' stays a line break
+/// (for whole messages; names in a listing are escaped with it false).
+inline std::string terminal_text(std::string_view text, bool keep_newlines = true) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    const auto escape_byte = [&](unsigned char c) {
+        out += "\\x";
+        out += digits[c >> 4];
+        out += digits[c & 0xf];
+    };
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c == 0x7f) {
+            if (c == '\n' && keep_newlines) out += '\n';
+            else if (c == '\n') out += "\\n";
+            else if (c == '\t') out += "\\t";
+            else if (c == '\r') out += "\\r";
+            else escape_byte(c);
+            ++i;
+            continue;
+        }
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+            continue;
+        }
+        // A UTF-8 sequence: its length from the lead byte, then continuation bytes 10xxxxxx.
+        const std::size_t length = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        bool valid = length > 0 && i + length <= text.size();
+        for (std::size_t k = 1; valid && k < length; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+        if (!valid) {
+            escape_byte(c);
+            ++i;
+        } else if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) { // U+0080-U+009F
+            out += "\\u00";
+            out += digits[static_cast<unsigned char>(text[i + 1]) >> 4];
+            out += digits[static_cast<unsigned char>(text[i + 1]) & 0xf];
+            i += 2;
+        } else {
+            out.append(text.substr(i, length));
+            i += length;
+        }
+    }
+    return out;
+}
+
+/// A name from the database (table, migration, lock holder's host) for one line of a listing:
+/// terminal_text with line breaks escaped too.
+inline std::string shown(std::string_view name) { return terminal_text(name, false); }
+
 /// A JSON object built field by field, keys in insertion order.
 class Json {
 public:

@@ -50,9 +50,9 @@ int run_on_postgres(const std::string& command, StoreT& store, const std::string
                         .field("locks", parts.locks)
                         .value());
         } else {
-            std::cout << "server       " << i.server << " (PostgreSQL " << i.server_version << ")\n"
-                      << "database     " << i.database << ", schema " << i.schema << ", " << i.database_bytes << " bytes\n"
-                      << contents_text(i);
+            std::cout << terminal_text("server       " + i.server + " (PostgreSQL " + i.server_version + ")\n" +
+                                       "database     " + i.database + ", schema " + i.schema + ", " +
+                                       std::to_string(i.database_bytes) + " bytes\n" + contents_text(i));
         }
         return 0;
     }

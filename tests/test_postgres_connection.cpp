@@ -184,6 +184,22 @@ TEST_CASE("a wrong number of parameters is usage_error, as on SQLite, and the co
     CHECK(db.execute("SELECT $1::int + $2::int", {"1", "2"}).value(0, 0) == "3");
 }
 
+TEST_CASE("SQL written with SQLite's ? placeholders is told to use $1, $2, ...") {
+    Connection db(test::pg_server().conninfo());
+    db.execute("CREATE TABLE IF NOT EXISTS marks (a TEXT, b TEXT)");
+    const std::string hint = "; PostgreSQL numbers parameters $1, $2, ... where SQLite takes ?: write $1 for the first "
+                             "(docs/postgresql.md, \"Moving an application from SQLite to PostgreSQL\")";
+    CHECK(test::message_of<schema_error>([&] { db.execute("INSERT INTO marks (a, b) VALUES (?, ?)", {"1", "2"}); }) ==
+          "PostgreSQL: syntax error at or near \",\" (SQLSTATE 42601) [INSERT INTO marks (a, b) VALUES (?, ?)]" + hint);
+    // A ? that PostgreSQL reads as jsonb's operator, given a value it has no placeholder for.
+    CHECK(test::message_of<usage_error>([&] { db.execute("SELECT '{\"k\": 1}'::jsonb ? 'k'", {"1"}); })
+              .ends_with("; give one value per $n placeholder" + hint));
+    // Not when the statement has $n placeholders, or its only ? is quoted.
+    CHECK(test::message_of<schema_error>([&] { db.execute("SELEC $1", {"1"}); }).find("SQLite") == std::string::npos);
+    CHECK(test::message_of<schema_error>([&] { db.execute("SELEC '?'"); }).find("SQLite") == std::string::npos);
+    CHECK(db.alive());
+}
+
 TEST_CASE("the user's connection settings win over persist's defaults") {
     const std::string base = test::pg_server().conninfo();
     auto option = [](Connection& db, const char* key) {

@@ -8,6 +8,7 @@
 #include <persist/postgres/table_lock.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
@@ -36,6 +37,23 @@ TEST_CASE("the key of a name is documented and stable") {
     // Transaction-level locks (Transaction::advisory_xact_lock) use their own prefix.
     CHECK(static_cast<std::uint64_t>(postgres::Transaction::xact_key("migrate")) ==
           std::stoull(migrate::sha256("persist:xact:migrate").str().substr(0, 16), nullptr, 16));
+}
+
+TEST_CASE_TEMPLATE("a lock policy opened again sends no \"already exists\" notice to on_event", P, AdvisoryLock,
+                   postgres::TableLock) {
+    std::vector<std::string> events;
+    std::mutex guard;
+    Config config = pg_config();
+    config.on_event = [&](const Event& e) {
+        std::lock_guard lock(guard);
+        events.push_back(e.message);
+    };
+    for (int i = 0; i < 2; ++i) { // the second finds its tables made
+        P locks(config);
+        CHECK(locks.acquire("quiet", exclusive(5s)).owns_lock());
+    }
+    std::lock_guard lock(guard);
+    for (const auto& message : events) CHECK(message.find("already exists") == std::string::npos);
 }
 
 TEST_CASE("two sessions exclude each other; the waiter times out naming the holder; release frees it") {

@@ -234,11 +234,12 @@ private:
     }
 
     // Creates persist_lock_holders if it can, sweeps rows of ended sessions, and notes whether
-    // this session can record itself there.
+    // this session can record itself there. (No NOTICE "already exists, skipping" at every
+    // start: it would only be noise in on_event.)
     void prepare_holders() {
         try {
             connection_->execute_script(
-                "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(detail::advisory_key("persist:xact:persist.lock_holders")) +
+                "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" + std::to_string(detail::advisory_key("persist:xact:persist.lock_holders")) +
                 "); CREATE UNLOGGED TABLE IF NOT EXISTS persist_lock_holders (backend_pid INTEGER NOT NULL, key BIGINT NOT NULL, "
                 "pid BIGINT NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, since TIMESTAMPTZ NOT NULL, "
                 "PRIMARY KEY (backend_pid, key)); COMMIT");

@@ -7,7 +7,8 @@
 //   57014 query_canceled (statement_timeout)                statement_timeout_error
 //   23xxx integrity constraint violations                   constraint_error
 //   22xxx data exceptions (invalid text, out of range)      data_error
-//   42xxx syntax errors and undefined objects               schema_error
+//   42xxx syntax errors and undefined objects               schema_error (42601 with a ? and no $n:
+//                                                          says to write $1, $2, ...)
 //   08xxx, 57P01-57P03 connection lost, server shut down    connection_error (retriable)
 //   25006 read_only_sql_transaction (a write in read())    usage_error, as on SQLite
 //   08P01 "bind message supplies N parameters" (wrong count) usage_error, as on SQLite
@@ -36,6 +37,29 @@ public:
     explicit response_timeout_error(const std::string& message) : connection_error(message) {}
 };
 
+namespace detail {
+/// Whether `sql` looks written for SQLite's parameters: a `?` outside quotes and no `$1`-style
+/// placeholder. (On PostgreSQL `?` is a jsonb operator, which a statement with $n beside it
+/// may well use.)
+inline bool has_sqlite_placeholders(std::string_view sql) {
+    bool question = false;
+    char quote = 0;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        const char c = sql[i];
+        if (quote) {
+            if (c == quote) quote = 0;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+        } else if (c == '$' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            return false;
+        } else if (c == '?') {
+            question = true;
+        }
+    }
+    return question;
+}
+} // namespace detail
+
 /// Throws the persist error for SQLSTATE `state` with the server's `message`; `context` (the
 /// SQL, or what was being done) is appended in brackets. `constraint` names the violated
 /// constraint, for constraint_error.
@@ -54,12 +78,17 @@ public:
     if (starts("23"))
         raise(constraint_error(text + "; check the values, or use an upsert for rows that may exist", constraint));
     if (starts("22")) raise(data_error(text + "; the value does not fit its column's type: check it before writing"));
+    const char* placeholders = detail::has_sqlite_placeholders(context)
+                                   ? "; PostgreSQL numbers parameters $1, $2, ... where SQLite takes ?: write $1 for "
+                                     "the first (docs/postgresql.md, \"Moving an application from SQLite to PostgreSQL\")"
+                                   : "";
+    if (state == "42601") raise(schema_error(text + placeholders));
     if (starts("42")) raise(schema_error(text));
     if (state == "25006") raise(usage_error(text + "; store.read() runs READ ONLY transactions: do it inside store.write()"));
     // A parameter count that does not match the statement: the server reports a protocol
     // violation, but the connection is fine and the mistake is the caller's (as on SQLite).
     if (state == "08P01" && message.find("bind message supplies") != std::string::npos)
-        raise(usage_error(text + "; give one value per $n placeholder"));
+        raise(usage_error(text + "; give one value per $n placeholder" + placeholders));
     if (starts("08") || state == "57P01" || state == "57P02" || state == "57P03")
         raise(connection_error(text + "; the connection to the server is gone"));
     if (starts("53")) raise(io_error(text));

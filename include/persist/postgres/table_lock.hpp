@@ -40,9 +40,10 @@ public:
         : url_(config.db_url), on_event_(config.on_event), response_timeout_(Connection::response_timeout_for(config)) {
         if (url_.empty()) throw config_error("postgres::TableLock needs Config::db_url (or the <PREFIX>_DB_URL variable)");
         connection_ = std::make_unique<Connection>(url_, 64, on_event_, response_timeout_);
-        // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: serialise it.
+        // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: serialise it. Its
+        // NOTICE "already exists, skipping" at every start would only be noise in on_event.
         connection_->execute_script(
-            "BEGIN; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
+            "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
             "); CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid BIGINT NOT NULL,"
             " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
             " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); CREATE TABLE IF NOT EXISTS persist_lock_shares (name TEXT"

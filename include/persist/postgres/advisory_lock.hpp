@@ -239,7 +239,8 @@ private:
     void prepare_holders() {
         try {
             connection_->execute_script(
-                "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" + std::to_string(detail::advisory_key("persist:xact:persist.lock_holders")) +
+                "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" +
+                std::to_string(detail::advisory_key("persist:xact:persist.lock_holders")) +
                 "); CREATE UNLOGGED TABLE IF NOT EXISTS persist_lock_holders (backend_pid INTEGER NOT NULL, key BIGINT NOT NULL, "
                 "pid BIGINT NOT NULL, host TEXT NOT NULL, purpose TEXT NOT NULL, since TIMESTAMPTZ NOT NULL, "
                 "PRIMARY KEY (backend_pid, key)); COMMIT");

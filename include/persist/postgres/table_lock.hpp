@@ -43,7 +43,8 @@ public:
         // Concurrent CREATE TABLE IF NOT EXISTS can collide in the catalog: serialise it. Its
         // NOTICE "already exists, skipping" at every start would only be noise in on_event.
         connection_->execute_script(
-            "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" + std::to_string(Transaction::xact_key("persist.locks.create")) +
+            "BEGIN; SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" +
+            std::to_string(Transaction::xact_key("persist.locks.create")) +
             "); CREATE TABLE IF NOT EXISTS persist_locks (name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid BIGINT NOT NULL,"
             " host TEXT NOT NULL, purpose TEXT NOT NULL, mode TEXT NOT NULL, acquired_at TEXT NOT NULL,"
             " expires_at BIGINT NOT NULL, fence BIGINT NOT NULL); CREATE TABLE IF NOT EXISTS persist_lock_shares (name TEXT"

@@ -289,6 +289,15 @@ TEST_CASE("mixins: generated UUID keys, maintained timestamps, soft delete") {
     });
 }
 
+TEST_CASE("a null const char* as a value in a predicate or an assignment is usage_error, not a crash") {
+    const char* unset = nullptr;
+    const std::string message = "a column was compared with (or set to) a null const char*; for NULL write "
+                                "col<...>.is_null() or col<...>.to_null(), otherwise pass the text";
+    CHECK(test::message_of<usage_error>([&] { (void)(col<&Note::text> == unset); }) == message);
+    CHECK(test::message_of<usage_error>([&] { (void)col<&Note::text>.to(unset); }) == message);
+    CHECK(test::message_of<usage_error>([&] { (void)col<&Note::text>.in(std::vector<const char*>{unset}); }) == message);
+}
+
 TEST_CASE("random_uuid: a kernel random generator that fails is an io_error saying so") {
     const auto result = test::run_in_child(
         [] {

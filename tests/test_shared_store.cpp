@@ -24,7 +24,8 @@ TEST_CASE_TEMPLATE("write commits and returns the function's value; read sees it
           std::vector<std::string>{"uno"});
 }
 
-TEST_CASE_TEMPLATE("std::nullopt, nullptr and an empty std::optional bind NULL", Fixture, BOTH_BACKENDS) {
+TEST_CASE_TEMPLATE("std::nullopt, nullptr, a null const char* and an empty std::optional bind NULL", Fixture,
+                   BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());
     store.write([](auto& tx) { tx.execute_script("CREATE TABLE t (id BIGINT PRIMARY KEY, owner TEXT)"); });
@@ -34,12 +35,16 @@ TEST_CASE_TEMPLATE("std::nullopt, nullptr and an empty std::optional bind NULL",
         tx.execute(insert, std::int64_t{2}, nullptr);
         tx.execute(insert, std::int64_t{3}, std::optional<std::string>());
         tx.execute(insert, std::int64_t{4}, std::optional<std::string>("ada"));
+        const char* unset = nullptr; // as std::getenv gives it
+        tx.execute(insert, std::int64_t{5}, unset);
+        tx.execute(insert, std::int64_t{6}, persist::Many<const char*>{{unset}});
     });
-    CHECK(count_of(store, "SELECT count(*) FROM t WHERE owner IS NULL") == 3);
+    CHECK(count_of(store, "SELECT count(*) FROM t WHERE owner IS NULL") == 5);
     const auto owners = store.read([](auto& tx) {
         return tx.template query<std::optional<std::string>>("SELECT owner FROM t ORDER BY id");
     });
-    CHECK(owners == std::vector<std::optional<std::string>>{std::nullopt, std::nullopt, std::nullopt, "ada"});
+    CHECK(owners ==
+          std::vector<std::optional<std::string>>{std::nullopt, std::nullopt, std::nullopt, "ada", std::nullopt, std::nullopt});
 }
 
 TEST_CASE_TEMPLATE("an exception in the function rolls back and propagates unchanged", Fixture, BOTH_BACKENDS) {

@@ -2,8 +2,8 @@
 // result columns, shared by every backend.
 //
 //   integers (up to 64 bits), bool (0/1), float/double, std::string, std::string_view,
-//   const char*, Blob / std::span<const std::byte>, std::optional<T>, std::nullopt and
-//   nullptr (NULL), and std::chrono::system_clock time points.
+//   const char* (NULL when null), Blob / std::span<const std::byte>, std::optional<T>,
+//   std::nullopt and nullptr (NULL), and std::chrono::system_clock time points.
 //
 // Time points are stored as UTC text in ISO 8601 with microseconds, e.g.
 // "2026-11-23T08:15:30.123456Z": it sorts correctly as text, reads well in the sqlite3

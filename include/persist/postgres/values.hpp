@@ -61,6 +61,12 @@ void append(TextParams& out, const T& value) {
     } else if constexpr (std::is_convertible_v<const T&, std::span<const std::byte>>) {
         out.emplace_back(hex_bytes(std::span<const std::byte>(value)));
     } else if constexpr (std::is_convertible_v<const T&, std::string_view>) {
+        if constexpr (std::is_pointer_v<T>) { // a null const char* is NULL (a string_view of it would crash)
+            if (value == nullptr) {
+                out.emplace_back(std::nullopt);
+                return;
+            }
+        }
         out.emplace_back(std::string(std::string_view(value)));
     } else if constexpr (persist::detail::is_time_point<T>::value) {
         out.emplace_back(format_time(value));

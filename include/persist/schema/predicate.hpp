@@ -8,6 +8,7 @@
 // say) does not compile; the message names both types.
 #pragma once
 
+#include "persist/error.hpp"
 #include "persist/schema/table.hpp"
 #include "persist/value.hpp"
 
@@ -46,6 +47,10 @@ struct check_comparable {
 // The bound form of a value compared with a column of type C.
 template <class C, class V>
 auto bound(const V& value) {
+    if constexpr (std::is_pointer_v<V>) // a const char* that is null: reading it would crash
+        if (value == nullptr)
+            throw usage_error("a column was compared with (or set to) a null const char*; for NULL write "
+                              "col<...>.is_null() or col<...>.to_null(), otherwise pass the text");
     if constexpr (std::is_enum_v<C>) return static_cast<std::underlying_type_t<C>>(value);
     else if constexpr (std::same_as<C, std::string>) return std::string_view(value);
     else if constexpr (std::is_arithmetic_v<C>) return static_cast<std::conditional_t<std::is_floating_point_v<C> || std::is_floating_point_v<V>, double, std::int64_t>>(value);

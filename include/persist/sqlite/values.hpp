@@ -44,6 +44,8 @@ int bind_value(sqlite3_stmt* statement, int index, const T& value) {
         return sqlite3_bind_text(statement, index, text.data(), static_cast<int>(text.size()),
                                  SQLITE_TRANSIENT);
     } else if constexpr (std::convertible_to<const V&, std::string_view>) {
+        if constexpr (std::is_pointer_v<V>) // a null const char* is NULL (a string_view of it would crash)
+            if (value == nullptr) return sqlite3_bind_null(statement, index);
         const std::string_view text = value;
         return sqlite3_bind_text64(statement, index, text.data(), text.size(), SQLITE_STATIC,
                                    SQLITE_UTF8);

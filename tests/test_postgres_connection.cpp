@@ -143,6 +143,21 @@ TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged"
                          doctest::Contains("is NULL; read it as std::optional"), schema_error);
 }
 
+TEST_CASE("time points beyond the text form or the C++ type are refused, never wrapped") {
+    using namespace std::chrono;
+    Connection db(test::pg_server().conninfo());
+    // 9999-12-31 fits a microsecond time point, not system_clock's 64-bit nanoseconds (to 2262).
+    const auto never = sys_days{year{9999} / 12 / 31};
+    CHECK(db.query<sys_time<microseconds>>("SELECT '9999-12-31 00:00:00+00'::timestamptz") ==
+          std::vector<sys_time<microseconds>>{never});
+    CHECK(test::message_of<schema_error>([&] { db.query<system_clock::time_point>("SELECT '9999-12-31 00:00:00+00'::timestamptz"); })
+              .starts_with("cannot read \"9999-12-31 00:00:00\" into this time point type: it holds only 1677-09-21 to "
+                           "2262-04-11"));
+    // A year the text form cannot hold is refused before anything is sent.
+    CHECK_THROWS_AS(db.run("SELECT $1::timestamptz", sys_days{year{12000} / 1 / 1}), data_error);
+    CHECK(db.alive());
+}
+
 TEST_CASE("data exceptions (SQLSTATE class 22) are data_error, with the SQLSTATE exposed") {
     Connection db(test::pg_server().conninfo());
     auto check = [&](const std::string& sql, const std::vector<std::optional<std::string>>& params, const char* state) {

@@ -109,6 +109,38 @@ TEST_CASE("time points use the documented text format") {
     CHECK(day == "2026-11-23");
 }
 
+TEST_CASE("time points outside what the text form or the C++ type holds are refused, never wrapped") {
+    // The text form holds the years 0000-9999: beyond them a write is data_error, and nothing is written.
+    CHECK(format_time(sys_days{0y / 1 / 1}) == "0000-01-01T00:00:00.000000Z");
+    CHECK(format_time(sys_days{10000y / 1 / 1} - 1us) == "9999-12-31T23:59:59.999999Z");
+    CHECK(message_of<data_error>([] { format_time(sys_days{10000y / 1 / 1}); }) ==
+          "a time point 253402300800 s from 1970 is outside the years 0000-9999 that persist stores as text; store "
+          "it as an integer, or check the value before writing");
+    CHECK_THROWS_AS(format_time(sys_days{-1y / 12 / 31}), data_error);
+    // A duration whose conversion to microseconds would overflow is refused the same way.
+    CHECK_THROWS_AS(format_time(time_point<system_clock, hours>(hours(1LL << 40))), data_error);
+    auto store = memory_store();
+    store.write([](auto& tx) { tx.execute("CREATE TABLE t (at TEXT)"); });
+    CHECK_THROWS_AS(store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES (?)", sys_days{12000y / 1 / 1}); }),
+                    data_error);
+    CHECK(store.read([](auto& tx) { return tx.template query_one<std::int64_t>("SELECT count(*) FROM t"); }) == 0);
+
+    // "9999-12-31", a common "never" sentinel, reads into a microsecond time point, but
+    // std::chrono::system_clock::time_point (64-bit nanoseconds) ends in 2262: a schema_error
+    // rather than a date wrapped around into 1816.
+    store.write([](auto& tx) { tx.execute("INSERT INTO t VALUES ('9999-12-31T00:00:00Z'), ('1600-01-01 00:00:00')"); });
+    CHECK(store.read([](auto& tx) {
+              return tx.template query<sys_time<microseconds>>("SELECT at FROM t ORDER BY at");
+          }) == std::vector<sys_time<microseconds>>{sys_days{1600y / 1 / 1}, sys_days{9999y / 12 / 31}});
+    CHECK(message_of<schema_error>([&] {
+              store.read([](auto& tx) { return tx.template query<system_clock::time_point>("SELECT at FROM t WHERE at > '2'"); });
+          }) == "cannot read \"9999-12-31T00:00:00Z\" into this time point type: it holds only 1677-09-21 to 2262-04-11; "
+                "read the column as std::chrono::sys_time<std::chrono::microseconds>");
+    CHECK_THROWS_AS(
+        store.read([](auto& tx) { return tx.template query<system_clock::time_point>("SELECT at FROM t WHERE at < '2'"); }),
+        schema_error);
+}
+
 TEST_CASE("rows that do not fit the row type are schema errors") {
     auto store = memory_store();
     store.write([](auto& tx) {

@@ -8,7 +8,9 @@
 // Time points are stored as UTC text in ISO 8601 with microseconds, e.g.
 // "2026-11-23T08:15:30.123456Z": it sorts correctly as text, reads well in the sqlite3
 // shell, and SQLite's date functions accept it. Reading also accepts SQLite's own
-// CURRENT_TIMESTAMP form "2026-11-23 08:15:30" (seconds, no zone; taken as UTC).
+// CURRENT_TIMESTAMP form "2026-11-23 08:15:30" (seconds, no zone; taken as UTC). The form holds
+// the years 0000-9999; a value is never wrapped into another date, either way (format_time,
+// read_time).
 #pragma once
 
 #include "persist/error.hpp"
@@ -69,10 +71,32 @@ concept Parameter = detail::is_many<std::remove_cvref_t<T>>::value ||
     std::convertible_to<T, std::span<const std::byte>> || std::same_as<std::remove_cvref_t<T>, std::nullptr_t> ||
     std::same_as<std::remove_cvref_t<T>, std::nullopt_t>;
 
-/// Formats a time point as persist stores it: "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC).
+namespace detail {
+/// Seconds since the epoch, as a long double: computed without overflow whatever `time`'s
+/// duration (converting a coarse one to microseconds could overflow).
+template <class Duration>
+long double epoch_seconds(std::chrono::time_point<std::chrono::system_clock, Duration> time) {
+    return std::chrono::duration_cast<std::chrono::duration<long double>>(time.time_since_epoch()).count();
+}
+/// The span of persist's text form: 0000-01-01T00:00:00Z up to (excluding) 10000-01-01.
+inline constexpr long double first_stored_second = -62167219200.0L;
+inline constexpr long double end_stored_second = 253402300800.0L;
+} // namespace detail
+
+/// Formats a time point as persist stores it: "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC). Throws
+/// data_error for one outside the years 0000-9999, which that form cannot hold (and which
+/// persist could not read back).
 template <class Duration>
 std::string format_time(std::chrono::time_point<std::chrono::system_clock, Duration> time) {
     using namespace std::chrono;
+    if (const long double at = detail::epoch_seconds(time);
+        !(at >= detail::first_stored_second && at < detail::end_stored_second)) {
+        char seconds_text[64];
+        std::snprintf(seconds_text, sizeof seconds_text, "%.0Lf", at);
+        throw data_error(std::string("a time point ") + seconds_text +
+                         " s from 1970 is outside the years 0000-9999 that persist stores as text; store it "
+                         "as an integer, or check the value before writing");
+    }
     const auto micros = time_point_cast<microseconds>(time);
     const auto day = floor<days>(micros);
     const year_month_day date{day};
@@ -86,7 +110,7 @@ std::string format_time(std::chrono::time_point<std::chrono::system_clock, Durat
 }
 
 /// Parses the forms described at the top of this header. Throws schema_error naming the
-/// text when it is not one of them.
+/// text when it is not one of them. (read_time converts to another time point type.)
 inline std::chrono::sys_time<std::chrono::microseconds> parse_time(std::string_view text) {
     using namespace std::chrono;
     auto fail = [&]() -> schema_error {
@@ -127,6 +151,28 @@ inline std::chrono::sys_time<std::chrono::microseconds> parse_time(std::string_v
     if (at < text.size() && text[at] == 'Z') ++at;
     if (at != text.size()) throw fail();
     return sys_days{date} + hours{hour} + minutes{minute} + seconds{second} + microseconds{micros};
+}
+
+/// parse_time(text) as a time point of duration `Duration`. Throws schema_error naming the
+/// text if that type cannot hold it: std::chrono::system_clock::time_point counts nanoseconds
+/// in 64 bits, so it holds only 1677-09-21 to 2262-04-11, and "9999-12-31" read into it would
+/// otherwise overflow into a wrong date.
+template <class Duration>
+std::chrono::time_point<std::chrono::system_clock, Duration> read_time(std::string_view text) {
+    using namespace std::chrono;
+    const auto parsed = parse_time(text);
+    using Target = time_point<system_clock, Duration>;
+    const long double at = detail::epoch_seconds(parsed);
+    // A second inside the target's limits, so that rounding of the long doubles cannot matter.
+    const long double low = detail::epoch_seconds(Target::min()) + 1, high = detail::epoch_seconds(Target::max()) - 1;
+    if (at <= low || at >= high) {
+        // Only a type narrower than the years 0000-9999 gets here: its limits are ordinary dates.
+        auto date = [](long double s) { return format_time(sys_seconds(seconds(static_cast<long long>(s)))).substr(0, 10); };
+        throw schema_error("cannot read \"" + std::string(text) + "\" into this time point type: it holds only " +
+                           date(low) + " to " + date(high) +
+                           "; read the column as std::chrono::sys_time<std::chrono::microseconds>");
+    }
+    return time_point_cast<Duration>(parsed);
 }
 
 /// Names the row type of a query by value, so that code in a generic lambda needs no

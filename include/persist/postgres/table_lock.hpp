@@ -119,7 +119,7 @@ public:
         lock::Holder holder;
         holder.pid = static_cast<long>(pid);
         holder.host = host;
-        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(parse_time(since));
+        holder.since = read_time<std::chrono::system_clock::duration>(since);
         holder.purpose = purpose;
         holder.mode = mode;
         return holder;

@@ -154,7 +154,7 @@ private:
             // timestamptz with TimeZone=UTC prints "2026-11-23 08:15:30.123456+00".
             std::string_view clean = text;
             if (clean.ends_with("+00")) clean.remove_suffix(3);
-            return std::chrono::time_point_cast<typename V::duration>(parse_time(clean));
+            return read_time<typename V::duration>(clean);
         } else {
             static_assert(sizeof(V) == 0, "persist: this type cannot be read from a PostgreSQL column");
         }

@@ -206,8 +206,7 @@ private:
         lock::Holder holder;
         holder.pid = read_column<std::int64_t>(statement, 0);
         holder.host = read_column<std::string>(statement, 1);
-        holder.since = std::chrono::time_point_cast<std::chrono::system_clock::duration>(
-            persist::parse_time(read_column<std::string>(statement, 2)));
+        holder.since = persist::read_time<std::chrono::system_clock::duration>(read_column<std::string>(statement, 2));
         holder.purpose = read_column<std::string>(statement, 3);
         holder.mode = mode;
         return holder;

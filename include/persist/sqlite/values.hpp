@@ -133,8 +133,7 @@ T read_column(sqlite3_stmt* statement, int index) {
     } else if constexpr (detail::is_time_point<T>::value) {
         if (type != SQLITE_TEXT) throw mismatch("a time point (ISO 8601 text)");
         const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(column));
-        const auto parsed = parse_time(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(column))));
-        return std::chrono::time_point_cast<typename T::duration>(parsed);
+        return read_time<typename T::duration>(std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(column))));
     }
 }
 

@@ -164,13 +164,19 @@ TEST_CASE("rows that do not fit the row type are schema errors") {
     });
 }
 
-TEST_CASE("parameter errors are usage errors and change nothing") {
+TEST_CASE("parameter errors are usage errors (a NaN data_error) and change nothing") {
     auto store = memory_store();
     store.write([](auto& tx) { tx.execute("CREATE TABLE u (x INTEGER)"); });
     CHECK(message_of<usage_error>([&] {
               store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (?)", std::numeric_limits<std::uint64_t>::max()); });
           }) == "parameter 1 is 18446744073709551615, larger than a SQL integer can hold (2^63-1); store it as "
                 "text or a blob");
+    // SQLite would store NaN as NULL: refused (data_error), so no value changes on its way in.
+    CHECK(message_of<data_error>([&] {
+              store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (?)", std::numeric_limits<double>::quiet_NaN()); });
+          }) == "parameter 1 is NaN, which SQLite stores as NULL; pass std::nullopt for NULL, or check the value before "
+                "writing");
+    CHECK(store.read([](auto& tx) { return tx.template query<int>("SELECT count(*) FROM u")[0]; }) == 0);
     CHECK(message_of<usage_error>([&] {
               store.write([](auto& tx) { tx.execute("INSERT INTO u VALUES (?)"); });
           }) == "the SQL has 1 parameter(s) but 0 value(s) were given [INSERT INTO u VALUES (?)]");

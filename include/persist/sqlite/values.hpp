@@ -6,6 +6,7 @@
 #include "persist/value.hpp"
 
 #include <cstdint>
+#include <cmath>
 #include <limits>
 #include <sqlite3.h>
 #include <span>
@@ -38,6 +39,9 @@ int bind_value(sqlite3_stmt* statement, int index, const T& value) {
         }
         return sqlite3_bind_int64(statement, index, static_cast<sqlite3_int64>(value));
     } else if constexpr (std::floating_point<V>) {
+        if (std::isnan(value)) // SQLite would store NULL in its place (PostgreSQL stores NaN)
+            throw data_error("parameter " + std::to_string(index) + " is NaN, which SQLite stores as NULL; pass "
+                             "std::nullopt for NULL, or check the value before writing");
         return sqlite3_bind_double(statement, index, static_cast<double>(value));
     } else if constexpr (detail::is_time_point<V>::value) {
         const std::string text = format_time(value);

@@ -136,6 +136,11 @@ TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged"
     CHECK(std::get<6>(rows[0]) == when);
     CHECK(std::get<7>(rows[0]) == std::nullopt);
     CHECK(db.query<double>("SELECT x FROM everything WHERE i IS NULL ORDER BY x") == std::vector<double>{1e300, std::numeric_limits<double>::infinity()});
+    // Text with a NUL byte would be cut there by libpq: refused, as bytes belong in a Blob.
+    CHECK(test::message_of<data_error>([&] { db.run("INSERT INTO everything (s) VALUES ($1)", std::string("ab\0cd", 5)); }) ==
+          "parameter 1 holds a NUL byte, which PostgreSQL text cannot store (it would be cut there); store such bytes as "
+          "persist::Blob (BYTEA)");
+    CHECK(db.query<std::int64_t>("SELECT count(*) FROM everything WHERE s = 'ab'") == std::vector<std::int64_t>{0});
     // Reading a value into a type that cannot hold it is a schema_error naming the column.
     CHECK_THROWS_WITH_AS(db.query<std::int8_t>("SELECT small * 10 FROM everything WHERE i IS NOT NULL"),
                          doctest::Contains("not in the range of the C++ type"), schema_error);

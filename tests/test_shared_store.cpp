@@ -47,6 +47,23 @@ TEST_CASE_TEMPLATE("std::nullopt, nullptr, a null const char* and an empty std::
           std::vector<std::optional<std::string>>{std::nullopt, std::nullopt, std::nullopt, "ada", std::nullopt, std::nullopt});
 }
 
+TEST_CASE_TEMPLATE("SQL text holding a NUL byte is refused before it runs: only the text before it would", Fixture,
+                   BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) { tx.execute_script("CREATE TABLE t (id BIGINT); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)"); });
+    const std::string cut("DELETE FROM t\0 WHERE id = 1", 28);
+    const std::string message = "the SQL text holds a NUL byte at offset 13, where it would end, and only the text before "
+                                "it would run [DELETE FROM t]; remove it";
+    CHECK(test::message_of<usage_error>([&] { store.write([&](auto& tx) { tx.execute(cut); }); }) == message);
+    CHECK(test::message_of<usage_error>([&] { store.write([&](auto& tx) { tx.execute_script(cut); }); })
+              .find("the SQL text holds a NUL byte at offset 13") != std::string::npos);
+    CHECK(test::message_of<usage_error>([&] {
+              store.read([&](auto& tx) { return tx.template query<std::int64_t>(std::string("SELECT 1\0; DROP TABLE t", 23)); });
+          }).starts_with("the SQL text holds a NUL byte at offset 8"));
+    CHECK(count_of(store, "SELECT count(*) FROM t") == 2);
+}
+
 TEST_CASE_TEMPLATE("an exception in the function rolls back and propagates unchanged", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

@@ -55,6 +55,16 @@ inline std::vector<std::string> leading_words(std::string_view statement, std::s
     return words;
 }
 
+/// Throws usage_error if the statement text `sql` holds a NUL byte: SQLite and libpq stop
+/// reading there, so only the text before it would run ("DELETE FROM t\0 WHERE id = 1" would
+/// empty the table).
+inline void refuse_nul(std::string_view sql) {
+    if (const auto at = sql.find('\0'); at != std::string_view::npos)
+        throw usage_error("the SQL text holds a NUL byte at offset " + std::to_string(at) +
+                          ", where it would end, and only the text before it would run [" + std::string(sql.substr(0, at)) +
+                          "]; remove it");
+}
+
 /// 'text' with embedded quotes doubled, as an SQL string literal. Throws usage_error for a
 /// NUL byte, which would end the SQL text.
 inline std::string single_quote(std::string_view text) {

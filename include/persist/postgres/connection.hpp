@@ -7,6 +7,7 @@
 #include "persist/error.hpp"
 #include "persist/detail/lru_cache.hpp"
 #include "persist/detail/row.hpp"
+#include "persist/detail/sql_text.hpp"
 #include "persist/postgres/async.hpp"
 #include "persist/postgres/errors.hpp"
 #include "persist/postgres/result.hpp"
@@ -145,8 +146,9 @@ public:
     PGconn* handle() const noexcept { return connection_.get(); }
 
     /// Runs `sql` with text parameters ($1, $2, ...; nullopt is NULL) as a prepared
-    /// statement from the cache. Throws the mapped error.
+    /// statement from the cache. Throws the mapped error; usage_error for text holding a NUL byte.
     Result execute(std::string_view sql, const std::vector<std::optional<std::string>>& params = {}) {
+        persist::detail::refuse_nul(sql); // libpq reads the text up to a NUL
         std::vector<const char*> values;
         values.reserve(params.size());
         for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -174,6 +176,7 @@ public:
     /// command status of the last one ("COMMIT", or "ROLLBACK" for a COMMIT of an aborted
     /// transaction).
     std::string execute_script(const std::string& sql) {
+        persist::detail::refuse_nul(sql);
         send_deferred_begin();
         const Result result = checked(await(PQsendQuery(connection_.get(), sql.c_str()), sql), sql);
         return PQcmdStatus(result.get());

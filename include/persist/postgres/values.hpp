@@ -67,7 +67,12 @@ void append(TextParams& out, const T& value) {
                 return;
             }
         }
-        out.emplace_back(std::string(std::string_view(value)));
+        const std::string_view text(value);
+        if (text.find('\0') != std::string_view::npos) // libpq sends text parameters up to a NUL
+            throw data_error("parameter " + std::to_string(out.size() + 1) +
+                             " holds a NUL byte, which PostgreSQL text cannot store (it would be cut there); store "
+                             "such bytes as persist::Blob (BYTEA)");
+        out.emplace_back(text);
     } else if constexpr (persist::detail::is_time_point<T>::value) {
         out.emplace_back(format_time(value));
     } else if constexpr (requires { value.values; }) { // Many<V>

@@ -25,8 +25,9 @@ namespace persist::sqlite {
 class PreparedStatement {
 public:
     /// Prepares exactly one statement. Throws the mapped persist error if it does not
-    /// prepare, usage_error if `sql` holds more than one statement.
+    /// prepare, usage_error if `sql` holds more than one statement or a NUL byte.
     PreparedStatement(sqlite3* db, const std::string& sql) {
+        persist::detail::refuse_nul(sql);
         const char* tail = nullptr;
         if (sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                                &statement_, &tail) != SQLITE_OK) {

@@ -144,6 +144,10 @@ TEST_CASE("every persist value type goes to PostgreSQL and comes back unchanged"
     // Reading a value into a type that cannot hold it is a schema_error naming the column.
     CHECK_THROWS_WITH_AS(db.query<std::int8_t>("SELECT small * 10 FROM everything WHERE i IS NOT NULL"),
                          doctest::Contains("not in the range of the C++ type"), schema_error);
+    CHECK_THROWS_WITH_AS(db.query<float>("SELECT 1e300::float8 AS big"),
+                         doctest::Contains("(\"big\") holds \"1e+300\", which is not in the range of the C++ type (float "
+                                           "overflows to infinity; read it as double)"),
+                         schema_error);
     CHECK_THROWS_WITH_AS(db.query<std::int64_t>("SELECT maybe FROM everything WHERE i IS NOT NULL"),
                          doctest::Contains("is NULL; read it as std::optional"), schema_error);
 }

@@ -7,6 +7,7 @@
 #include <persist/sqlite.hpp>
 #include <persist/sqlite/backup.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -161,6 +162,12 @@ TEST_CASE("rows that do not fit the row type are schema errors") {
               "column 1 (\"b\") holds TEXT but the row type expects a blob; fix the query or the field type");
         CHECK(tx.template query<std::optional<int>>("SELECT a FROM r")[0] == std::nullopt);
         CHECK(tx.template query<std::int64_t>("SELECT c FROM r")[0] == 5'000'000'000);
+        // A double beyond float's range would read as infinity.
+        CHECK(message_of<schema_error>([&] { tx.template query<float>("SELECT 1e300 AS big"); }) ==
+              "column 1 (\"big\") holds 1.0000000000000001e+300, beyond the row type's float field (it would read as "
+              "infinity); read it as double");
+        CHECK(tx.template query<float>("SELECT 0.5")[0] == 0.5f);
+        CHECK(std::isinf(tx.template query<float>("SELECT 9e999")[0])); // infinity stays infinity
     });
 }
 

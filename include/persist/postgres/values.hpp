@@ -140,6 +140,9 @@ private:
             char* end = nullptr;
             const double value = std::strtod(copy.c_str(), &end); // also reads Infinity and NaN
             if (end != copy.c_str() + copy.size()) throw fail("a number");
+            if constexpr (sizeof(V) < sizeof(double))
+                if (std::isfinite(value) && std::fabs(value) > static_cast<double>(std::numeric_limits<V>::max()))
+                    throw fail("in the range of the C++ type (float overflows to infinity; read it as double)");
             return static_cast<V>(value);
         } else if constexpr (std::is_same_v<V, std::string>) {
             return std::string(text);

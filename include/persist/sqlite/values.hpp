@@ -6,6 +6,7 @@
 #include "persist/value.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <sqlite3.h>
@@ -92,6 +93,15 @@ namespace persist::detail {
                             std::to_string(value) + ", which does not fit the row type's integer field; widen it",
                         SQLITE_RANGE);
 }
+[[gnu::cold, gnu::noinline]] inline schema_error column_float_out_of_range(sqlite3_stmt* statement, int index,
+                                                                           double value) {
+    const char* name = sqlite3_column_name(statement, index);
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", value);
+    return schema_error("column " + std::to_string(index + 1) + " (\"" + (name ? name : "?") + "\") holds " + text +
+                            ", beyond the row type's float field (it would read as infinity); read it as double",
+                        SQLITE_RANGE);
+}
 } // namespace persist::detail
 
 namespace persist::sqlite {
@@ -125,7 +135,11 @@ T read_column(sqlite3_stmt* statement, int index) {
         }
     } else if constexpr (std::floating_point<T>) {
         if (type != SQLITE_FLOAT && type != SQLITE_INTEGER) throw mismatch("a number");
-        return static_cast<T>(sqlite3_value_double(column));
+        const double value = sqlite3_value_double(column);
+        if constexpr (sizeof(T) < sizeof(double))
+            if (std::isfinite(value) && std::fabs(value) > static_cast<double>(std::numeric_limits<T>::max()))
+                throw persist::detail::column_float_out_of_range(statement, index, value);
+        return static_cast<T>(value);
     } else if constexpr (std::same_as<T, std::string>) {
         if (type != SQLITE_TEXT) throw mismatch("text");
         const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(column));

@@ -1,9 +1,11 @@
 // persist/postgres/async.hpp: libpq's asynchronous API with a deadline on every wait, so that
 // no call blocks on a network path that stopped answering while its sockets stay open (a hung
-// middlebox, a vanished host before TCP notices). Used by Connection; not part of the API.
+// middlebox, a vanished host before TCP notices), and the rest of connecting: persist's
+// defaults for the connection string, server notices. Used by Connection; not part of the API.
 #pragma once
 
 #include "persist/backend.hpp"
+#include "persist/config.hpp"
 #include "persist/error.hpp"
 
 #include <libpq-fe.h>
@@ -18,6 +20,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace persist::postgres::detail {
 
@@ -124,6 +128,52 @@ inline std::string finish_connecting(PGconn* connection, Deadline deadline) {
         if (!wait_socket(PQsocket(connection), events, deadline))
             return "no answer before the deadline (connect_timeout, or the transaction's deadline)";
         state = PQconnectPoll(connection);
+    }
+}
+
+/// persist's connection defaults that neither `conninfo` nor libpq's environment sets, as
+/// keyword/value pairs. Throws config_error for a connection string libpq cannot parse.
+inline std::vector<std::pair<const char*, const char*>> defaults_missing_from(const std::string& conninfo) {
+    static constexpr std::pair<const char*, const char*> defaults[] = {
+        {"keepalives", "1"},         {"keepalives_idle", "5"},      {"keepalives_interval", "2"},
+        {"keepalives_count", "3"},   {"tcp_user_timeout", "10000"}, {"connect_timeout", "10"},
+        {"application_name", "persist"}};
+    char* message = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
+    if (!parsed) {
+        const std::string why = message ? trimmed(message) : "out of memory";
+        PQfreemem(message);
+        throw config_error("the PostgreSQL connection string (" + redacted(conninfo) + ") is malformed: " + why);
+    }
+    std::vector<std::pair<const char*, const char*>> missing;
+    for (const auto& [key, value] : defaults) {
+        bool given = false;
+        for (const PQconninfoOption* option = parsed; option->keyword; ++option)
+            if (std::string_view(option->keyword) == key && option->val && *option->val) given = true;
+        // libpq's environment variables for these; keepalives have none.
+        const char* variable = std::string_view(key) == "application_name" ? "PGAPPNAME"
+                               : std::string_view(key) == "connect_timeout" ? "PGCONNECT_TIMEOUT"
+                                                                             : nullptr;
+        if (variable && std::getenv(variable)) given = true;
+        if (!given) missing.emplace_back(key, value);
+    }
+    PQconninfoFree(parsed);
+    return missing;
+}
+
+/// Server notices and warnings: to `callback` (an EventCallback*) as Event::Kind::info, or
+/// warning for WARNING and worse; never to stderr (libpq's default).
+inline void receive_notice(void* callback, const PGresult* notice) {
+    const auto* on_notice = static_cast<const EventCallback*>(callback);
+    if (!on_notice || !*on_notice) return;
+    const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
+    const std::string level = severity ? severity : "NOTICE";
+    const bool serious = level == "WARNING" || level == "ERROR" || level == "FATAL" || level == "PANIC";
+    try {
+        (*on_notice)(Event{serious ? Event::Kind::warning : Event::Kind::info,
+                           "PostgreSQL " + level + ": " + (primary ? primary : PQresultErrorMessage(notice))});
+    } catch (...) {
     }
 }
 

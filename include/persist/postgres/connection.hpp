@@ -81,7 +81,7 @@ public:
             throw config_error("the PostgreSQL response timeout must be positive (it is " +
                                std::to_string(response_timeout.count()) + " ms)");
         std::vector<const char*> keys{"dbname"}, values{conninfo.c_str()};
-        for (const auto& [key, value] : defaults_missing_from(conninfo)) {
+        for (const auto& [key, value] : detail::defaults_missing_from(conninfo)) {
             keys.push_back(key);
             values.push_back(value);
         }
@@ -93,7 +93,7 @@ public:
         std::string why = "out of memory";
         if (connection_) {
             // Before connecting: a server ending the session during startup sends a notice too.
-            PQsetNoticeReceiver(connection_.get(), &Connection::receive_notice, on_notice_.get());
+            PQsetNoticeReceiver(connection_.get(), &detail::receive_notice, on_notice_.get());
             if (const auto limit = detail::connect_timeout_of(connection_.get()))
                 connect_deadline = std::min(connect_deadline, std::chrono::steady_clock::now() + *limit);
             why = detail::finish_connecting(connection_.get(), connect_deadline);
@@ -111,36 +111,6 @@ public:
                        "('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), ('tcp_user_timeout', '10000'), "
                        "('client_connection_check_interval', '2000')) AS d(name, value) "
                        "JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'");
-    }
-
-    /// persist's connection defaults that neither `conninfo` nor libpq's environment sets, as
-    /// keyword/value pairs. Throws config_error for a connection string libpq cannot parse.
-    static std::vector<std::pair<const char*, const char*>> defaults_missing_from(const std::string& conninfo) {
-        static constexpr std::pair<const char*, const char*> defaults[] = {
-            {"keepalives", "1"},         {"keepalives_idle", "5"},      {"keepalives_interval", "2"},
-            {"keepalives_count", "3"},   {"tcp_user_timeout", "10000"}, {"connect_timeout", "10"},
-            {"application_name", "persist"}};
-        char* message = nullptr;
-        PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &message);
-        if (!parsed) {
-            const std::string why = message ? detail::trimmed(message) : "out of memory";
-            PQfreemem(message);
-            throw config_error("the PostgreSQL connection string (" + detail::redacted(conninfo) + ") is malformed: " + why);
-        }
-        std::vector<std::pair<const char*, const char*>> missing;
-        for (const auto& [key, value] : defaults) {
-            bool given = false;
-            for (const PQconninfoOption* option = parsed; option->keyword; ++option)
-                if (std::string_view(option->keyword) == key && option->val && *option->val) given = true;
-            // libpq's environment variables for these; keepalives have none.
-            const char* variable = std::string_view(key) == "application_name" ? "PGAPPNAME"
-                                   : std::string_view(key) == "connect_timeout" ? "PGCONNECT_TIMEOUT"
-                                                                                 : nullptr;
-            if (variable && std::getenv(variable)) given = true;
-            if (!given) missing.emplace_back(key, value);
-        }
-        PQconninfoFree(parsed);
-        return missing;
     }
 
     PGconn* handle() const noexcept { return connection_.get(); }
@@ -426,21 +396,6 @@ private:
             (cancelled ? "sent a cancel request and " : "") +
             "closed the connection, so its open transaction was not committed. Raise Config::response_timeout if "
             "statements legitimately take longer");
-    }
-
-    // Server notices: to the callback, never to stderr (libpq's default).
-    static void receive_notice(void* callback, const PGresult* notice) {
-        const auto* on_notice = static_cast<const EventCallback*>(callback);
-        if (!on_notice || !*on_notice) return;
-        const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
-        const char* primary = PQresultErrorField(notice, PG_DIAG_MESSAGE_PRIMARY);
-        const std::string level = severity ? severity : "NOTICE";
-        const bool serious = level == "WARNING" || level == "ERROR" || level == "FATAL" || level == "PANIC";
-        try {
-            (*on_notice)(Event{serious ? Event::Kind::warning : Event::Kind::info,
-                               "PostgreSQL " + level + ": " + (primary ? primary : PQresultErrorMessage(notice))});
-        } catch (...) {
-        }
     }
 
     Result checked(PGresult* raw, std::string_view sql) {

@@ -167,6 +167,48 @@ TEST_CASE("time points beyond the text form or the C++ type are refused, never w
     CHECK(db.alive());
 }
 
+TEST_CASE("rows are visited as they arrive: the server is still sending when the first is visited") {
+    Connection db(test::pg_server().conninfo());
+    Connection observer(test::pg_server().conninfo());
+    const std::string sql = "SELECT g, repeat('x', 100) FROM generate_series(1, 200000) g";
+    std::int64_t rows = 0, out_of_order = 0;
+    std::string state_at_first_row;
+    db.for_each_row(sql, [&](const auto& row) {
+        if (rows++ == 0)
+            state_at_first_row = observer.query<std::string>("SELECT state FROM pg_stat_activity WHERE pid = $1",
+                                                             db.backend_pid())
+                                     .front();
+        if (row.template get<std::int64_t>(0) != rows) ++out_of_order;
+    });
+    CHECK(rows == 200000);
+    CHECK(out_of_order == 0);
+    // 20 MB of rows do not fit the socket's buffers: the backend is still sending them.
+    CHECK(state_at_first_row == "active");
+    CHECK(observer.query<std::string>("SELECT state FROM pg_stat_activity WHERE pid = $1", db.backend_pid()).front() ==
+          "idle");
+}
+
+TEST_CASE("a visit that throws: the rest of the rows is dropped, the connection stays usable; a failing row is its error") {
+    Connection db(test::pg_server().conninfo());
+    struct Stop {};
+    int visited = 0;
+    CHECK_THROWS_AS(db.for_each_row("SELECT g FROM generate_series(1, 1000) g",
+                                    [&](const auto&) {
+                                        if (++visited == 10) throw Stop{};
+                                    }),
+                    Stop);
+    CHECK(visited == 10);
+    CHECK(db.query<int>("SELECT 41 + 1") == std::vector<int>{42});
+    // The server fails at the third row: the rows before it may have been visited, then its error.
+    std::vector<int> seen;
+    CHECK_THROWS_WITH_AS(db.for_each<int>("SELECT 6 / (3 - g) FROM generate_series(1, 5) g", [&](int v) { seen.push_back(v); }),
+                         doctest::Contains("division by zero (SQLSTATE 22012)"), data_error);
+    CHECK(seen.size() <= 2);
+    for (std::size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == (i == 0 ? 3 : 6));
+    CHECK(db.alive());
+    CHECK(db.query<int>("SELECT 1") == std::vector<int>{1});
+}
+
 TEST_CASE("data exceptions (SQLSTATE class 22) are data_error, with the SQLSTATE exposed") {
     Connection db(test::pg_server().conninfo());
     auto check = [&](const std::string& sql, const std::vector<std::optional<std::string>>& params, const char* state) {

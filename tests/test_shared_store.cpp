@@ -64,6 +64,31 @@ TEST_CASE_TEMPLATE("SQL text holding a NUL byte is refused before it runs: only 
     CHECK(count_of(store, "SELECT count(*) FROM t") == 2);
 }
 
+TEST_CASE_TEMPLATE("for_each visits rows one by one; one that throws leaves the transaction usable", Fixture, BOTH_BACKENDS) {
+    Fixture fixture;
+    StoreOf<Fixture> store(fixture.config());
+    store.write([](auto& tx) {
+        tx.execute_script("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)");
+        for (std::int64_t i = 1; i <= 100; ++i) tx.execute(sql_for<decltype(tx)>("INSERT INTO t VALUES (?, ?)"), i, std::string("v"));
+    });
+    struct Stop {};
+    const auto summed = store.write([](auto& tx) {
+        std::int64_t sum = 0;
+        tx.for_each(persist::as<std::tuple<std::int64_t, std::string>>, "SELECT id, v FROM t ORDER BY id",
+                    [&](std::tuple<std::int64_t, std::string> row) { sum += std::get<0>(row); });
+        try {
+            tx.for_each(persist::as<std::int64_t>, "SELECT id FROM t ORDER BY id", [](std::int64_t id) {
+                if (id == 7) throw Stop{};
+            });
+        } catch (const Stop&) {
+        }
+        tx.execute("DELETE FROM t WHERE id > 50"); // the transaction goes on, and commits
+        return sum;
+    });
+    CHECK(summed == 5050);
+    CHECK(count_of(store, "SELECT count(*) FROM t") == 50);
+}
+
 TEST_CASE_TEMPLATE("an exception in the function rolls back and propagates unchanged", Fixture, BOTH_BACKENDS) {
     Fixture fixture;
     StoreOf<Fixture> store(fixture.config());

@@ -131,6 +131,35 @@ inline std::string finish_connecting(PGconn* connection, Deadline deadline) {
     }
 }
 
+/// The response timeout `config` asks for: Config::response_timeout, else statement_timeout
+/// plus 5 s, else `fallback`. Throws config_error for a negative one.
+inline std::chrono::milliseconds response_timeout_for(const Config& config, std::chrono::milliseconds fallback) {
+    if (config.response_timeout.count() < 0)
+        throw config_error("response_timeout is " + std::to_string(config.response_timeout.count()) +
+                           " ms; it must be positive, or 0 for the default");
+    if (config.response_timeout.count() > 0) return config.response_timeout;
+    if (config.statement_timeout.count() > 0) return config.statement_timeout + std::chrono::seconds(5);
+    return fallback;
+}
+
+/// What each new session runs first. Time points are exchanged as UTC text (see values.hpp).
+/// Server-side keepalives where the server's configuration leaves them unset (see Connection;
+/// unknown names are skipped).
+inline constexpr const char* session_setup =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
+    "SELECT set_config(s.name, d.value, false) FROM (VALUES ('tcp_keepalives_idle', '5'), "
+    "('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), ('tcp_user_timeout', '10000'), "
+    "('client_connection_check_interval', '2000')) AS d(name, value) "
+    "JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'";
+
+/// Text parameters as libpq takes them: C strings, null for NULL.
+inline std::vector<const char*> pointers(const std::vector<std::optional<std::string>>& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    return values;
+}
+
 /// persist's connection defaults that neither `conninfo` nor libpq's environment sets, as
 /// keyword/value pairs. Throws config_error for a connection string libpq cannot parse.
 inline std::vector<std::pair<const char*, const char*>> defaults_missing_from(const std::string& conninfo) {

@@ -15,6 +15,8 @@
 
 #include <libpq-fe.h>
 #include <cstdlib>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,14 +47,10 @@ public:
     /// when statement_timeout is unset).
     static constexpr std::chrono::milliseconds default_response_timeout{65'000};
 
-    /// The response timeout `config` asks for (see Config::response_timeout).
+    /// The response timeout `config` asks for (see Config::response_timeout). Throws
+    /// config_error for a negative one.
     static std::chrono::milliseconds response_timeout_for(const Config& config) {
-        if (config.response_timeout.count() < 0)
-            throw config_error("response_timeout is " + std::to_string(config.response_timeout.count()) +
-                               " ms; it must be positive, or 0 for the default");
-        if (config.response_timeout.count() > 0) return config.response_timeout;
-        if (config.statement_timeout.count() > 0) return config.statement_timeout + std::chrono::seconds(5);
-        return default_response_timeout;
+        return detail::response_timeout_for(config, default_response_timeout);
     }
 
     /// Connects with `conninfo` (a libpq connection string or URI). What the string (or
@@ -104,13 +102,7 @@ public:
         if (PQsetnonblocking(connection_.get(), 1) != 0)
             throw connection_error("PostgreSQL: cannot make the connection non-blocking: " +
                                    detail::trimmed(PQerrorMessage(connection_.get())));
-        // Time points are exchanged as UTC text (see values.hpp). Server-side keepalives where
-        // the server's configuration leaves them unset (see above; unknown names are skipped).
-        execute_script("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
-                       "SELECT set_config(s.name, d.value, false) FROM (VALUES ('tcp_keepalives_idle', '5'), "
-                       "('tcp_keepalives_interval', '2'), ('tcp_keepalives_count', '3'), ('tcp_user_timeout', '10000'), "
-                       "('client_connection_check_interval', '2000')) AS d(name, value) "
-                       "JOIN pg_settings s ON s.name = d.name WHERE s.source = 'default'");
+        execute_script(detail::session_setup);
     }
 
     PGconn* handle() const noexcept { return connection_.get(); }
@@ -119,9 +111,7 @@ public:
     /// statement from the cache. Throws the mapped error; usage_error for text holding a NUL byte.
     Result execute(std::string_view sql, const std::vector<std::optional<std::string>>& params = {}) {
         persist::detail::refuse_nul(sql); // libpq reads the text up to a NUL
-        std::vector<const char*> values;
-        values.reserve(params.size());
-        for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+        const auto values = detail::pointers(params);
         const int count = static_cast<int>(values.size());
         const char* const* data = values.empty() ? nullptr : values.data();
         if (deferred_begin_) {
@@ -196,11 +186,11 @@ public:
 
     /// ok(), after reading whatever the server sent meanwhile without waiting: a backend the
     /// server terminated (pg_terminate_backend, restart) shows up here as not alive.
+    bool alive() noexcept { return connection_ && PQconsumeInput(connection_.get()) == 1 && ok(); }
+
     /// The keys of encrypted columns this connection's transactions use (Config::keys).
     void use_keys(std::shared_ptr<const crypto::Keyring> keys) noexcept { keys_ = std::move(keys); }
     const crypto::Keyring* keyring() const noexcept { return keys_.get(); }
-
-    bool alive() noexcept { return connection_ && PQconsumeInput(connection_.get()) == 1 && ok(); }
 
     /// Runs `sql` with `params` bound to $1, $2, ... (persist value types).
     template <class... Params>
@@ -222,12 +212,25 @@ public:
         return rows;
     }
 
-    /// Calls `visit(row)` with a RowView for each row of `sql`, for code that maps columns
-    /// by name.
+    /// Calls `visit(row)` with a RowView for each row of `sql` as it arrives (libpq's
+    /// single-row mode), for code that maps columns by name: a large result is never held
+    /// whole, and the response deadline starts again at each row. Rows before a failing one
+    /// may have been visited. If `visit` throws, the remaining rows are read and dropped (the
+    /// connection and its transaction stay usable) and the exception propagates; a statement
+    /// error the server reports meanwhile is thrown instead.
     template <class Visit, class... Params>
     void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
-        const Result result = run(sql, params...);
-        for (int r = 0; r < result.rows(); ++r) visit(RowView(result.get(), r));
+        stream(sql, text_params(params...), [&](const PGresult* row) { visit(RowView(row, 0)); });
+    }
+
+    /// Every row of `sql` read as RowType and handed to `visit` as it arrives (see
+    /// for_each_row).
+    template <class RowType, class Visit, class... Params>
+    void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
+        stream(sql, text_params(params...), [&](const PGresult* row) {
+            Columns columns(row, 0);
+            visit(persist::detail::read_row<RowType>(columns));
+        });
     }
 
     /// Calls `visit(row)` with a RowView for the first row of `sql` only; whether there was one.
@@ -364,6 +367,43 @@ private:
     void wait_for_input(Deadline deadline, std::string_view sql) {
         if (!detail::wait_socket(PQsocket(connection_.get()), POLLIN, deadline)) give_up(sql);
         if (!PQconsumeInput(connection_.get())) throw_result_error(connection_.get(), nullptr, sql);
+    }
+    // for_each_row's work: `sql` sent alone (after any deferred BEGIN) in single-row mode, and
+    // `on_row` called with each row's result (row 0) as it comes.
+    void stream(std::string_view sql, const std::vector<std::optional<std::string>>& params,
+                const std::function<void(const PGresult*)>& on_row) {
+        persist::detail::refuse_nul(sql);
+        send_deferred_begin(); // single-row mode applies to a query sent on its own
+        const auto values = detail::pointers(params);
+        const int count = static_cast<int>(values.size());
+        const char* const* data = values.empty() ? nullptr : values.data();
+        PGconn* connection = connection_.get();
+        const std::string text(sql), name = capacity_ ? prepared(sql) : std::string();
+        const int sent = capacity_ ? PQsendQueryPrepared(connection, name.c_str(), count, data, nullptr, nullptr, 0)
+                                   : PQsendQueryParams(connection, text.c_str(), count, nullptr, data, nullptr, nullptr, 0);
+        if (!sent || !PQsetSingleRowMode(connection)) throw_result_error(connection, nullptr, sql);
+        auto deadline = std::chrono::steady_clock::now() + response_timeout_;
+        refused_copy_ = false;
+        flush(deadline, sql);
+        std::optional<Result> failed;
+        std::exception_ptr thrown;
+        while (PGresult* raw = next_result(deadline, sql)) {
+            Result result(raw);
+            deadline = std::chrono::steady_clock::now() + response_timeout_;
+            const auto status = PQresultStatus(raw);
+            if (status == PGRES_SINGLE_TUPLE) {
+                if (thrown) continue; // the rest is read and dropped
+                try {
+                    on_row(raw);
+                } catch (...) {
+                    thrown = std::current_exception();
+                }
+            } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && !failed) {
+                failed.emplace(std::move(result));
+            }
+        }
+        if (failed) statement_result(std::move(*failed), sql); // throws the statement's error
+        if (thrown) std::rethrow_exception(thrown);
     }
     // The (last) result of the next command of a pipeline; connection_error if there is none.
     Result command_result(Deadline deadline, std::string_view sql) {

@@ -74,11 +74,15 @@ public:
             return std::optional<RowType>();
         }
     }
-    /// Calls `visit(row)` for each row of `sql`.
+    /// Calls `visit(row)` for each row of `sql`, as the rows arrive: a large result is never
+    /// held whole (see Connection::for_each_row).
     template <class RowType, class Visit, class... Params>
     void for_each(std::string_view sql, Visit&& visit, const Params&... params) {
         if constexpr (persist::detail::check_query<RowType, Params...>())
-            for (auto& row : query<RowType>(sql, params...)) visit(std::move(row));
+            noting_failure(sql, [&] {
+                connection_->template for_each<RowType>(sql, visit, params...);
+                return 0;
+            });
     }
     /// query, query_one and for_each with the row type given as persist::as<RowType>, for
     /// generic lambdas: tx.query(persist::as<Task>, "SELECT ...") needs no `template`.
@@ -95,7 +99,7 @@ public:
         for_each<RowType>(sql, std::forward<Visit>(visit), params...);
     }
     /// Calls `visit(row)` with a RowView (size(), name(i), is_null(i), get<V>(i)) for each
-    /// row of `sql`.
+    /// row of `sql`, as the rows arrive.
     template <class Visit, class... Params>
     void for_each_row(std::string_view sql, Visit&& visit, const Params&... params) {
         if constexpr (persist::detail::check_parameters<Params...>())

@@ -176,6 +176,21 @@ TEST_CASE("from_env rejects bad values with the variable, the value and what is 
         CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
               "TESTAPP_DB_DIR is set but empty; unset it or give a directory");
     }
+    SUBCASE("a path starting with ~, which no shell expanded") {
+        test::EnvVar home("HOME", "/home/ada");
+        test::EnvVar path("TESTAPP_DB_PATH", "~/data/app.db");
+        CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
+              "TESTAPP_DB_PATH=\"~/data/app.db\" starts with ~, which only a shell expands: persist would make a "
+              "directory named ~ in the current one. Write the full path, e.g. /home/ada/data/app.db");
+        test::EnvVar unset_path("TESTAPP_DB_PATH", std::nullopt);
+        test::EnvVar dir("TESTAPP_DB_DIR", "~bob/data");
+        CHECK(config_error_message([] { Config::from_env("TESTAPP"); }) ==
+              "TESTAPP_DB_DIR=\"~bob/data\" starts with ~, which only a shell expands: persist would make a directory "
+              "named ~ in the current one. Write the full path");
+        test::EnvVar unset_dir("TESTAPP_DB_DIR", std::nullopt);
+        test::EnvVar migrations("TESTAPP_MIGRATIONS_DIR", "~/migrations");
+        CHECK_THROWS_AS(Config::from_env("TESTAPP"), config_error);
+    }
     SUBCASE("bad prefix") {
         CHECK(config_error_message([] { Config::from_env("my-app"); }) ==
               "Config::from_env: prefix \"my-app\" must use only A-Z, 0-9 and '_', e.g. \"MYAPP\"");

@@ -148,6 +148,16 @@ TEST_CASE("a symbolic link to nothing is refused, and nothing is created where i
     open_store(dir / "linked.db");
 }
 
+TEST_CASE("a db_path starting with ~ is refused, and no directory named ~ is made") {
+    test::TempDir dir;
+    const auto previous = std::filesystem::current_path();
+    std::filesystem::current_path(dir.path);
+    const auto message = test::message_of<config_error>([&] { open_store("~/app.db"); });
+    std::filesystem::current_path(previous);
+    CHECK(message.starts_with("Config::db_path=\"~/app.db\" starts with ~, which only a shell expands"));
+    CHECK(std::filesystem::is_empty(dir.path));
+}
+
 TEST_CASE("parent is a file") {
     test::TempDir dir;
     touch(dir / "config", 0644);

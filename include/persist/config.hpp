@@ -282,6 +282,7 @@ private:
     // `path` made absolute against the current directory (lexically: symlinks are kept).
     static std::string absolute(const std::string& name, const std::string& path) {
         if (path.find('\0') != std::string::npos) throw config_error(name + " holds a NUL byte");
+        if (path.front() == '~') throw config_error(tilde_message(name, path));
         if (path.front() == '/') return path;
         std::error_code failed;
         const auto whole = std::filesystem::absolute(path, failed);
@@ -291,6 +292,18 @@ private:
         return whole.lexically_normal().string();
     }
 
+public:
+    /// Why `path`, given by `setting`, is refused when it starts with '~': only a shell expands
+    /// that, so the path would name a directory called "~" under the current one.
+    static std::string tilde_message(const std::string& setting, const std::string& path) {
+        const auto home = env("HOME");
+        const bool mine = path == "~" || path.starts_with("~/");
+        return setting + "=\"" + path + "\" starts with ~, which only a shell expands: persist would make a directory "
+               "named ~ in the current one. Write the full path" +
+               (mine && home ? ", e.g. " + *home + path.substr(1) : std::string());
+    }
+
+private:
     static std::optional<std::string> env(const std::string& name) {
         if (const char* value = std::getenv(name.c_str())) return std::string(value);
         return std::nullopt;

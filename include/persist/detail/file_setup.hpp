@@ -122,6 +122,7 @@ inline void check_owner(const std::string& database, const std::string& file) {
 /// directory not writable). Returns false if the file does not exist.
 inline bool check_existing_database(const std::string& database, const std::string& setting = "db_path") {
     if (is_memory_path(database)) return true;
+    if (!database.empty() && database.front() == '~') throw config_error(Config::tilde_message(setting, database));
     const std::string directory = parent_of(database);
     check_ancestors(database, directory, setting);
     struct stat st {};
@@ -174,7 +175,7 @@ inline bool check_existing_database(const std::string& database, const std::stri
 /// created it first), and the directory fsynced.
 /// Returns true if the file was created by this call.
 /// Throws config_error (path is a directory or another non-regular file, a symbolic link to
-/// nothing, a parent is a file), permission_error
+/// nothing, a parent is a file, it starts with ~), permission_error
 /// (directory not writable, file owned by another uid, read-only file), io_error.
 /// `setting` names what chose the path in the fix the errors suggest (Config::path_setting()).
 inline bool prepare_database_file(const std::string& database,

@@ -29,6 +29,15 @@ TEST_CASE("a server that cannot be reached is a connection_error naming the targ
     CHECK_THROWS_WITH_AS(Connection("host=/nonexistent port=1 user=x password=secret dbname=x"),
                          doctest::Contains("cannot connect to PostgreSQL (host=/nonexistent port=1 user=x password=*** dbname=x)"),
                          connection_error);
+    // The URI forms, and a quoted value with a space in it.
+    for (const std::string url : {"postgresql://x:s3cret@/x?host=/nonexistent", "postgresql:///x?host=/nonexistent&password=s3cret",
+                                  "host=/nonexistent password='s3cret s3cret' dbname=x"}) {
+        const auto message = test::message_of<connection_error>([&] { Connection db(url); });
+        CHECK(message.starts_with("cannot connect to PostgreSQL ("));
+        CHECK(message.find("s3cret") == std::string::npos);
+    }
+    CHECK(postgres::detail::redacted("postgresql://app:p@ss@db:5432/app?sslmode=require&password=x") ==
+          "postgresql://app:***@db:5432/app?sslmode=require&password=***");
 }
 
 TEST_CASE("integrity violations are constraint_error naming the constraint") {

@@ -96,20 +96,37 @@ inline std::string trimmed(std::string text) {
     return text;
 }
 
-/// `conninfo` with every password=... value replaced by ***: connection strings may hold a
-/// password, which never goes into a message.
+/// `conninfo` with its passwords replaced by ***: the one in a URI's user info
+/// (postgresql://user:***@host/db) and every password=... value (keyword form, or a URI
+/// parameter up to the next '&'). Connection strings may hold a password, which never goes into
+/// a message.
 inline std::string redacted(const std::string& conninfo) {
+    std::string text = conninfo;
+    if (const auto scheme = text.find("://"); scheme != std::string::npos) {
+        const auto start = scheme + 3;
+        const auto end = std::min(text.find_first_of("/?", start), text.size()); // the authority ends
+        const auto at = end > start ? text.rfind('@', end - 1) : std::string::npos;
+        const auto colon = text.find(':', start);
+        if (at != std::string::npos && at >= start && colon < at) text = text.substr(0, colon) + ":***" + text.substr(at);
+    }
     std::string out;
     std::size_t i = 0;
-    while (i < conninfo.size()) {
-        const auto at = conninfo.find("password=", i);
-        if (at == std::string::npos) {
-            out += conninfo.substr(i);
+    while (i < text.size()) {
+        const auto found = text.find("password=", i);
+        if (found == std::string::npos) {
+            out += text.substr(i);
             break;
         }
-        out += conninfo.substr(i, at - i) + "password=***";
-        i = conninfo.find(' ', at);
-        if (i == std::string::npos) break;
+        out += text.substr(i, found - i) + "password=***";
+        i = found + 9;
+        if (i < text.size() && text[i] == '\'') { // a quoted value, \' and \\ escaped inside
+            for (++i; i < text.size() && text[i] != '\''; ++i)
+                if (text[i] == '\\') ++i;
+            ++i;
+        } else {
+            i = text.find_first_of(" &", i);
+        }
+        if (i >= text.size()) break;
     }
     return out;
 }

@@ -245,19 +245,7 @@ private:
         return connection;
     }
 
-    std::string redacted_url() const {
-        const auto& url = config_.db_url;
-        const auto scheme = url.find("://");
-        const auto at = url.find('@');
-        if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
-            const auto colon = url.find(':', scheme + 3);
-            if (colon != std::string::npos && colon < at) return url.substr(0, colon) + ":***" + url.substr(at);
-        }
-        const auto password = url.find("password=");
-        if (password == std::string::npos) return url;
-        const auto end = url.find(' ', password);
-        return url.substr(0, password) + "password=***" + (end == std::string::npos ? "" : url.substr(end));
-    }
+    std::string redacted_url() const { return detail::redacted(config_.db_url); }
 
     // How the pool checks, opens and waits for connections: an idle one the server dropped is
     // replaced; a failed connect backs off (reconnect_backoff doubling up to

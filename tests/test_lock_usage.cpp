@@ -88,6 +88,25 @@ TEST_CASE("without the kernel's random generator a lease is refused with io_erro
     CHECK(jitter == "ok");
 }
 
+TEST_CASE("a wait longer than 365 days (milliseconds::max() meant as forever) is refused, not overflowed") {
+    test::TempDir dir;
+    Config config = file_config(dir);
+    config.busy_timeout = std::chrono::milliseconds::max();
+    CHECK(message_of<config_error>([&] { Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config)); }) ==
+          "Config::busy_timeout is 9223372036854775807 ms; it must be 0 to 31536000000 ms (365 days: longer would "
+          "overflow persist's deadlines). For \"as long as it takes\", use std::chrono::days(365)");
+    config.busy_timeout = -1ms;
+    CHECK(message_of<config_error>([&] { Store<sqlite::Backend, OfdFile> negative(for_policy<OfdFile>(config)); }).starts_with("Config::busy_timeout is -1 ms"));
+    config.busy_timeout = std::chrono::days(365);
+    Store<sqlite::Backend, OfdFile> store(for_policy<OfdFile>(config));
+    LockOptions forever;
+    forever.timeout = std::chrono::hours(24 * 365 * 1000);
+    CHECK(message_of<usage_error>([&] { store.with_lock("job", [] {}, forever); })
+              .starts_with("LockOptions::timeout is 31536000000000 ms; it must be 0 to 31536000000 ms"));
+    forever.timeout = std::chrono::days(365);
+    CHECK(store.with_lock("job", [] { return 7; }, forever) == 7);
+}
+
 TEST_CASE("a lock file that cannot be created is a permission_error naming it") {
     if (::geteuid() != 0) return; // needs a second uid
     test::TempDir dir;

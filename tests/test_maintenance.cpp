@@ -304,6 +304,8 @@ TEST_CASE("maintenance refuses what it cannot do, saying why") {
           "lock name \"bad name\" is not valid; use 1-64 characters from A-Z, a-z, 0-9, '.', '_' and '-'");
     CHECK(test::message_of<usage_error>([&] { maintenance.add("fast", std::chrono::milliseconds(5), nothing); }) ==
           "maintenance job 'fast': the interval must be at least 10 ms");
+    CHECK(test::message_of<usage_error>([&] { maintenance.add("never", std::chrono::milliseconds::max(), nothing); })
+              .starts_with("maintenance job 'never': the interval is 9223372036854775807 ms; it must be 0 to 31536000000 ms"));
     maintenance.add("job", std::chrono::seconds(1), nothing);
     CHECK(test::message_of<usage_error>([&] { maintenance.add("job", std::chrono::seconds(1), nothing); }) ==
           "maintenance job 'job' is already added");

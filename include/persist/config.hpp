@@ -118,7 +118,9 @@ struct Config {
     /// limits act first. Connecting is bounded by libpq's connect_timeout (10 s unless the
     /// connection string sets it) and by the transaction's deadline.
     std::chrono::milliseconds response_timeout{0};
-    /// Longest time a read or write waits for the database before throwing busy_error.
+    /// Longest time a read or write waits for the database before throwing busy_error. Like
+    /// every duration here, 0 to 365 days: a Store refuses longer ones (config_error) rather
+    /// than overflow its deadlines; std::chrono::days(365) stands for "as long as it takes".
     std::chrono::milliseconds busy_timeout{30'000};
     /// See Durability. Default: normal.
     Durability durability = Durability::normal;

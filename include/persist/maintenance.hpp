@@ -64,13 +64,14 @@ public:
     ~Maintenance() { stop(); }
 
     /// Registers `job` under `name` (1-64 characters from A-Z, a-z, 0-9, '.', '_', '-'; unique)
-    /// to run every `interval` (at least 10 ms). Throws usage_error otherwise, or after start().
+    /// to run every `interval` (10 ms to 365 days). Throws usage_error otherwise, or after start().
     void add(std::string name, std::chrono::milliseconds interval, Job job) {
         lock::validate_name(name);
         std::lock_guard lock(mutex_);
         if (thread_.joinable()) throw usage_error("Maintenance::add(\"" + name + "\"): add every job before start()");
         if (interval < std::chrono::milliseconds(10))
             throw usage_error("maintenance job '" + name + "': the interval must be at least 10 ms");
+        detail::check_wait<usage_error>("maintenance job '" + name + "': the interval", interval);
         if (!job) throw usage_error("maintenance job '" + name + "' has no function");
         for (const auto& entry : entries_)
             if (entry.name == name) throw usage_error("maintenance job '" + name + "' is already added");

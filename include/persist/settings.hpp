@@ -91,5 +91,32 @@ inline void check_settings(const Config& config, Settings read, std::string_view
     }
 }
 
+/// The longest wait persist takes: deadlines are steady_clock time points (64-bit
+/// nanoseconds), and a wait of ~292 years would overflow them.
+inline constexpr std::chrono::milliseconds longest_wait = std::chrono::days(365);
+
+/// Throws config_error (usage_error for a per-call `what`) when `wait` is negative or longer
+/// than longest_wait; `what` names it in the message.
+template <class Error = config_error>
+void check_wait(std::string_view what, std::chrono::milliseconds wait) {
+    if (wait.count() >= 0 && wait <= longest_wait) return;
+    throw Error(std::string(what) + " is " + std::to_string(wait.count()) + " ms; it must be 0 to " +
+                std::to_string(longest_wait.count()) + " ms (365 days: longer would overflow persist's "
+                "deadlines). For \"as long as it takes\", use std::chrono::days(365)");
+}
+
+/// check_wait for every duration of `config`.
+inline void check_waits(const Config& config) {
+    check_wait("Config::busy_timeout", config.busy_timeout);
+    check_wait("Config::lock_wait_notice", config.lock_wait_notice);
+    check_wait("Config::lease_ttl", config.lease_ttl);
+    check_wait("Config::statement_timeout", config.statement_timeout);
+    check_wait("Config::lock_timeout", config.lock_timeout);
+    check_wait("Config::response_timeout", config.response_timeout);
+    check_wait("Config::pool.acquire_timeout", config.pool.acquire_timeout);
+    check_wait("Config::pool.reconnect_backoff", config.pool.reconnect_backoff);
+    check_wait("Config::pool.reconnect_backoff_max", config.pool.reconnect_backoff_max);
+}
+
 } // namespace detail
 } // namespace persist

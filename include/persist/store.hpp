@@ -78,8 +78,9 @@ public:
     using read_transaction = typename B::read_transaction;
 
     /// Opens (and on first run creates) the database `config` describes.
-    /// Throws config_error (also for a setting neither B nor L reads: see persist/settings.hpp),
-    /// permission_error, corrupt_error, io_error, connection_error.
+    /// Throws config_error (also for a setting neither B nor L reads: see persist/settings.hpp,
+    /// and for a duration that is negative or over 365 days), permission_error, corrupt_error,
+    /// io_error, connection_error.
     explicit Store(Config config = {})
         : config_(checked(std::move(config))), owner_pid_(persist::detail::current_pid()), backend_(config_), locks_(config_) {}
 
@@ -165,6 +166,7 @@ public:
     std::remove_cvref_t<std::invoke_result_t<Fn&>> with_lock(std::string_view name, Fn&& fn,
                                                              const LockOptions& options = {}) {
         check_process();
+        if (options.timeout) persist::detail::check_wait<usage_error>("LockOptions::timeout", *options.timeout);
         [[maybe_unused]] auto guard = locks_.acquire(
             name, lock::Request{options.mode,
                                 std::chrono::steady_clock::now() + options.timeout.value_or(config_.busy_timeout),
@@ -239,6 +241,7 @@ private:
     void notify(const Event& event) const noexcept { persist::detail::notify(config_.on_event, event); }
 
     static Config checked(Config config) {
+        persist::detail::check_waits(config);
         persist::detail::check_settings(config, persist::detail::settings_read_by<B>() | persist::detail::settings_read_by<L>(),
                                         B::name, L::name);
         return config;

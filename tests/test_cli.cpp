@@ -18,6 +18,11 @@ TEST_CASE("bad arguments: one line on stderr, exit code 2, nothing created") {
     CHECK(cli({"bogus"}).err.find("unknown subcommand 'bogus'") != std::string::npos);
     CHECK(run({"--db", cli.db, "status"}, cli.dir.path).err.find("needs --migrations DIR") != std::string::npos);
     CHECK(cli({"--timeout", "-5", "info"}).code == 2);
+    // A ~ no shell expanded (quoted): refused, and no directory named ~ is made.
+    const auto tilde = run({"--db", "~/app.db", "--migrations", cli.migrations, "migrate"}, cli.dir.path);
+    CHECK(tilde.code == 2);
+    CHECK(tilde.err.find("persist: --db=\"~/app.db\" starts with ~, which only a shell expands") == 0);
+    CHECK_FALSE(fs::exists(cli.dir / "~"));
     CHECK_FALSE(fs::exists(cli.db));
 }
 

@@ -69,6 +69,16 @@ inline void notify(const EventCallback& on_event, const Event& event) noexcept {
     } catch (...) {
     }
 }
+
+/// Why `path`, given by `setting`, is refused when it starts with '~': only a shell expands
+/// that, so the path would name a directory called "~" under the current one.
+inline std::string tilde_message(const std::string& setting, const std::string& path) {
+    const char* home = std::getenv("HOME");
+    const bool mine = path == "~" || path.starts_with("~/");
+    return setting + "=\"" + path + "\" starts with ~, which only a shell expands: persist would make a directory "
+           "named ~ in the current one. Write the full path" +
+           (mine && home && *home ? ", e.g. " + std::string(home) + path.substr(1) : std::string());
+}
 } // namespace detail
 
 /// postgres::Backend's connection pool. (SQLite uses one writer and reader_connections readers.)
@@ -284,7 +294,7 @@ private:
     // `path` made absolute against the current directory (lexically: symlinks are kept).
     static std::string absolute(const std::string& name, const std::string& path) {
         if (path.find('\0') != std::string::npos) throw config_error(name + " holds a NUL byte");
-        if (path.front() == '~') throw config_error(tilde_message(name, path));
+        if (path.front() == '~') throw config_error(detail::tilde_message(name, path));
         if (path.front() == '/') return path;
         std::error_code failed;
         const auto whole = std::filesystem::absolute(path, failed);
@@ -292,17 +302,6 @@ private:
             throw config_error(name + "=\"" + path + "\" is relative, and the current directory cannot be read (" +
                                failed.message() + "); give an absolute path");
         return whole.lexically_normal().string();
-    }
-
-public:
-    /// Why `path`, given by `setting`, is refused when it starts with '~': only a shell expands
-    /// that, so the path would name a directory called "~" under the current one.
-    static std::string tilde_message(const std::string& setting, const std::string& path) {
-        const auto home = env("HOME");
-        const bool mine = path == "~" || path.starts_with("~/");
-        return setting + "=\"" + path + "\" starts with ~, which only a shell expands: persist would make a directory "
-               "named ~ in the current one. Write the full path" +
-               (mine && home ? ", e.g. " + *home + path.substr(1) : std::string());
     }
 
 private:

@@ -122,7 +122,7 @@ inline void check_owner(const std::string& database, const std::string& file) {
 /// directory not writable). Returns false if the file does not exist.
 inline bool check_existing_database(const std::string& database, const std::string& setting = "db_path") {
     if (is_memory_path(database)) return true;
-    if (!database.empty() && database.front() == '~') throw config_error(Config::tilde_message(setting, database));
+    if (!database.empty() && database.front() == '~') throw config_error(tilde_message(setting, database));
     const std::string directory = parent_of(database);
     check_ancestors(database, directory, setting);
     struct stat st {};
